@@ -1,0 +1,3 @@
+module github.com/leaderjob/leaderjob
+
+go 1.26

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the etcd and kube-apiserver binaries that the integration tests start
+# on loopback, from the pinned tool modules under internal/tools, and prints the
+# directory that holds them (suitable for KUBEBUILDER_ASSETS).
+#
+# Idempotent: binaries are cached per version under
+# ${LEADERJOB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/leaderjob}, so later runs
+# return at once. Needs only Go and the Go module proxy.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${LEADERJOB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/leaderjob}"
+
+version_of() { # module-dir module-path
+  (cd "$root/internal/tools/$1" && go list -m -f '{{.Version}}' "$2")
+}
+apiserver_version="$(version_of kube-apiserver k8s.io/kubernetes)"
+etcd_version="$(version_of etcd go.etcd.io/etcd/server/v3)"
+dir="$cache/controlplane/kube-apiserver-$apiserver_version-etcd-$etcd_version"
+mkdir -p "$dir"
+
+build() { # module-dir package binary-name
+  local out="$dir/$3"
+  if [[ -x "$out" ]]; then return; fi
+  echo "building $3 from $2 (first run only; takes minutes)" >&2
+  (cd "$root/internal/tools/$1" && CGO_ENABLED=0 go build -trimpath -o "$out.tmp" "$2")
+  mv "$out.tmp" "$out"
+}
+build etcd go.etcd.io/etcd/server/v3 etcd
+build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver
+echo "$dir"
