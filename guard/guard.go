@@ -117,3 +117,21 @@ var (
 	// application is shutting down.
 	ErrShuttingDown = errors.New("shutting down")
 )
+
+// Change is a change of leader observed by a guard.
+type Change struct {
+	Previous string // the holder before the change ("" when none or unknown)
+	Holder   string // the holder after the change ("" when none or unknown)
+	Self     string // this replica's identity
+	Epoch    int64  // the epoch after the change, valid when HasEpoch
+	HasEpoch bool
+	At       time.Time
+}
+
+// ChangeNotifier is implemented by guards that observe leadership changes on
+// their own (an election loop, a poller). OnChange registers fn to be called,
+// sequentially and never concurrently, for each change seen after the call.
+// fn must not block.
+type ChangeNotifier interface {
+	OnChange(fn func(Change))
+}
