@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/leaderjob/leaderjob/leaderjob"
+)
+
+// Housekeeping holds the jobs, as the Spring @Component did.
+type Housekeeping struct {
+	Sessions *SessionStore
+	Out      *slog.Logger
+	// Work simulates how long refreshing the exchange rates takes.
+	Work time.Duration
+}
+
+// Register schedules the Housekeeping jobs on app. getenv supplies the
+// schedule overrides (os.Getenv in main, a map in tests), like Spring's
+// ${...:default} placeholders.
+func Register(app *leaderjob.App, h *Housekeeping, getenv func(string) string) error {
+	or := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	jobs := []struct {
+		name     string
+		schedule leaderjob.Schedule
+		fn       leaderjob.Func
+		opts     []leaderjob.JobOption
+	}{
+		{"exchange-rates", leaderjob.FixedRateString(or("EXCHANGE_RATES_RATE", "PT1M")),
+			h.RefreshExchangeRates, []leaderjob.JobOption{leaderjob.WithTimeout(30 * time.Second)}},
+		{"session-cleanup", leaderjob.FixedDelayString(or("SESSION_CLEANUP_DELAY", "PT30S")).
+			WithInitialDelayString(or("SESSION_CLEANUP_INITIAL_DELAY", "PT10S")),
+			leaderjob.Adapt(h.PurgeExpiredSessions), nil},
+		{"daily-report", leaderjob.Cron(or("DAILY_REPORT_CRON", "0 0 2 * * MON-FRI")).
+			InZone(or("DAILY_REPORT_ZONE", "Europe/Berlin")),
+			h.SendDailyReport, nil},
+		{"heartbeat", leaderjob.FixedRateString(or("HEARTBEAT_RATE", "10s")),
+			leaderjob.Adapt(h.Heartbeat), nil},
+	}
+	for _, j := range jobs {
+		if err := app.Schedule(j.name, j.schedule, j.fn, j.opts...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RefreshExchangeRates stands for a call to a slow remote service; it stops
+// early when its context ends (shutdown, lost leadership, timeout).
+func (h *Housekeeping) RefreshExchangeRates(ctx context.Context) error {
+	select {
+	case <-time.After(h.Work):
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// PurgeExpiredSessions removes expired sessions; it shows a func(ctx) job.
+func (h *Housekeeping) PurgeExpiredSessions(ctx context.Context) {
+	n := h.Sessions.PurgeExpired(time.Now())
+	h.Out.DebugContext(ctx, "purged sessions", slog.Int("count", n))
+}
+
+// SendDailyReport writes a report fenced by the leadership epoch: a store
+// would reject a write carrying an older epoch than the last one it saw.
+func (h *Housekeeping) SendDailyReport(ctx context.Context) error {
+	epoch, ok := leaderjob.Epoch(ctx)
+	if !ok {
+		epoch = 0 // guards without epochs (always, sidecar) do not fence
+	}
+	info, _ := leaderjob.RunInfoFrom(ctx)
+	if info.Job == "" {
+		return errors.New("not called by leaderjob")
+	}
+	h.Out.InfoContext(ctx, "daily report sent", slog.Time("for", info.ScheduledAt), slog.Int64("epoch", epoch))
+	return nil
+}
+
+// Heartbeat does nothing: its per-run record in the log is the heartbeat.
+func (h *Housekeeping) Heartbeat() {}
+
+// SessionStore is a toy in-memory session table.
+type SessionStore struct {
+	mu      sync.Mutex
+	expires map[string]time.Time
+}
+
+func newSessionStore() *SessionStore { return &SessionStore{expires: map[string]time.Time{}} }
+
+// Add stores a session that expires at t.
+func (s *SessionStore) Add(id string, t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expires[id] = t
+}
+
+// PurgeExpired deletes sessions expired at now and returns how many.
+func (s *SessionStore) PurgeExpired(now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, t := range s.expires {
+		if !t.After(now) {
+			delete(s.expires, id)
+			n++
+		}
+	}
+	return n
+}
+
+// Len returns the number of stored sessions.
+func (s *SessionStore) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.expires)
+}

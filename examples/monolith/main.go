@@ -1,0 +1,49 @@
+// Command monolith is a port of a typical Spring scheduling component to
+// leaderjob. The Java it replaces:
+//
+//	@Component
+//	class Housekeeping {
+//	    @Scheduled(fixedRateString = "${exchange-rates.rate:PT1M}")
+//	    void refreshExchangeRates() { ... }
+//
+//	    @Scheduled(fixedDelayString = "${sessions.cleanup-delay:PT30S}",
+//	               initialDelayString = "${sessions.initial-delay:PT10S}")
+//	    void purgeExpiredSessions() { ... }
+//
+//	    @Scheduled(cron = "${report.cron:0 0 2 * * MON-FRI}", zone = "${report.zone:Europe/Berlin}")
+//	    void sendDailyReport() { ... }
+//
+//	    @Scheduled(fixedRateString = "${heartbeat.rate:10s}")
+//	    void heartbeat() { ... }
+//	}
+//
+// Run it with no cluster: go run ./examples/monolith. Schedules come from the
+// environment variables named in Register; leaderjob's own variables
+// (LEADERJOB_GUARD, POD_NAME, LEADERJOB_LOG_FORMAT, ...) pick the guard and
+// the log format.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/leaderjob/leaderjob/leaderjob"
+)
+
+func main() {
+	app, err := leaderjob.New("monolith")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	h := &Housekeeping{Sessions: newSessionStore(), Out: app.Logger()}
+	if err := Register(app, h, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := app.Run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,256 @@
+package leaderjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/leaderjob/leaderjob/guard"
+)
+
+// Defaults.
+const (
+	// DefaultDrainTimeout bounds how long shutdown waits for running jobs.
+	// Keep terminationGracePeriodSeconds above it plus a few seconds for
+	// releasing the guard.
+	DefaultDrainTimeout = 20 * time.Second
+	// DefaultReleaseTimeout bounds how long shutdown waits for the guard to
+	// hand leadership over.
+	DefaultReleaseTimeout = 5 * time.Second
+)
+
+// Errors returned by App methods. Registration errors wrap
+// ErrInvalidSchedule, ErrDuplicateJob or ErrNilFunc and name the job.
+var (
+	ErrDuplicateJob  = errors.New("duplicate job name")
+	ErrNilFunc       = errors.New("nil job function")
+	ErrUnknownJob    = errors.New("unknown job")
+	ErrAlreadyRun    = errors.New("app already running or stopped")
+	ErrConfig        = errors.New("invalid configuration")
+	ErrDrainTimeout  = errors.New("jobs still running after the drain timeout")
+	ErrInvalidOption = errors.New("invalid option")
+)
+
+// App schedules named jobs and runs each fire through a guard. Create it with
+// New, add jobs with Schedule, then call Run. Its methods are safe for
+// concurrent use.
+type App struct {
+	name       string
+	self       string
+	logger     *slog.Logger
+	guard      guard.Guard
+	guardName  string
+	guardAttrs []slog.Attr
+	clock      clockwork.Clock
+	opts       options
+
+	mu      sync.Mutex
+	jobs    map[string]*job
+	order   []*job
+	started bool
+	sched   gocron.Scheduler
+
+	// base is the parent of every run context; shutdown cancels it with
+	// guard.ErrShuttingDown.
+	base       context.Context
+	cancelBase context.CancelCauseFunc
+	draining   chan struct{}
+	inflight   inflight
+	runSeq     runIDs
+}
+
+type job struct {
+	name     string
+	schedule Schedule
+	fn       Func
+	cfg      jobConfig
+	guard    guard.Guard
+	running  sync.Mutex // held while a run of this job is in progress
+}
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	guard        guard.Guard
+	logger       *slog.Logger
+	logOut       io.Writer
+	clock        clockwork.Clock
+	lookup       func(string) (string, bool)
+	identity     string
+	drainTimeout time.Duration
+	checkTimeout time.Duration
+	noSignals    bool
+	hooks        []func(Result)
+}
+
+// WithGuard sets the guard of every job, instead of the one LEADERJOB_GUARD
+// selects.
+func WithGuard(g guard.Guard) Option { return func(o *options) { o.guard = g } }
+
+// WithLogger sets the logger, instead of the one LEADERJOB_LOG_FORMAT and
+// LEADERJOB_LOG_LEVEL describe.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithLogOutput sets where the environment-configured logger writes
+// (default os.Stdout). It has no effect together with WithLogger.
+func WithLogOutput(w io.Writer) Option { return func(o *options) { o.logOut = w } }
+
+// WithClock sets the clock the scheduler runs on; tests pass a
+// clockwork.FakeClock to drive schedules without sleeping.
+func WithClock(c clockwork.Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithEnv sets how the App reads its environment (default os.LookupEnv).
+func WithEnv(lookup func(string) (string, bool)) Option {
+	return func(o *options) { o.lookup = lookup }
+}
+
+// WithIdentity sets this replica's identity instead of POD_NAME / HOSTNAME.
+func WithIdentity(id string) Option { return func(o *options) { o.identity = id } }
+
+// WithDrainTimeout bounds how long shutdown waits for running jobs to return
+// after their contexts are cancelled (default DefaultDrainTimeout, or
+// LEADERJOB_DRAIN_TIMEOUT).
+func WithDrainTimeout(d time.Duration) Option { return func(o *options) { o.drainTimeout = d } }
+
+// WithCheckTimeout bounds each guard check (default guard.DefaultCheckTimeout).
+func WithCheckTimeout(d time.Duration) Option { return func(o *options) { o.checkTimeout = d } }
+
+// WithoutSignals stops Run from handling SIGINT and SIGTERM; it then ends
+// only when its context does.
+func WithoutSignals() Option { return func(o *options) { o.noSignals = true } }
+
+// WithResultHook calls fn with the Result of every run attempt, after it is
+// logged. fn runs on the job's goroutine and must not block.
+func WithResultHook(fn func(Result)) Option {
+	return func(o *options) { o.hooks = append(o.hooks, fn) }
+}
+
+// New returns an App named name. The name identifies it in logs and is the
+// default Lease name, so it must be a valid Kubernetes object name when the
+// Lease guard is used.
+//
+// Unless options say otherwise, New reads its guard, identity and logging
+// from the environment (see the package documentation); an invalid value is
+// an error wrapping ErrConfig that names the variable and the accepted
+// values.
+func New(name string, opts ...Option) (*App, error) {
+	o := options{lookup: os.LookupEnv, logOut: os.Stdout, clock: clockwork.NewRealClock()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("leaderjob: %w: the app name must not be empty", ErrInvalidOption)
+	}
+	env := environment{lookup: o.lookup}
+	a := &App{name: name, opts: o, clock: o.clock, jobs: map[string]*job{}, draining: make(chan struct{})}
+	a.base, a.cancelBase = context.WithCancelCause(context.Background())
+
+	var err error
+	if a.logger = o.logger; a.logger == nil {
+		if a.logger, err = env.logger(o.logOut); err != nil {
+			return nil, err
+		}
+	}
+	if a.self = o.identity; a.self == "" {
+		a.self = env.identity()
+	}
+	if o.drainTimeout == 0 {
+		if o.drainTimeout, err = env.duration(EnvDrainTimeout, DefaultDrainTimeout); err != nil {
+			return nil, err
+		}
+	}
+	if o.drainTimeout < 0 {
+		return nil, fmt.Errorf("leaderjob: %w: drain timeout %v must not be negative", ErrInvalidOption, o.drainTimeout)
+	}
+	a.opts = o
+	if a.guard = o.guard; a.guard != nil {
+		a.guardName = fmt.Sprint(a.guard)
+	} else if a.guard, a.guardName, a.guardAttrs, err = env.guard(name, a.self, a.logger); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Name returns the App's name.
+func (a *App) Name() string { return a.name }
+
+// Identity returns this replica's identity.
+func (a *App) Identity() string { return a.self }
+
+// Logger returns the App's logger.
+func (a *App) Logger() *slog.Logger { return a.logger }
+
+// Guard returns the App's guard.
+func (a *App) Guard() guard.Guard { return a.guard }
+
+// Schedule adds a job named name that runs fn on s. It returns an error that
+// names the job and the bad value when the name is empty or taken, fn is
+// nil, or s is invalid. A schedule switched off with Disabled is accepted and
+// logged at start as disabled. Jobs must be added before Run.
+func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) error {
+	if name == "" {
+		return fmt.Errorf("leaderjob: %w: a job name must not be empty", ErrInvalidOption)
+	}
+	if fn == nil {
+		return fmt.Errorf("leaderjob: job %q: %w", name, ErrNilFunc)
+	}
+	j := &job{name: name, fn: fn}
+	for _, o := range opts {
+		o(&j.cfg)
+	}
+	if j.cfg.timeout < 0 {
+		return fmt.Errorf("leaderjob: job %q: %w: timeout %v must not be negative", name, ErrInvalidOption, j.cfg.timeout)
+	}
+	if !s.IsDisabled() {
+		resolved, err := s.resolve()
+		if err == nil && resolved.kind == kindCron {
+			err = validateCron(resolved, a.clock.Now())
+		}
+		if err != nil {
+			return fmt.Errorf("leaderjob: job %q: %w: %w", name, ErrInvalidSchedule, err)
+		}
+		s = resolved
+	}
+	j.schedule = s
+	switch {
+	case j.cfg.everyReplica:
+		j.guard = everyReplicaGuard
+	case j.cfg.guard != nil:
+		j.guard = j.cfg.guard
+	default:
+		j.guard = a.guard
+	}
+	j.guard = withSelf(j.guard, a.self)
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.started {
+		return fmt.Errorf("leaderjob: job %q: %w: add jobs before Run", name, ErrAlreadyRun)
+	}
+	if _, dup := a.jobs[name]; dup {
+		return fmt.Errorf("leaderjob: job %q: %w", name, ErrDuplicateJob)
+	}
+	a.jobs[name] = j
+	a.order = append(a.order, j)
+	return nil
+}
+
+// Jobs returns the names of the registered jobs in registration order.
+func (a *App) Jobs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	names := make([]string, len(a.order))
+	for i, j := range a.order {
+		names[i] = j.name
+	}
+	return names
+}

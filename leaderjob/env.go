@@ -1,0 +1,139 @@
+package leaderjob
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/leaderjob/leaderjob/guard"
+)
+
+// The environment contract. Every variable is optional.
+const (
+	// EnvGuard selects where leadership comes from: lease, sidecar, always,
+	// never or auto (the default: lease when running in a cluster or when
+	// KUBECONFIG is set, else always, with a warning).
+	EnvGuard = "LEADERJOB_GUARD"
+	// EnvPodName is this replica's identity; set it from the downward API
+	// (metadata.name). Fallbacks: HOSTNAME, then the OS host name.
+	EnvPodName = "POD_NAME"
+	// EnvLogFormat is text (default) or json.
+	EnvLogFormat = "LEADERJOB_LOG_FORMAT"
+	// EnvLogLevel is debug, info (default), warn or error.
+	EnvLogLevel = "LEADERJOB_LOG_LEVEL"
+	// EnvDrainTimeout bounds the wait for running jobs at shutdown (a Go
+	// duration; default DefaultDrainTimeout).
+	EnvDrainTimeout = "LEADERJOB_DRAIN_TIMEOUT"
+)
+
+// Guard sources accepted by LEADERJOB_GUARD.
+const (
+	GuardAuto    = "auto"
+	GuardLease   = "lease"
+	GuardSidecar = "sidecar"
+	GuardAlways  = "always"
+	GuardNever   = "never"
+)
+
+var guardSources = []string{GuardAuto, GuardLease, GuardSidecar, GuardAlways, GuardNever}
+
+type environment struct {
+	lookup func(string) (string, bool)
+}
+
+func (e environment) get(name string) string {
+	v, _ := e.lookup(name)
+	return strings.TrimSpace(v)
+}
+
+func (e environment) identity() string {
+	for _, name := range []string{EnvPodName, "HOSTNAME"} {
+		if v := e.get(name); v != "" {
+			return v
+		}
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "unknown"
+}
+
+func (e environment) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if v := e.get(EnvLogLevel); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return nil, fmt.Errorf("leaderjob: %w: %s=%q: accepted values are debug, info, warn, error", ErrConfig, EnvLogLevel, v)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch v := strings.ToLower(e.get(EnvLogFormat)); v {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("leaderjob: %w: %s=%q: accepted values are text, json", ErrConfig, EnvLogFormat, v)
+	}
+}
+
+func (e environment) duration(name string, def time.Duration) (time.Duration, error) {
+	v := e.get(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("leaderjob: %w: %s=%q: want a non-negative Go duration such as 30s", ErrConfig, name, v)
+	}
+	return d, nil
+}
+
+// inCluster reports whether the process runs in a Kubernetes Pod with a
+// service account, the same test client-go's in-cluster config makes.
+func (e environment) inCluster() bool {
+	if e.get("KUBERNETES_SERVICE_HOST") == "" || e.get("KUBERNETES_SERVICE_PORT") == "" {
+		return false
+	}
+	_, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/token")
+	return err == nil
+}
+
+// guard builds the guard LEADERJOB_GUARD selects. name describes the source
+// for the start-up summary.
+func (e environment) guard(app, self string, logger *slog.Logger) (g guard.Guard, name string, attrs []slog.Attr, err error) {
+	source := strings.ToLower(e.get(EnvGuard))
+	if source == "" {
+		source = GuardAuto
+	}
+	if source == GuardAuto {
+		switch {
+		case e.inCluster():
+			source = GuardLease
+		case e.get("KUBECONFIG") != "":
+			source = GuardLease
+		default:
+			logger.Warn("no Kubernetes found (not in a cluster, KUBECONFIG unset): every replica will run every job; set "+EnvGuard+"=lease or sidecar when running several replicas",
+				slog.String("guard", GuardAlways))
+			return guard.Always, GuardAlways, nil, nil
+		}
+	}
+	switch source {
+	case GuardAlways:
+		return guard.Always, source, nil, nil
+	case GuardNever:
+		return guard.Never, source, nil, nil
+	case GuardLease:
+		g, attrs, err = leaseGuard(e.lookup, app, self, logger)
+	case GuardSidecar:
+		g, attrs, err = sidecarGuard(e.lookup, self, logger)
+	default:
+		return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%q: accepted values are %s", ErrConfig, EnvGuard, source, strings.Join(guardSources, ", "))
+	}
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%s: %w", ErrConfig, EnvGuard, source, err)
+	}
+	return g, source, attrs, nil
+}

@@ -1,0 +1,69 @@
+package leaderjob
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+)
+
+// gocronJob translates a resolved schedule into gocron's definition and
+// options. start is the App's start time, from which initial delays count.
+func (s Schedule) gocronJob(start time.Time) (gocron.JobDefinition, []gocron.JobOption) {
+	// A job never overlaps itself (Spring's rule): a fire that comes while the
+	// previous run is still going is dropped and the job is rescheduled.
+	opts := []gocron.JobOption{gocron.WithSingletonMode(gocron.LimitModeReschedule)}
+	startAt := gocron.WithStartImmediately()
+	if s.delay > 0 {
+		startAt = gocron.WithStartDateTime(start.Add(s.delay))
+	}
+	switch s.kind {
+	case kindCron:
+		return gocron.CronJob(s.cronExpr, true), append(opts, gocron.WithCronImplementation(newSpringCron(s.zone)))
+	case kindFixedRate:
+		return gocron.DurationJob(s.every), append(opts, gocron.WithStartAt(startAt))
+	case kindFixedDelay:
+		return gocron.DurationJob(s.every), append(opts, gocron.WithStartAt(startAt), gocron.WithIntervalFromCompletion())
+	default: // kindOnce
+		at := gocron.OneTimeJobStartImmediately()
+		if s.delay > 0 {
+			at = gocron.OneTimeJobStartDateTime(start.Add(s.delay))
+		}
+		return gocron.OneTimeJob(at), opts
+	}
+}
+
+// springCron plugs Spring's cron dialect into gocron. gocron calls IsValid
+// once when the job is added, then Next after every fire.
+type springCron struct {
+	zone *time.Location
+	expr cronExpression
+}
+
+// cronExpression is what a parsed Spring cron expression offers.
+type cronExpression interface {
+	Next(from time.Time) time.Time
+}
+
+func newSpringCron(zone *time.Location) *springCron { return &springCron{zone: zone} }
+
+func (c *springCron) IsValid(crontab string, _ *time.Location, now time.Time) error {
+	expr, err := parseCron(crontab)
+	if err != nil {
+		return err
+	}
+	if expr.Next(now.In(c.zone)).IsZero() {
+		return fmt.Errorf("cron %q never fires after %s", crontab, now.In(c.zone).Format(time.RFC3339))
+	}
+	c.expr = expr
+	return nil
+}
+
+func (c *springCron) Next(lastRun time.Time) time.Time {
+	return c.expr.Next(lastRun.In(c.zone))
+}
+
+// validateCron checks a cron schedule at registration.
+func validateCron(s Schedule, now time.Time) error {
+	return newSpringCron(s.zone).IsValid(s.cronExpr, s.zone, now)
+}

@@ -1,0 +1,94 @@
+package leaderjob
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"time"
+
+	"github.com/leaderjob/leaderjob/guard"
+)
+
+// Func is the canonical job signature. The context is the run context: it
+// carries RunInfo, ends when the run times out, when the App shuts down and,
+// with a guard that can tell, when this replica loses leadership.
+// context.Cause(ctx) says which (ErrRunTimeout, guard.ErrShuttingDown,
+// guard.ErrLeadershipLost).
+type Func func(ctx context.Context) error
+
+// Funcs lists the function shapes Adapt accepts.
+type Funcs interface {
+	~func() | ~func() error | ~func(context.Context) | ~func(context.Context) error
+}
+
+// Adapt turns any of the usual job shapes into a Func, so that
+// func(), func() error and func(context.Context) methods can be scheduled
+// as they are. A job that takes no context cannot be told to stop; prefer
+// a context-aware signature for anything long-running.
+func Adapt[F Funcs](f F) Func {
+	if reflect.ValueOf(f).IsNil() {
+		return nil // App.Schedule reports it
+	}
+	switch f := any(f).(type) {
+	case func():
+		return func(context.Context) error { f(); return nil }
+	case func() error:
+		return func(context.Context) error { return f() }
+	case func(context.Context):
+		return func(ctx context.Context) error { f(ctx); return nil }
+	case func(context.Context) error:
+		return f
+	}
+	// A named type with one of the underlying shapes.
+	return adaptNamed(f)
+}
+
+// JobOption configures one job at App.Schedule.
+type JobOption func(*jobConfig)
+
+type jobConfig struct {
+	guard        guard.Guard
+	everyReplica bool
+	timeout      time.Duration
+}
+
+// WithJobGuard makes this job ask g instead of the App's guard.
+func WithJobGuard(g guard.Guard) JobOption {
+	return func(c *jobConfig) { c.guard = g }
+}
+
+// EveryReplica makes the job run on every replica, unguarded, such as a
+// refresh of a local cache. Its runs still never overlap and are still
+// logged; the Decision in its RunInfo says Leader with Detail "every replica".
+func EveryReplica() JobOption {
+	return func(c *jobConfig) { c.everyReplica = true }
+}
+
+// WithTimeout bounds each run: the run context is cancelled with cause
+// ErrRunTimeout after d. The job must return on its own; Go cannot stop it.
+func WithTimeout(d time.Duration) JobOption {
+	return func(c *jobConfig) { c.timeout = d }
+}
+
+// ErrRunTimeout is the context cause when a run exceeds WithTimeout.
+var ErrRunTimeout = errors.New("run timed out")
+
+// everyReplicaGuard answers yes on every replica.
+var everyReplicaGuard = guard.Func(func(ctx context.Context) (guard.Decision, error) {
+	return guard.Decision{Leader: true, Detail: "every replica"}, ctx.Err()
+})
+
+// withSelf fills in this replica's identity where a guard leaves it out
+// (Always, EveryReplica), so that logs and RunInfo name the replica that ran.
+func withSelf(g guard.Guard, self string) guard.Guard {
+	return guard.Func(func(ctx context.Context) (guard.Decision, error) {
+		d, err := g.Check(ctx)
+		if d.Self == "" {
+			d.Self = self
+		}
+		if d.Leader && d.Holder == "" {
+			d.Holder = self
+		}
+		return d, err
+	})
+}

@@ -1,0 +1,197 @@
+package leaderjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/leaderjob/leaderjob/guard"
+)
+
+// Run starts the guard and the scheduler and blocks until ctx ends or, unless
+// WithoutSignals was given, SIGINT or SIGTERM arrives. It then shuts down in
+// an order that never lets two replicas run the same job:
+//
+//  1. stop scheduling: fires due from now on are skipped (shutting_down);
+//  2. cancel the contexts of running jobs (cause guard.ErrShuttingDown) and
+//     wait for them to return, at most the drain timeout;
+//  3. only if every job returned, release the guard, so a Lease is handed to
+//     a standby at once. If a job is still running, leadership is not
+//     released: it expires on its own, and the error says so.
+//
+// A second signal during shutdown ends the process at once (Go's default).
+// Run returns nil after a clean shutdown, otherwise an error naming what
+// failed. An App runs once.
+func (a *App) Run(ctx context.Context) error {
+	a.mu.Lock()
+	if a.started {
+		a.mu.Unlock()
+		return fmt.Errorf("leaderjob: %w", ErrAlreadyRun)
+	}
+	a.started = true
+	a.mu.Unlock()
+
+	stopSignals := func() {}
+	if !a.opts.noSignals {
+		ctx, stopSignals = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	}
+	defer stopSignals()
+
+	// The guard outlives ctx: it must keep leadership while jobs drain.
+	guardCtx, stopGuard := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopGuard()
+	if s, ok := a.guard.(guard.Starter); ok {
+		if err := s.Start(guardCtx); err != nil {
+			return fmt.Errorf("leaderjob: starting guard %s: %w", a.guardName, err)
+		}
+	}
+
+	if err := a.startScheduler(); err != nil {
+		return errors.Join(err, a.release())
+	}
+	a.logStart()
+
+	<-ctx.Done()
+	stopSignals() // from here on a second signal terminates the process
+	a.logger.Info("shutting down", slog.String("app", a.name), slog.String("cause", shutdownCause(ctx)),
+		slog.Duration("drain_timeout", a.opts.drainTimeout))
+	return a.shutdown()
+}
+
+func shutdownCause(ctx context.Context) string {
+	if err := context.Cause(ctx); err != nil {
+		return err.Error()
+	}
+	return "context done"
+}
+
+func (a *App) startScheduler() error {
+	sched, err := gocron.NewScheduler(
+		gocron.WithClock(a.clock),
+		gocron.WithLogger(gocronLogger{a.logger.With(slog.String("component", "gocron"))}),
+		gocron.WithStopTimeout(time.Second), // runs are drained by shutdown before gocron stops
+	)
+	if err != nil {
+		return fmt.Errorf("leaderjob: creating scheduler: %w", err)
+	}
+	now := a.clock.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, j := range a.order {
+		if j.schedule.IsDisabled() {
+			continue
+		}
+		def, opts := j.schedule.gocronJob(now)
+		opts = append(opts, gocron.WithName(j.name))
+		if _, err := sched.NewJob(def, gocron.NewTask(a.fire, j), opts...); err != nil {
+			_ = sched.Shutdown()
+			return fmt.Errorf("leaderjob: job %q: scheduling %s: %w", j.name, j.schedule, err)
+		}
+	}
+	a.sched = sched
+	sched.Start()
+	return nil
+}
+
+// logStart writes the start-up summary: the guard and each job with its
+// schedule and next fire time.
+func (a *App) logStart() {
+	a.logger.Info("started", slog.String("app", a.name), slog.String("self", a.self),
+		slog.String("guard", a.guardName), slog.Any("guard_config", slog.GroupValue(a.guardAttrs...)),
+		slog.Int("jobs", len(a.order)))
+	next := map[string]time.Time{}
+	for _, gj := range a.sched.Jobs() {
+		if t, err := gj.NextRun(); err == nil {
+			next[gj.Name()] = t
+		}
+	}
+	for _, j := range a.order {
+		attrs := []slog.Attr{slog.String("job", j.name), slog.String("schedule", j.schedule.String())}
+		switch {
+		case j.schedule.IsDisabled():
+			a.logger.LogAttrs(context.Background(), slog.LevelInfo, "job disabled", attrs...)
+			continue
+		case j.cfg.everyReplica:
+			attrs = append(attrs, slog.Bool("every_replica", true))
+		}
+		if t, ok := next[j.name]; ok {
+			attrs = append(attrs, slog.Time("next_run", t))
+		}
+		a.logger.LogAttrs(context.Background(), slog.LevelInfo, "job scheduled", attrs...)
+	}
+}
+
+func (a *App) shutdown() error {
+	idle := a.inflight.close()
+	a.cancelBase(guard.ErrShuttingDown)
+	var errs []error
+	drained := true
+	timer := a.clock.NewTimer(a.opts.drainTimeout)
+	select {
+	case <-idle:
+		timer.Stop()
+	case <-timer.Chan():
+		drained = false
+		errs = append(errs, fmt.Errorf("leaderjob: %w (%v): %v; leadership was not released and will expire on its own",
+			ErrDrainTimeout, a.opts.drainTimeout, a.runningJobs()))
+	}
+	if a.sched != nil {
+		if err := a.sched.Shutdown(); err != nil && drained {
+			errs = append(errs, fmt.Errorf("leaderjob: stopping scheduler: %w", err))
+		}
+	}
+	if drained {
+		errs = append(errs, a.release())
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		a.logger.Error("stopped with errors", slog.String("app", a.name), slog.String("error", err.Error()))
+	} else {
+		a.logger.Info("stopped", slog.String("app", a.name))
+	}
+	return err
+}
+
+func (a *App) release() error {
+	r, ok := a.guard.(guard.Releaser)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultReleaseTimeout)
+	defer cancel()
+	if err := r.Release(ctx); err != nil {
+		return fmt.Errorf("leaderjob: releasing guard %s: %w", a.guardName, err)
+	}
+	return nil
+}
+
+// runningJobs names the jobs with a run in progress.
+func (a *App) runningJobs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var names []string
+	for _, j := range a.order {
+		if j.running.TryLock() {
+			j.running.Unlock()
+			continue
+		}
+		names = append(names, j.name)
+	}
+	return names
+}
+
+// gocronLogger demotes gocron's informational chatter to debug; its warnings
+// and errors keep their level.
+type gocronLogger struct{ l *slog.Logger }
+
+func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug(msg, args...) }
+func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug(msg, args...) }
+func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn(msg, args...) }
+func (g gocronLogger) Error(msg string, args ...any) { g.l.Error(msg, args...) }
