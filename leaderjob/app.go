@@ -254,3 +254,25 @@ func (a *App) Jobs() []string {
 	}
 	return names
 }
+
+// pendingTimers counts the timers the scheduler keeps while idle between
+// runs: one per enabled recurring job, plus one per delayed one-shot job
+// that has not fired. fired reports whether a job has had a run attempt.
+// It exists for leaderjobtest, which must know when a fake clock is settled.
+func (a *App) pendingTimers(fired func(name string) bool) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, j := range a.order {
+		switch s := j.schedule; {
+		case s.IsDisabled():
+		case s.kind == kindOnce:
+			if s.delay > 0 && !fired(j.name) {
+				n++
+			}
+		default:
+			n++
+		}
+	}
+	return n
+}

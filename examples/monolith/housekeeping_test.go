@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
+)
+
+// These tests show how to unit-test scheduled jobs: register them exactly as
+// main does, on a harness with a fake guard and a fake clock.
+
+func newHarness(t *testing.T, env map[string]string) (*leaderjobtest.Harness, *Housekeeping) {
+	t.Helper()
+	h := leaderjobtest.New(t)
+	hk := &Housekeeping{Sessions: newSessionStore(), Out: slog.New(slog.NewTextHandler(io.Discard, nil)), Work: time.Hour}
+	if err := Register(h.App, hk, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	return h, hk
+}
+
+func TestLeaderRunsFollowerSkips(t *testing.T) {
+	h, hk := newHarness(t, nil)
+	hk.Sessions.Add("expired", time.Now().Add(-time.Minute))
+
+	if r := h.Trigger("session-cleanup"); r.Outcome != guard.Ran || r.Err != nil {
+		t.Fatalf("as leader: got %s (%v), want ran", r.Outcome, r.Err)
+	}
+	if n := hk.Sessions.Len(); n != 0 {
+		t.Fatalf("sessions after cleanup = %d, want 0", n)
+	}
+
+	h.Guard.SetFollower("pod-b")
+	hk.Sessions.Add("expired-too", time.Now().Add(-time.Minute))
+	r := h.Trigger("session-cleanup")
+	if r.Outcome != guard.Skipped || r.Reason != guard.ReasonNotLeader || r.Decision.Holder != "pod-b" {
+		t.Fatalf("as follower: got %s/%s holder %q, want skipped/not_leader holder pod-b", r.Outcome, r.Reason, r.Decision.Holder)
+	}
+	if n := hk.Sessions.Len(); n != 1 {
+		t.Fatalf("a follower touched the sessions: %d left, want 1", n)
+	}
+}
+
+func TestLosingLeadershipCancelsTheRun(t *testing.T) {
+	h, _ := newHarness(t, nil) // RefreshExchangeRates works for an hour unless cancelled
+	done := make(chan error, 1)
+	go func() { done <- h.Trigger("exchange-rates").Err }()
+
+	waitFor(t, func() bool { return len(h.Guard.Checks()) > 0 })
+	h.Guard.LoseLeadership()
+	select {
+	case err := <-done:
+		if !errors.Is(err, guard.ErrLeadershipLost) {
+			t.Fatalf("run error = %v, want leadership lost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run was not cancelled when leadership was lost")
+	}
+}
+
+func TestHeartbeatFollowsItsRate(t *testing.T) {
+	h, _ := newHarness(t, map[string]string{"HEARTBEAT_RATE": "250ms"})
+	h.Start()
+	if r := h.Await("heartbeat"); r.Outcome != guard.Ran { // fixed rate: runs at start
+		t.Fatalf("first heartbeat: %s", r.Outcome)
+	}
+	for i := 0; i < 3; i++ {
+		h.Advance(250 * time.Millisecond)
+		r := h.Await("heartbeat")
+		if r.Outcome != guard.Ran || r.Decision.Holder != leaderjobtest.Identity {
+			t.Fatalf("heartbeat %d: %s holder %q", i, r.Outcome, r.Decision.Holder)
+		}
+	}
+}
+
+func TestBadScheduleNamesJobAndValue(t *testing.T) {
+	h := leaderjobtest.New(t)
+	err := Register(h.App, &Housekeeping{Sessions: newSessionStore()}, func(k string) string {
+		return map[string]string{"HEARTBEAT_RATE": "banana"}[k]
+	})
+	if err == nil || !contains(err.Error(), `"heartbeat"`, `"banana"`) {
+		t.Fatalf("error = %v, want it to name the job and the value", err)
+	}
+}
+
+func TestDailyReportCarriesTheEpoch(t *testing.T) {
+	h, _ := newHarness(t, nil)
+	h.Guard.LoseLeadership()
+	h.Guard.SetLeader() // a second term: epoch 2
+	r := h.Trigger("daily-report")
+	if r.Outcome != guard.Ran || !r.Decision.HasEpoch || r.Decision.Epoch != 2 {
+		t.Fatalf("got %s epoch %d (has %v), want ran with epoch 2", r.Outcome, r.Decision.Epoch, r.Decision.HasEpoch)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("condition not met in time")
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+func contains(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,236 @@
+// Package leaderjobtest runs a leaderjob App in tests: against a fake guard
+// and a fake clock, with synchronous triggers and schedules driven by
+// advancing time instead of sleeping.
+//
+//	h := leaderjobtest.New(t)
+//	if err := myjobs.Register(h.App); err != nil { t.Fatal(err) }
+//	r := h.Trigger("report")            // runs now, as the leader
+//	h.Guard.SetFollower("pod-b")
+//	r = h.Trigger("report")             // skipped, reason not_leader
+//	h.Start()                           // the scheduler, on the fake clock
+//	h.Advance(time.Minute)
+//	r = h.Await("report")               // the run that fire caused
+package leaderjobtest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/leaderjob/leaderjob/guard/guardtest"
+	"github.com/leaderjob/leaderjob/leaderjob"
+	"github.com/leaderjob/leaderjob/leaderjob/internal/hooks"
+)
+
+// Identity is the replica identity of a Harness's App and fake guard.
+const Identity = guardtest.DefaultSelf
+
+// WaitTimeout bounds how long Await, Advance and Stop wait, in real time.
+var WaitTimeout = 10 * time.Second
+
+// Harness is an App wired to a fake guard and a fake clock.
+type Harness struct {
+	App   *leaderjob.App
+	Guard *guardtest.Guard
+	Clock *clockwork.FakeClock
+
+	t       testing.TB
+	mu      sync.Mutex
+	cond    *sync.Cond
+	results []leaderjob.Result
+	awaited map[string]int // per job: how many results Await has returned
+	runErr  chan error
+	stop    func() error
+}
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	guard   *guardtest.Guard
+	start   time.Time
+	appOpts []leaderjob.Option
+}
+
+// WithGuard uses g instead of a fake that leads from the start.
+func WithGuard(g *guardtest.Guard) Option { return func(c *config) { c.guard = g } }
+
+// WithStartTime sets the fake clock's initial time (default 2026-01-05
+// 00:00:00 UTC, a Monday).
+func WithStartTime(t time.Time) Option { return func(c *config) { c.start = t } }
+
+// WithAppOptions passes extra options to leaderjob.New.
+func WithAppOptions(opts ...leaderjob.Option) Option {
+	return func(c *config) { c.appOpts = append(c.appOpts, opts...) }
+}
+
+// New returns a Harness whose App is named after the test. The App reads no
+// environment variables and logs through t.
+func New(t testing.TB, opts ...Option) *Harness {
+	t.Helper()
+	c := config{start: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.guard == nil {
+		c.guard = guardtest.Leader()
+	}
+	h := &Harness{Guard: c.guard, Clock: clockwork.NewFakeClockAt(c.start), t: t, awaited: map[string]int{}}
+	h.cond = sync.NewCond(&h.mu)
+	appOpts := append([]leaderjob.Option{
+		leaderjob.WithGuard(c.guard),
+		leaderjob.WithClock(h.Clock),
+		leaderjob.WithEnv(func(string) (string, bool) { return "", false }),
+		leaderjob.WithIdentity(Identity),
+		leaderjob.WithoutSignals(),
+		leaderjob.WithLogger(slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		leaderjob.WithResultHook(h.record),
+	}, c.appOpts...)
+	app, err := leaderjob.New(t.Name(), appOpts...)
+	if err != nil {
+		t.Fatalf("leaderjobtest: %v", err)
+	}
+	h.App = app
+	return h
+}
+
+func testWriter(t testing.TB) io.Writer {
+	if o, ok := t.(interface{ Output() io.Writer }); ok {
+		return o.Output()
+	}
+	return io.Discard
+}
+
+func (h *Harness) record(r leaderjob.Result) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.results = append(h.results, r)
+	h.cond.Broadcast()
+}
+
+// Trigger runs the named job now and returns its Result; it fails the test
+// if there is no such job.
+func (h *Harness) Trigger(job string) leaderjob.Result {
+	h.t.Helper()
+	r, err := h.App.Trigger(context.Background(), job)
+	if err != nil {
+		h.t.Fatalf("leaderjobtest: %v", err)
+	}
+	h.mu.Lock()
+	h.awaited[job]++ // a triggered result is not one Await should return
+	h.mu.Unlock()
+	return r
+}
+
+// Start runs the App (its scheduler on the fake clock) until the test ends
+// or Stop is called, and waits until its timers are set.
+func (h *Harness) Start() {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.runErr = make(chan error, 1)
+	go func() { h.runErr <- h.App.Run(ctx) }()
+	stopped := false
+	h.t.Cleanup(func() {
+		if !stopped {
+			cancel()
+			<-h.runErr
+		}
+	})
+	h.stop = func() error { stopped = true; cancel(); return <-h.runErr }
+	h.settle()
+}
+
+// Stop ends Run as a shutdown signal would and returns Run's error.
+func (h *Harness) Stop() error {
+	h.t.Helper()
+	if h.stop == nil {
+		h.t.Fatal("leaderjobtest: Stop before Start")
+	}
+	select {
+	case err := <-h.wrapStop():
+		return err
+	case <-time.After(WaitTimeout):
+		h.t.Fatalf("leaderjobtest: App did not stop within %v", WaitTimeout)
+		return nil
+	}
+}
+
+func (h *Harness) wrapStop() <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- h.stop() }()
+	return ch
+}
+
+// Advance moves the fake clock forward by d once the scheduler has set its
+// timers, firing whatever falls due. Use Await to collect the runs.
+func (h *Harness) Advance(d time.Duration) {
+	h.t.Helper()
+	h.settle()
+	h.Clock.Advance(d)
+}
+
+// settle waits until the scheduler has set one timer per pending job.
+func (h *Harness) settle() {
+	h.t.Helper()
+	n := hooks.PendingTimers(h.App, h.fired)
+	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+	defer cancel()
+	if err := h.Clock.BlockUntilContext(ctx, n); err != nil {
+		h.t.Fatalf("leaderjobtest: the scheduler did not set %d timers within %v", n, WaitTimeout)
+	}
+}
+
+func (h *Harness) fired(job string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.results {
+		if r.Job == job {
+			return true
+		}
+	}
+	return false
+}
+
+// Await returns the next Result of job that neither Await nor Trigger has
+// returned yet, waiting for it up to WaitTimeout (real time).
+func (h *Harness) Await(job string) leaderjob.Result {
+	h.t.Helper()
+	deadline := time.AfterFunc(WaitTimeout, func() {
+		h.mu.Lock()
+		h.cond.Broadcast()
+		h.mu.Unlock()
+	})
+	defer deadline.Stop()
+	start := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for {
+		seen := 0
+		for _, r := range h.results {
+			if r.Job != job {
+				continue
+			}
+			if seen == h.awaited[job] {
+				h.awaited[job]++
+				return r
+			}
+			seen++
+		}
+		if time.Since(start) >= WaitTimeout {
+			h.t.Fatalf("leaderjobtest: no run of %q within %v", job, WaitTimeout)
+		}
+		h.cond.Wait()
+	}
+}
+
+// Results returns every Result so far, in the order the runs finished.
+func (h *Harness) Results() []leaderjob.Result {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]leaderjob.Result(nil), h.results...)
+}
