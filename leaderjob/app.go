@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leaderjob/leaderjob/guard"
 )
@@ -49,8 +51,14 @@ type App struct {
 	guard      guard.Guard
 	guardName  string
 	guardAttrs []slog.Attr
+	appGuard   guard.Guard // guard wrapped to record every answer
 	clock      clockwork.Clock
 	opts       options
+	httpAddr   string
+	gatherer   prometheus.Gatherer
+	metrics    *metrics
+	leader     *leadership
+	state      atomic.Int32
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -90,7 +98,27 @@ type options struct {
 	checkTimeout time.Duration
 	noSignals    bool
 	hooks        []func(Result)
+	httpAddr     *string
+	registry     prometheus.Registerer
 }
+
+// App states, for the probes.
+const (
+	stateNew int32 = iota
+	stateRunning
+	stateDraining
+	stateStopped
+)
+
+// WithHTTPAddr sets the operations listener address instead of
+// LEADERJOB_HTTP_ADDR; "" disables it, ":0" picks a free port.
+func WithHTTPAddr(addr string) Option { return func(o *options) { o.httpAddr = &addr } }
+
+// WithRegistry registers the App's metrics on reg instead of a registry of
+// its own, so they join an existing /metrics. If reg is also a
+// prometheus.Gatherer the App's /metrics serves it; otherwise it serves
+// prometheus.DefaultGatherer.
+func WithRegistry(reg prometheus.Registerer) Option { return func(o *options) { o.registry = reg } }
 
 // WithGuard sets the guard of every job, instead of the one LEADERJOB_GUARD
 // selects.
@@ -171,12 +199,33 @@ func New(name string, opts ...Option) (*App, error) {
 	if o.drainTimeout < 0 {
 		return nil, fmt.Errorf("leaderjob: %w: drain timeout %v must not be negative", ErrInvalidOption, o.drainTimeout)
 	}
+	if o.httpAddr != nil {
+		a.httpAddr = *o.httpAddr
+	} else if v, set := o.lookup(EnvHTTPAddr); set {
+		a.httpAddr = v
+	} else {
+		a.httpAddr = DefaultHTTPAddr
+	}
+	reg := o.registry
+	if reg == nil {
+		r := defaultRegistry()
+		reg, a.gatherer = r, r
+	} else if g, ok := reg.(prometheus.Gatherer); ok {
+		a.gatherer = g
+	} else {
+		a.gatherer = prometheus.DefaultGatherer
+	}
+	if a.metrics, err = newMetrics(reg); err != nil {
+		return nil, fmt.Errorf("leaderjob: %w", err)
+	}
 	a.opts = o
 	if a.guard = o.guard; a.guard != nil {
 		a.guardName = fmt.Sprint(a.guard)
 	} else if a.guard, a.guardName, a.guardAttrs, err = env.guard(name, a.self, a.logger); err != nil {
 		return nil, err
 	}
+	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
+	a.appGuard = a.leader.observe(a.guard)
 	return a, nil
 }
 
@@ -227,7 +276,7 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 	case j.cfg.guard != nil:
 		j.guard = j.cfg.guard
 	default:
-		j.guard = a.guard
+		j.guard = a.appGuard
 	}
 	j.guard = withSelf(j.guard, a.self)
 

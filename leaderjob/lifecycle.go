@@ -44,6 +44,12 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer stopSignals()
 
+	stopHTTP, err := a.serveHTTP()
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
+
 	// The guard outlives ctx: it must keep leadership while jobs drain.
 	guardCtx, stopGuard := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopGuard()
@@ -56,6 +62,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.startScheduler(); err != nil {
 		return errors.Join(err, a.release())
 	}
+	a.state.Store(stateRunning)
 	a.logStart()
 
 	<-ctx.Done()
@@ -77,6 +84,7 @@ func (a *App) startScheduler() error {
 		gocron.WithClock(a.clock),
 		gocron.WithLogger(gocronLogger{a.logger.With(slog.String("component", "gocron"))}),
 		gocron.WithStopTimeout(time.Second), // runs are drained by shutdown before gocron stops
+		gocron.WithMonitor(gocronMonitor{a.metrics}),
 	)
 	if err != nil {
 		return fmt.Errorf("leaderjob: creating scheduler: %w", err)
@@ -129,6 +137,8 @@ func (a *App) logStart() {
 }
 
 func (a *App) shutdown() error {
+	a.state.Store(stateDraining)
+	defer a.state.Store(stateStopped)
 	idle := a.inflight.close()
 	a.cancelBase(guard.ErrShuttingDown)
 	var errs []error

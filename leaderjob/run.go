@@ -137,6 +137,7 @@ func (a *App) report(ctx context.Context, r Result) {
 		}
 		a.logger.LogAttrs(ctx, level, "job run", attrs...)
 	}
+	a.metrics.observeRun(r)
 	for _, h := range a.opts.hooks {
 		h(r)
 	}

@@ -88,6 +88,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 		leaderjob.WithEnv(func(string) (string, bool) { return "", false }),
 		leaderjob.WithIdentity(Identity),
 		leaderjob.WithoutSignals(),
+		leaderjob.WithHTTPAddr(""),
 		leaderjob.WithLogger(slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))),
 		leaderjob.WithResultHook(h.record),
 	}, c.appOpts...)
