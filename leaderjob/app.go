@@ -59,6 +59,8 @@ type App struct {
 	metrics    *metrics
 	leader     *leadership
 	state      atomic.Int32
+	running    chan struct{} // closed once Run has started the scheduler
+	boundAddr  atomic.Value  // string: the operations listener's address
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -70,7 +72,6 @@ type App struct {
 	// guard.ErrShuttingDown.
 	base       context.Context
 	cancelBase context.CancelCauseFunc
-	draining   chan struct{}
 	inflight   inflight
 	runSeq     runIDs
 }
@@ -179,7 +180,7 @@ func New(name string, opts ...Option) (*App, error) {
 		return nil, fmt.Errorf("leaderjob: %w: the app name must not be empty", ErrInvalidOption)
 	}
 	env := environment{lookup: o.lookup}
-	a := &App{name: name, opts: o, clock: o.clock, jobs: map[string]*job{}, draining: make(chan struct{})}
+	a := &App{name: name, opts: o, clock: o.clock, jobs: map[string]*job{}, running: make(chan struct{})}
 	a.base, a.cancelBase = context.WithCancelCause(context.Background())
 
 	var err error
@@ -220,13 +221,24 @@ func New(name string, opts ...Option) (*App, error) {
 	}
 	a.opts = o
 	if a.guard = o.guard; a.guard != nil {
-		a.guardName = fmt.Sprint(a.guard)
+		a.guardName = guardName(a.guard)
 	} else if a.guard, a.guardName, a.guardAttrs, err = env.guard(name, a.self, a.logger); err != nil {
 		return nil, err
 	}
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
 	a.appGuard = a.leader.observe(a.guard)
 	return a, nil
+}
+
+// Running returns a channel that is closed once Run has started the guard,
+// the operations listener and the scheduler.
+func (a *App) Running() <-chan struct{} { return a.running }
+
+// HTTPAddr returns the address the operations listener is bound to (useful
+// with WithHTTPAddr(":0")), or "" when it is disabled or not started.
+func (a *App) HTTPAddr() string {
+	s, _ := a.boundAddr.Load().(string)
+	return s
 }
 
 // Name returns the App's name.
@@ -324,4 +336,12 @@ func (a *App) pendingTimers(fired func(name string) bool) int {
 		}
 	}
 	return n
+}
+
+// guardName describes a guard given with WithGuard for the logs.
+func guardName(g guard.Guard) string {
+	if s, ok := g.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("%T", g)
 }

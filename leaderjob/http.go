@@ -122,6 +122,7 @@ func (a *App) serveHTTP() (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("leaderjob: %s=%q: %w (set another address, or an empty value to disable the endpoints)", EnvHTTPAddr, a.httpAddr, err)
 	}
+	a.boundAddr.Store(ln.Addr().String())
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {

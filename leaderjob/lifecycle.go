@@ -63,6 +63,7 @@ func (a *App) Run(ctx context.Context) error {
 		return errors.Join(err, a.release())
 	}
 	a.state.Store(stateRunning)
+	close(a.running)
 	a.logStart()
 
 	<-ctx.Done()
