@@ -1,0 +1,35 @@
+// Package leaderjob runs scheduled jobs on exactly one replica of a
+// Kubernetes Deployment, declared with Spring's @Scheduled vocabulary.
+//
+// An App holds named jobs, each with a Schedule (Cron, FixedRate,
+// FixedDelay, Once; WithInitialDelay, InZone) and a Func. Run schedules them
+// on gocron v2 and passes every fire through the App's guard (package guard):
+// the job is called only when the guard answers, right before the run and
+// within a short deadline, that this replica leads. Every attempt, whether
+// it ran or was skipped, is one log record ("job run") and one sample of
+// leaderjob_runs_total.
+//
+// # Choosing the guard
+//
+// New reads LEADERJOB_GUARD: lease (an in-process Lease elector, package
+// guard/lease), sidecar (a leader-elector sidecar, package guard/sidecar),
+// always, never, or auto (lease in a cluster or with KUBECONFIG, else always
+// with a warning). WithGuard overrides the environment. The README lists
+// every variable.
+//
+// # Semantics
+//
+//   - A job never overlaps itself: a fire that comes while the previous run
+//     is going is dropped.
+//   - Errors and panics are logged and counted; the schedule continues.
+//   - The run context carries RunInfo and ends on timeout (ErrRunTimeout),
+//     shutdown (guard.ErrShuttingDown) and, with guards that can tell, on
+//     loss of leadership (guard.ErrLeadershipLost); context.Cause says which.
+//   - Shutdown stops scheduling, cancels running jobs and waits for them up to
+//     the drain timeout, and only then releases the guard, so a standby can
+//     take over at once without overlapping a job still running here.
+//
+// # Testing
+//
+// Package leaderjobtest runs an App against a fake guard and a fake clock.
+package leaderjob
