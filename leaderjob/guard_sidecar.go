@@ -1,14 +1,54 @@
 package leaderjob
 
 import (
-	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/guard/sidecar"
+	"github.com/leaderjob/leaderjob/sidecarclient"
 )
+
+// envSidecarURL names the leader-elector sidecar's address.
+const envSidecarURL = "LEADERJOB_SIDECAR_URL"
 
 // sidecarGuard builds the leader-elector sidecar guard from
 // LEADERJOB_SIDECAR_URL. attrs describe it for the start-up summary record.
 func sidecarGuard(lookup func(string) (string, bool), self string, logger *slog.Logger) (g guard.Guard, attrs []slog.Attr, err error) {
-	return nil, nil, errors.New("LEADERJOB_GUARD=sidecar: the sidecar guard (package guard/sidecar) is not part of this version yet; use always, never or lease")
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	raw, _ := lookup(envSidecarURL)
+	if raw == "" {
+		raw = sidecar.DefaultURL
+	}
+	client, err := sidecarclient.New(raw, sidecarclient.WithLogger(logger))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w; set it to the leader-elector's --http address, for example %s=%s",
+			envSidecarURL, err, envSidecarURL, sidecar.DefaultURL)
+	}
+	if u, _ := url.Parse(raw); !isLoopback(u.Hostname()) {
+		logger.Warn(envSidecarURL+" is not a loopback address: the leader-elector normally runs as a sidecar in the same pod and listens on localhost; every replica must ask an elector of the same election",
+			slog.String("sidecar_url", client.URL()))
+	}
+	sg, err := sidecar.New(self, sidecar.WithClient(client), sidecar.WithLogger(logger))
+	if err != nil {
+		return nil, nil, err
+	}
+	return sg, []slog.Attr{
+		slog.String("sidecar_url", client.URL()),
+		slog.Duration("sidecar_cache_window", sidecar.DefaultCacheWindow),
+		slog.Duration("sidecar_max_call", client.MaxCallDuration()),
+	}, nil
+}
+
+// isLoopback reports whether host names this machine's loopback interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
