@@ -393,7 +393,7 @@ func (k *call) read(resp *http.Response) (Leader, *fault) {
 		return Leader{}, k.statusFault(resp, head)
 	}
 	if resp.ContentLength > k.maxBody {
-		return Leader{}, k.tooLarge(strconv.FormatInt(resp.ContentLength, 10) + " bytes")
+		return Leader{}, k.tooLarge("Content-Length " + strconv.FormatInt(resp.ContentLength, 10))
 	}
 	data, err := io.ReadAll(io.LimitReader(body, k.maxBody+1))
 	switch {
@@ -408,17 +408,21 @@ func (k *call) read(resp *http.Response) (Leader, *fault) {
 			retry: true,
 		}
 	case int64(len(data)) > k.maxBody:
-		return Leader{}, k.tooLarge("more than " + strconv.FormatInt(k.maxBody, 10) + " bytes")
+		return Leader{}, k.tooLarge("more bytes")
 	}
 	l, f := parse(data)
-	if f != nil && f.kind == ErrMalformed && strings.Contains(resp.Header.Get("Content-Type"), "html") {
+	switch {
+	case f == nil || f.kind != ErrMalformed:
+	case strings.Contains(resp.Header.Get("Content-Type"), "html"):
 		f.hint = "the answer is an HTML page; is another server listening on " + k.listen + "?"
+	case f.hint == hintNotElector:
+		f.hint = strings.Replace(f.hint, "there", "on "+k.listen, 1)
 	}
 	return l, f
 }
 
 func (k *call) tooLarge(size string) *fault {
-	return malformed("body too large ("+size+", limit "+strconv.FormatInt(k.maxBody, 10)+")",
+	return malformed("body too large ("+size+"; the limit is "+strconv.FormatInt(k.maxBody, 10)+" bytes)",
 		"a leader-elector answer is a few dozen bytes; is another server listening on "+k.listen+"?")
 }
 

@@ -140,7 +140,7 @@ func foreignShape(fields map[string]json.RawMessage) *fault {
 		return malformed(`the answer has "leader" but no "name"`, `this elector speaks another protocol; use one that answers {"name":"<pod>"}`)
 	}
 	for _, key := range slices.Sorted(maps.Keys(fields)) {
-		if strings.EqualFold(key, "name") {
+		if key != "name" && strings.EqualFold(key, "name") {
 			return malformed(fmt.Sprintf("the answer has %q but no \"name\"", key), "field names are case-sensitive")
 		}
 	}
