@@ -30,7 +30,7 @@ func sidecarGuard(lookup func(string) (string, bool), self string, logger *slog.
 			envSidecarURL, err, envSidecarURL, sidecar.DefaultURL)
 	}
 	if u, _ := url.Parse(raw); !isLoopback(u.Hostname()) {
-		logger.Warn(envSidecarURL+" is not a loopback address: the leader-elector normally runs as a sidecar in the same pod and listens on localhost; every replica must ask an elector of the same election",
+		logger.Warn(envSidecarURL+" is not a loopback address: a leader-elector normally runs as a sidecar in the same pod and listens on localhost; check that this URL is meant",
 			slog.String("sidecar_url", client.URL()))
 	}
 	sg, err := sidecar.New(self, sidecar.WithClient(client), sidecar.WithLogger(logger))

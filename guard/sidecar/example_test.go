@@ -1,0 +1,53 @@
+package sidecar_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/guard/sidecar"
+	"github.com/leaderjob/leaderjob/sidecarclient/sidecartest"
+)
+
+func ExampleNew() {
+	// A leader-elector sidecar on the loopback interface that names pod-a.
+	s := sidecartest.NewServer(sidecartest.Leader("pod-a"))
+	defer s.Close()
+
+	job := func(context.Context) error { fmt.Println("sending the report"); return nil }
+	for _, self := range []string{"pod-a", "pod-b"} {
+		g, err := sidecar.New(self, sidecar.WithURL(s.URL))
+		if err != nil {
+			panic(err)
+		}
+		out := guard.Run(context.Background(), g, job)
+		if out.Kind == guard.Skipped {
+			fmt.Println(self, "skipped:", out.Reason, "-", out.Decision.Detail)
+			continue
+		}
+		fmt.Println(self, out.Kind)
+	}
+	// Output:
+	// sending the report
+	// pod-a ran
+	// pod-b skipped: not_leader - leader is "pod-a"
+}
+
+func ExampleGuard_OnChange() {
+	s := sidecartest.NewServer(sidecartest.Leader("pod-a"))
+	defer s.Close()
+	g, err := sidecar.New("pod-b", sidecar.WithURL(s.URL), sidecar.WithCacheWindow(0))
+	if err != nil {
+		panic(err)
+	}
+	g.OnChange(func(c guard.Change) { fmt.Printf("leader %q -> %q\n", c.Previous, c.Holder) })
+
+	g.Check(context.Background())
+	s.Set(sidecartest.Leader("pod-b"))
+	d, _ := g.Check(context.Background())
+	fmt.Println("leader:", d.Leader)
+	// Output:
+	// leader "" -> "pod-a"
+	// leader "pod-a" -> "pod-b"
+	// leader: true
+}

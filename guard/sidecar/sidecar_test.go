@@ -1,0 +1,360 @@
+package sidecar_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/guard/sidecar"
+	"github.com/leaderjob/leaderjob/sidecarclient"
+	"github.com/leaderjob/leaderjob/sidecarclient/sidecartest"
+)
+
+const self = "pod-a"
+
+func sample(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sidecar", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newGuard starts a fake sidecar answering with h and a guard asking it.
+func newGuard(t testing.TB, h http.Handler, opts ...sidecar.Option) (*sidecartest.Server, *sidecar.Guard) {
+	t.Helper()
+	s := sidecartest.NewServer(h)
+	t.Cleanup(s.Close)
+	g, err := sidecar.New(self, append([]sidecar.Option{sidecar.WithURL(s.URL)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, g
+}
+
+// job records whether guard.Run called it.
+type job struct{ calls atomic.Int32 }
+
+func (j *job) run(context.Context) error { j.calls.Add(1); return nil }
+
+func TestCheck(t *testing.T) {
+	updated := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + l.Addr().String() + "/"
+	l.Close()
+
+	tests := []struct {
+		name    string
+		handler http.Handler // nil: nothing listens
+		opts    []sidecar.Option
+		runOpts []guard.Option
+		now     time.Time // for the age check; zero: updated + 1s
+		want    guard.Decision
+		reason  string   // guard.Run's skip reason; "" if the job must run
+		text    []string // substrings of the Outcome's error
+	}{
+		{name: "original text/plain, this pod", handler: sidecartest.Leader(self),
+			want: guard.Decision{Leader: true, Holder: self, Self: self}},
+		{name: "json content type, this pod", handler: sidecartest.Respond(200, "application/json", sample(t, "original.json")),
+			want: guard.Decision{Leader: true, Holder: self, Self: self}},
+		{name: "last_update, no max age", handler: sidecartest.Respond(200, "application/json", sample(t, "last-update.json")),
+			now:  updated.Add(time.Hour),
+			want: guard.Decision{Leader: true, Holder: self, Self: self, Observed: updated}},
+		{name: "last_update fresh", handler: sidecartest.Respond(200, "application/json", sample(t, "last-update.json")),
+			opts: []sidecar.Option{sidecar.WithMaxAge(10 * time.Second)},
+			want: guard.Decision{Leader: true, Holder: self, Self: self, Observed: updated}},
+		{name: "last_update stale", handler: sidecartest.Respond(200, "application/json", sample(t, "last-update.json")),
+			opts: []sidecar.Option{sidecar.WithMaxAge(10 * time.Second)}, now: updated.Add(time.Minute),
+			reason: guard.ReasonStale, text: []string{"last_update 2026-01-02T03:04:05Z is 1m0s old, more than the max age 10s", "stopped refreshing"}},
+		{name: "max age, no last_update", handler: sidecartest.Leader(self),
+			opts:   []sidecar.Option{sidecar.WithMaxAge(10 * time.Second)},
+			reason: guard.ReasonStale, text: []string{"no last_update"}},
+		{name: "empty object", handler: sidecartest.Respond(200, "application/json", sample(t, "empty-object.json")),
+			reason: guard.ReasonLeaderUnknown, text: []string{"names no leader (no name field)"}},
+		{name: "blank name", handler: sidecartest.Leader(""),
+			reason: guard.ReasonLeaderUnknown, text: []string{`names no leader ({"name":""})`}},
+		{name: "another pod", handler: sidecartest.Respond(200, "text/plain", sample(t, "other-pod.json")),
+			want:   guard.Decision{Holder: "pod-b", Self: self, Detail: `leader is "pod-b"`},
+			reason: guard.ReasonNotLeader, text: []string{`not the leader: leader is "pod-b"`}},
+		{name: "name that starts with ours", handler: sidecartest.Respond(200, "", sample(t, "prefix-of-self.json")),
+			want:   guard.Decision{Holder: "pod-a-7d9f", Self: self, Detail: `leader is "pod-a-7d9f"`},
+			reason: guard.ReasonNotLeader},
+		{name: "500", handler: sidecartest.Respond(500, "", []byte("internal error")),
+			reason: guard.ReasonUnavailable, text: []string{"HTTP 500 Internal Server Error", "check its logs"}},
+		{name: "404 with HTML", handler: sidecartest.Respond(404, "text/html", sample(t, "html-404.html")),
+			reason: guard.ReasonUnavailable, text: []string{"HTTP 404 Not Found", "is another server listening on"}},
+		{name: "200 with HTML", handler: sidecartest.Respond(200, "text/html", sample(t, "html-200.html")),
+			reason: guard.ReasonUnavailable, text: []string{"the answer is an HTML page"}},
+		{name: "slower than the client's budget", handler: sidecartest.Stall(),
+			reason: guard.ReasonUnavailable, text: []string{"no answer within 250ms (3 attempts)"}},
+		{name: "slower than the check deadline", handler: sidecartest.Stall(), runOpts: []guard.Option{guard.CheckTimeout(100 * time.Millisecond)},
+			reason: guard.ReasonTimeout, text: []string{"guard did not answer within 100ms"}},
+		{name: "connection refused",
+			reason: guard.ReasonUnavailable, text: []string{"connection refused (3 attempts): is the leader-elector container running and listening on --http=127.0.0.1:"}},
+		{name: "cut off mid-JSON", handler: sidecartest.CutOff(sample(t, "original.json"), 10),
+			reason: guard.ReasonUnavailable, text: []string{"body cut off after 10 bytes"}},
+		{name: "10 MB body", handler: sidecartest.Respond(200, "text/plain", make([]byte, 10<<20)),
+			reason: guard.ReasonUnavailable, text: []string{"body too large"}},
+		{name: "invalid UTF-8", handler: sidecartest.Respond(200, "", sample(t, "invalid-utf8.json")),
+			reason: guard.ReasonUnavailable, text: []string{"not valid UTF-8"}},
+		{name: "redirect", handler: http.RedirectHandler("http://127.0.0.1:1/", http.StatusTemporaryRedirect),
+			reason: guard.ReasonUnavailable, text: []string{`redirect (HTTP 307 Temporary Redirect) to "http://127.0.0.1:1/"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url := refused
+			if tt.handler != nil {
+				s := sidecartest.NewServer(tt.handler)
+				t.Cleanup(s.Close)
+				url = s.URL
+			}
+			g, err := sidecar.New(self, append([]sidecar.Option{sidecar.WithURL(url), sidecar.WithCacheWindow(0)}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := tt.now
+			if now.IsZero() {
+				now = updated.Add(time.Second)
+			}
+			sidecar.SetNow(g, func() time.Time { return now })
+
+			var j job
+			out := guard.Run(context.Background(), g, j.run, tt.runOpts...)
+			if out.Err != nil {
+				t.Logf("outcome: %s %s: %v", out.Kind, out.Reason, out.Err)
+			}
+			if tt.reason == "" {
+				if out.Kind != guard.Ran || j.calls.Load() != 1 {
+					t.Fatalf("outcome %s (%s: %v), %d calls; want the job run once", out.Kind, out.Reason, out.Err, j.calls.Load())
+				}
+			} else {
+				if out.Kind != guard.Skipped || out.Reason != tt.reason || j.calls.Load() != 0 {
+					t.Fatalf("outcome %s %q (%v), %d calls; want skipped with %q and no call", out.Kind, out.Reason, out.Err, j.calls.Load(), tt.reason)
+				}
+				for _, sub := range tt.text {
+					if !strings.Contains(out.Err.Error(), sub) {
+						t.Errorf("outcome error %q does not contain %q", out.Err, sub)
+					}
+				}
+			}
+			if tt.want != (guard.Decision{}) {
+				if out.Decision != tt.want {
+					t.Errorf("Decision = %+v, want %+v", out.Decision, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckDecisionOnError(t *testing.T) {
+	_, g := newGuard(t, sidecartest.Leader(""))
+	d, err := g.Check(context.Background())
+	if d.Leader || d.Lost != nil || !errors.Is(err, guard.ErrLeaderUnknown) || !errors.Is(err, sidecarclient.ErrLeaderUnknown) {
+		t.Errorf("Check = %+v, %v; want not leader and ErrLeaderUnknown", d, err)
+	}
+}
+
+func TestLostIsNil(t *testing.T) {
+	_, g := newGuard(t, sidecartest.Leader(self))
+	d, err := g.Check(context.Background())
+	if err != nil || !d.Leader || d.Lost != nil {
+		t.Errorf("Check = %+v, %v; want leader with a nil Lost", d, err)
+	}
+}
+
+// gate holds every request until it is opened.
+type gate struct{ open chan struct{} }
+
+func (g gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-g.open:
+		sidecartest.Leader(self).ServeHTTP(w, r)
+	case <-r.Context().Done():
+	}
+}
+
+func TestConcurrentChecksShareOneRequest(t *testing.T) {
+	for _, window := range []time.Duration{0, sidecar.DefaultCacheWindow} {
+		t.Run("window="+window.String(), func(t *testing.T) {
+			h := gate{open: make(chan struct{})}
+			s, g := newGuard(t, h, sidecar.WithCacheWindow(window))
+			const n = 1000
+			var asked, leaders atomic.Int32
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					asked.Add(1)
+					if d, err := g.Check(context.Background()); err == nil && d.Leader {
+						leaders.Add(1)
+					}
+				})
+			}
+			for asked.Load() < n || s.Requests() < 1 {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond) // let the last callers join the request in flight
+			close(h.open)
+			wg.Wait()
+			if got := s.Requests(); got != 1 {
+				t.Errorf("%d concurrent checks made %d requests, want 1", n, got)
+			}
+			if leaders.Load() != n {
+				t.Errorf("%d of %d checks said leader", leaders.Load(), n)
+			}
+		})
+	}
+}
+
+func TestCacheWindow(t *testing.T) {
+	const window = 100 * time.Millisecond
+	s := sidecartest.NewServer(sidecartest.Respond(500, "", nil))
+	t.Cleanup(s.Close)
+	c, err := sidecarclient.New(s.URL, sidecarclient.WithRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	g, err := sidecar.New(self, sidecar.WithClient(c), sidecar.WithCacheWindow(window))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	for range 10 {
+		if _, err := g.Check(context.Background()); !errors.Is(err, sidecarclient.ErrBadStatus) {
+			t.Fatalf("Check error = %v, want ErrBadStatus", err)
+		}
+	}
+	if n := s.Requests(); n != 1 && time.Since(start) < window {
+		t.Fatalf("10 checks within the window made %d requests, want 1: the error is reused", n)
+	}
+
+	s.Set(sidecartest.Leader(self))
+	time.Sleep(window)
+	if d, err := g.Check(context.Background()); err != nil || !d.Leader {
+		t.Fatalf("after the window: Check = %+v, %v; want a fresh answer", d, err)
+	}
+	s.Set(sidecartest.Leader("pod-b"))
+	if d, _ := g.Check(context.Background()); !d.Leader && time.Since(start) < 2*window {
+		t.Fatal("the answer within the window was not reused")
+	}
+	time.Sleep(window)
+	if d, err := g.Check(context.Background()); err != nil || d.Leader || d.Holder != "pod-b" {
+		t.Fatalf("after the window: Check = %+v, %v; want pod-b", d, err)
+	}
+}
+
+func TestEachCheckHonoursItsContext(t *testing.T) {
+	h := gate{open: make(chan struct{})}
+	_, g := newGuard(t, h)
+
+	patient := make(chan error, 1)
+	go func() {
+		_, err := g.Check(context.Background())
+		patient <- err
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := g.Check(ctx)
+	if d := time.Since(start); d > 150*time.Millisecond || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("impatient Check returned %v after %v; want DeadlineExceeded after 50ms", err, d)
+	}
+
+	var j job
+	out := guard.Run(context.Background(), g, j.run, guard.CheckTimeout(30*time.Millisecond))
+	if out.Reason != guard.ReasonTimeout || j.calls.Load() != 0 {
+		t.Errorf("Run: %s %s %v; want skipped for timeout", out.Kind, out.Reason, out.Err)
+	}
+
+	select {
+	case err := <-patient:
+		t.Fatalf("patient Check returned early: %v", err)
+	default:
+	}
+	close(h.open)
+	if err := <-patient; err != nil {
+		t.Errorf("patient Check: %v", err)
+	}
+}
+
+func TestOnChange(t *testing.T) {
+	s, g := newGuard(t, sidecartest.Leader(self), sidecar.WithCacheWindow(0))
+	var changes []guard.Change
+	g.OnChange(func(c guard.Change) { changes = append(changes, c) })
+
+	for _, h := range []http.Handler{
+		sidecartest.Leader(self),
+		sidecartest.Leader(self),
+		sidecartest.Leader("pod-b"),
+		sidecartest.Respond(500, "", nil), // no answer: no change
+		sidecartest.Leader("pod-b"),
+		sidecartest.Leader(""),
+		sidecartest.Leader(self),
+	} {
+		s.Set(h)
+		g.Check(context.Background())
+	}
+	want := [][2]string{{"", self}, {self, "pod-b"}, {"pod-b", ""}, {"", self}}
+	if len(changes) != len(want) {
+		t.Fatalf("changes = %+v, want %v", changes, want)
+	}
+	for i, c := range changes {
+		if c.Previous != want[i][0] || c.Holder != want[i][1] || c.Self != self || c.At.IsZero() {
+			t.Errorf("change %d = %+v, want %v", i, c, want[i])
+		}
+	}
+}
+
+func TestConnectionReuse(t *testing.T) {
+	s, g := newGuard(t, sidecartest.Leader(self), sidecar.WithCacheWindow(0))
+	for range 100 {
+		if _, err := g.Check(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Requests() != 100 || s.Conns() != 1 {
+		t.Errorf("100 checks: %d requests over %d connections, want 100 over 1", s.Requests(), s.Conns())
+	}
+}
+
+func TestNew(t *testing.T) {
+	c, err := sidecarclient.New(sidecar.DefaultURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		self string
+		opts []sidecar.Option
+		want string
+	}{
+		{self: "", want: "empty pod name"},
+		{self: self, opts: []sidecar.Option{sidecar.WithURL("localhost:4040")}, want: `invalid sidecar URL "localhost:4040"`},
+		{self: self, opts: []sidecar.Option{sidecar.WithURL(sidecar.DefaultURL), sidecar.WithClient(c)}, want: "WithURL and WithClient"},
+		{self: self, opts: []sidecar.Option{sidecar.WithCacheWindow(-time.Second)}, want: "cache window -1s"},
+		{self: self, opts: []sidecar.Option{sidecar.WithMaxAge(-time.Second)}, want: "max age -1s"},
+	} {
+		if _, err := sidecar.New(tt.self, tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%q) error = %v, want %q", tt.self, err, tt.want)
+		}
+	}
+	g, err := sidecar.New(self)
+	if err != nil || g.String() != "sidecar(http://localhost:4040/)" {
+		t.Errorf("New(%q) = %v, %v", self, g, err)
+	}
+}
