@@ -14,11 +14,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Server is a fake sidecar listening on 127.0.0.1.
@@ -128,4 +131,18 @@ func Stall() http.Handler {
 	return http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	})
+}
+
+// Latencies collects durations, for benchmarks that report percentiles.
+type Latencies []time.Duration
+
+// Percentile returns the duration below which p percent of l fall, or 0
+// for an empty l. It sorts l.
+func (l Latencies) Percentile(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	slices.Sort(l)
+	i := int(math.Ceil(p/100*float64(len(l)))) - 1
+	return l[max(0, min(i, len(l)-1))]
 }
