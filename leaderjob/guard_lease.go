@@ -1,14 +1,19 @@
 package leaderjob
 
 import (
-	"errors"
 	"log/slog"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/guard/lease"
 )
 
 // leaseGuard builds the in-process Lease guard from the LEADERJOB_LEASE_*
-// variables. attrs describe it for the start-up summary record.
+// variables (see lease.FromEnv). attrs describe it for the start-up summary
+// record.
 func leaseGuard(lookup func(string) (string, bool), appName, self string, logger *slog.Logger) (g guard.Guard, attrs []slog.Attr, err error) {
-	return nil, nil, errors.New("LEADERJOB_GUARD=lease: the Lease guard (package guard/lease) is not part of this version yet; use always, never or sidecar")
+	lg, err := lease.FromEnv(lookup, appName, self, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lg, lg.LogValue().Group(), nil
 }

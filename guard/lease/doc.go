@@ -1,0 +1,84 @@
+// Package lease is a [guard.Guard] backed by a coordination.k8s.io/v1 Lease:
+// the replicas that share a Lease name elect one leader with client-go's
+// leader election, and Check says "leader" on that one only.
+//
+// # What "leader" means here
+//
+// client-go's LeaderElector.IsLeader reports the last holder it observed; it
+// stays true after renewals start failing and while the process is frozen
+// (SIGSTOP, a stalled VM) past the lease. This package keeps its own answer.
+// Check says "leader" only while
+//
+//   - the elector is in its leading phase (its leading context is alive), and
+//   - the last successful renewal of the Lease by this replica started less
+//     than RenewDeadline ago (monotonic clock).
+//
+// Standbys take the Lease over no earlier than LeaseDuration after they last
+// saw it change, and LeaseDuration > RenewDeadline, so the old leader stops
+// saying "leader" before anyone else can start. A process that was frozen
+// past its lease answers "not leader" after it resumes until it has renewed
+// again — which it can only do if nobody took the Lease meanwhile, because
+// every write is a compare-and-swap on the Lease's resourceVersion.
+//
+// Each uninterrupted stretch of "leader" answers is a term. The Decision of a
+// term carries a Lost channel that is closed when the term ends (the elector
+// lost the Lease, a renewal is overdue, or the guard is released), so
+// [guard.Run] cancels running jobs' contexts with cause
+// [guard.ErrLeadershipLost].
+//
+// # Fencing
+//
+// Leader election alone cannot stop a leader that lost its term without
+// noticing (a long GC pause in the middle of a write) from writing after its
+// successor started. Decision.Epoch is the Lease's spec.leaseTransitions,
+// which grows by one every time the Lease changes hands (HasEpoch is true).
+// A job that writes to a shared store passes the epoch along and lets the
+// store refuse writes from an older epoch, for example:
+//
+//	d, _ := guard.DecisionFrom(ctx)
+//	res, err := db.ExecContext(ctx,
+//		`UPDATE reports SET body = $1, epoch = $2 WHERE id = $3 AND epoch <= $2`,
+//		body, d.Epoch, id)
+//	// zero rows affected: a newer leader has written; stop.
+//
+// The epoch does not change when the same replica keeps the Lease, nor when
+// a term ends for a late renewal and the next renewal succeeds (nobody else
+// can have taken the Lease in between).
+//
+// # Hand-off
+//
+// Release (called by the application after it has drained its jobs) stops
+// the elector, which clears the Lease's holder (client-go's
+// ReleaseOnCancel). Standbys watch the Lease object; when they see it
+// released, or see its holder's lease run out by their own observation, they
+// restart their elector, whose first attempt is immediate, instead of waiting
+// for client-go's retry tick (RetryPeriod plus up to 120% jitter). A graceful
+// hand-off then takes one watch event plus two requests — milliseconds on a
+// healthy apiserver. Without the watch permission (or with [WithoutWatch])
+// the guard still works; standbys notice on their retry tick.
+//
+// # Permissions
+//
+// The replica's identity needs, in the Lease's namespace, on
+// leases.coordination.k8s.io: get, create, update, and watch (optional, for
+// the fast hand-off). get, update and watch may be limited to the Lease's
+// name with resourceNames; create cannot. See examples/kubernetes/lease.
+// Missing permissions, rejected credentials and a missing namespace are
+// logged with the rule or object that is needed (at most once per
+// [WithErrorLogPeriod] while they last), and Check returns an [*AccessError]
+// that wraps [guard.ErrForbidden], so skipped runs say "forbidden".
+//
+// # Traffic and logging
+//
+// Election requests use their own client: a copy of the given rest.Config
+// with a request timeout of RenewDeadline/2, QPS 5, burst 10 and the user
+// agent "leaderjob/<name>". The leader sends one update per RetryPeriod; a
+// standby one get per 1–2.2 RetryPeriods; each replica also keeps one watch
+// open, re-established every 5–10 minutes.
+//
+// client-go's election messages are routed to the guard's slog logger at
+// debug level (through the context logger client-go reads, so nothing
+// process-wide such as klog's global logger is changed); the guard logs the
+// events that matter itself: contending, leading, leadership ended, leader
+// changed, released, and access errors.
+package lease

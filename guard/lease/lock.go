@@ -1,0 +1,89 @@
+package lease
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// leaseLock is the resourcelock.Interface the elector uses. It does what
+// client-go's LeaseLock does and, in addition, reports every answer of the
+// apiserver to the Guard: the Lease as read or written (holder, epoch,
+// resourceVersion), when this replica's renewals succeeded, and failures.
+//
+// The elector calls it from one goroutine at a time (its Run calls are
+// sequential), so the cached Lease needs no lock of its own.
+type leaseLock struct {
+	g      *Guard
+	client coordinationclient.LeaseInterface
+	cached *coordinationv1.Lease // the last Lease read or written
+}
+
+var _ rl.Interface = (*leaseLock)(nil)
+
+func (l *leaseLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, error) {
+	lease, err := l.client.Get(ctx, l.g.cfg.name, metav1.GetOptions{})
+	if err != nil {
+		l.g.failed(ctx, "get", err)
+		return nil, nil, err
+	}
+	l.cached = lease
+	record := rl.LeaseSpecToLeaderElectionRecord(&lease.Spec)
+	raw, err := json.Marshal(record)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.g.read(lease, raw)
+	return record, raw, nil
+}
+
+func (l *leaseLock) Create(ctx context.Context, record rl.LeaderElectionRecord) error {
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: l.g.cfg.name, Namespace: l.g.cfg.namespace},
+		Spec:       rl.LeaderElectionRecordToLeaseSpec(&record),
+	}
+	return l.write(ctx, "create", func(ctx context.Context) (*coordinationv1.Lease, error) {
+		return l.client.Create(ctx, lease, metav1.CreateOptions{})
+	})
+}
+
+func (l *leaseLock) Update(ctx context.Context, record rl.LeaderElectionRecord) error {
+	if l.cached == nil {
+		return errors.New("lease: update before the Lease was read or created")
+	}
+	lease := l.cached.DeepCopy() // keeps resourceVersion: the update is a compare-and-swap
+	lease.Spec = rl.LeaderElectionRecordToLeaseSpec(&record)
+	return l.write(ctx, "update", func(ctx context.Context) (*coordinationv1.Lease, error) {
+		return l.client.Update(ctx, lease, metav1.UpdateOptions{})
+	})
+}
+
+// write sends one write and reports it. The time taken before sending is
+// what counts as the renewal time: the apiserver stored the Lease no earlier.
+func (l *leaseLock) write(ctx context.Context, verb string, do func(context.Context) (*coordinationv1.Lease, error)) error {
+	l.g.writing(true)
+	sent := time.Now()
+	lease, err := do(ctx)
+	l.g.writing(false)
+	if err != nil {
+		l.g.failed(ctx, verb, err)
+		return err
+	}
+	l.cached = lease
+	l.g.wrote(lease, sent)
+	return nil
+}
+
+// RecordEvent does nothing: the guard records no Events, so it needs no
+// permission on events.
+func (l *leaseLock) RecordEvent(string) {}
+
+func (l *leaseLock) Identity() string { return l.g.self }
+
+func (l *leaseLock) Describe() string { return l.g.desc }

@@ -1,0 +1,146 @@
+package lease
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Defaults, the same as Kubernetes' own controllers use.
+const (
+	DefaultLeaseDuration   = 15 * time.Second
+	DefaultRenewDeadline   = 10 * time.Second
+	DefaultRetryPeriod     = 2 * time.Second
+	DefaultNamespace       = "default"
+	DefaultHealthTolerance = 20 * time.Second
+	DefaultErrorLogPeriod  = 30 * time.Second
+)
+
+// Names of the environment variables that set the timings. Validation
+// errors name them, because that is where operators set the values.
+const (
+	EnvLeaseName      = "LEADERJOB_LEASE_NAME"
+	EnvLeaseNamespace = "LEADERJOB_LEASE_NAMESPACE"
+	EnvLeaseDuration  = "LEADERJOB_LEASE_DURATION"
+	EnvRenewDeadline  = "LEADERJOB_RENEW_DEADLINE"
+	EnvRetryPeriod    = "LEADERJOB_RETRY_PERIOD"
+)
+
+// ErrInvalidConfig is wrapped by every error New returns for a bad option.
+var ErrInvalidConfig = errors.New("invalid lease guard configuration")
+
+// jitterFactor is client-go's leaderelection.JitterFactor: a standby waits
+// between RetryPeriod and (1+jitterFactor)×RetryPeriod between attempts, and
+// the renew deadline must exceed jitterFactor×RetryPeriod.
+const jitterFactor = 1.2
+
+// Option configures a Guard.
+type Option func(*config)
+
+type config struct {
+	namespace       string
+	name            string
+	leaseDuration   time.Duration
+	renewDeadline   time.Duration
+	retryPeriod     time.Duration
+	logger          *slog.Logger
+	userAgent       string
+	healthTolerance time.Duration
+	errorLogPeriod  time.Duration
+	watch           bool
+}
+
+func defaults() config {
+	return config{
+		namespace:       DefaultNamespace,
+		leaseDuration:   DefaultLeaseDuration,
+		renewDeadline:   DefaultRenewDeadline,
+		retryPeriod:     DefaultRetryPeriod,
+		logger:          slog.New(slog.DiscardHandler),
+		healthTolerance: DefaultHealthTolerance,
+		errorLogPeriod:  DefaultErrorLogPeriod,
+		watch:           true,
+	}
+}
+
+// WithName sets the name of the Lease object. It is required; replicas that
+// share a name elect one leader among themselves.
+func WithName(name string) Option { return func(c *config) { c.name = name } }
+
+// WithNamespace sets the namespace of the Lease object (default "default").
+func WithNamespace(ns string) Option { return func(c *config) { c.namespace = ns } }
+
+// WithLeaseDuration sets how long standbys wait, after they last saw the
+// Lease change, before they take it over (default 15s). It bounds failover
+// after a crash.
+func WithLeaseDuration(d time.Duration) Option { return func(c *config) { c.leaseDuration = d } }
+
+// WithRenewDeadline sets how long the leader keeps trying to renew before it
+// gives up (default 10s). Check stops answering "leader" once the last
+// successful renewal is this old, even if client-go still believes it leads.
+func WithRenewDeadline(d time.Duration) Option { return func(c *config) { c.renewDeadline = d } }
+
+// WithRetryPeriod sets the interval of renewals and of standbys' attempts
+// (default 2s).
+func WithRetryPeriod(d time.Duration) Option { return func(c *config) { c.retryPeriod = d } }
+
+// WithLogger sets the logger (default: discard). client-go's election
+// messages go to it at debug level; the guard's own records (acquired,
+// lost, leader changed, access errors) keep their levels.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithUserAgent sets the user agent of the election traffic (default
+// "leaderjob/<lease name>").
+func WithUserAgent(ua string) Option { return func(c *config) { c.userAgent = ua } }
+
+// WithHealthTolerance sets how long past the lease duration a leader that
+// has not renewed may go before Healthy reports an error (default 20s).
+func WithHealthTolerance(d time.Duration) Option { return func(c *config) { c.healthTolerance = d } }
+
+// WithErrorLogPeriod sets how often a persisting access error (missing RBAC,
+// missing namespace, apiserver unreachable) is logged again (default 30s).
+func WithErrorLogPeriod(d time.Duration) Option { return func(c *config) { c.errorLogPeriod = d } }
+
+// WithoutWatch turns off the watch on the Lease that lets a standby take a
+// released Lease at once. Without it, standbys notice a release on their
+// next retry, up to 2.2×RetryPeriod later. Use it where the guard may not
+// watch leases; the guard also falls back to this on its own when the watch
+// is refused.
+func WithoutWatch() Option { return func(c *config) { c.watch = false } }
+
+// validate applies client-go's rules, with messages that name the
+// environment variables an operator would change.
+func (c *config) validate() error {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	ld, rd, rp := c.leaseDuration, c.renewDeadline, c.retryPeriod
+	switch {
+	case ld <= 0 || rd <= 0 || rp <= 0:
+		bad("%s=%v, %s=%v and %s=%v must all be positive", EnvLeaseDuration, ld, EnvRenewDeadline, rd, EnvRetryPeriod, rp)
+	default:
+		if ld < time.Second {
+			bad("%s=%v is under 1s; the Lease stores whole seconds", EnvLeaseDuration, ld)
+		}
+		if ld <= rd {
+			bad("%s=%v must be longer than %s=%v", EnvLeaseDuration, ld, EnvRenewDeadline, rd)
+		}
+		if rd <= time.Duration(jitterFactor*float64(rp)) {
+			bad("%s=%v must be longer than 1.2 × %s=%v", EnvRenewDeadline, rd, EnvRetryPeriod, rp)
+		}
+	}
+	if c.name == "" {
+		bad("the Lease name is empty (%s)", EnvLeaseName)
+	}
+	if c.namespace == "" {
+		bad("the Lease namespace is empty (%s)", EnvLeaseNamespace)
+	}
+	if c.logger == nil {
+		bad("the logger is nil")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("lease: %w: %s", ErrInvalidConfig, strings.Join(problems, "; "))
+}
