@@ -127,6 +127,9 @@ func parseList(value, orig string, k kind) (field, *fieldErr) {
 	elems, toks := splitList(value, orig)
 	parts := make([]field, 0, len(elems))
 	for i, el := range elems {
+		if el == "" {
+			return nil, emptyElement(orig)
+		}
 		var (
 			f   field
 			err *fieldErr
@@ -167,6 +170,9 @@ func parsePlain(value, orig string, k kind) (bitsField, *fieldErr) {
 	f := bitsField{kind: k}
 	elems, toks := splitList(value, orig)
 	for i, el := range elems {
+		if el == "" {
+			return bitsField{}, emptyElement(orig)
+		}
 		if err := f.add(el, toks[i]); err != nil {
 			return bitsField{}, err
 		}
@@ -176,6 +182,10 @@ func parsePlain(value, orig string, k kind) (bitsField, *fieldErr) {
 		f.bits = f.bits&^1 | 1<<7
 	}
 	return f, nil
+}
+
+func emptyElement(field string) *fieldErr {
+	return &fieldErr{field, fmt.Sprintf("empty list element in %q", field)}
 }
 
 // splitList splits a field at commas, pairing each element with its
@@ -297,7 +307,8 @@ func badValue(s, tok string, k kind) string {
 	case s == "":
 		return fmt.Sprintf("missing number in %q", tok)
 	}
-	if s == tok {
+	if s == tok || !strings.Contains(tok, s) {
+		// the whole token, or a token whose names were replaced by numbers
 		return fmt.Sprintf("invalid value %q", tok)
 	}
 	return fmt.Sprintf("invalid value %q in %q", s, tok)
