@@ -1,0 +1,275 @@
+// Package controlplane starts a real etcd and kube-apiserver on loopback for
+// integration tests, with envtest (sigs.k8s.io/controller-runtime/pkg/envtest).
+//
+// The binaries come from KUBEBUILDER_ASSETS or, when it is unset, from the
+// cache that hack/controlplane.sh fills (it builds them from the pinned
+// modules under internal/tools). Tests get a control plane through
+// [Shared.Get], which skips the test when there are no binaries — or fails
+// it when CI=true, so that a CI run never passes by skipping.
+//
+// The apiserver serves HTTPS on 127.0.0.1 with client-certificate users (an
+// admin in system:masters, and any user a test adds), RBAC authorization,
+// and service-account tokens (TokenRequest). It can be stopped and started
+// again on the same port with the same certificates, to simulate an
+// outage. Nothing here talks to anything but loopback.
+package controlplane
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// Hint says how to provide the binaries.
+const Hint = "build them with hack/controlplane.sh (make test does) and set KUBEBUILDER_ASSETS=$(hack/controlplane.sh)"
+
+// ErrNoAssets reports that the etcd and kube-apiserver binaries were not found.
+var ErrNoAssets = errors.New("no control plane binaries")
+
+// ControlPlane is a running etcd and kube-apiserver.
+type ControlPlane struct {
+	env   *envtest.Environment
+	admin *rest.Config
+	dir   string // certificates, kubeconfig files
+
+	mu      sync.Mutex
+	stopped bool // the apiserver is stopped
+}
+
+// Start starts etcd and kube-apiserver from the binaries [Assets] finds.
+func Start() (*ControlPlane, error) {
+	assets, err := Assets()
+	if err != nil {
+		return nil, err
+	}
+	ctrllog.SetLogger(logr.Discard())
+	dir, err := os.MkdirTemp("", "leaderjob-controlplane-")
+	if err != nil {
+		return nil, err
+	}
+	certs := filepath.Join(dir, "apiserver")
+	if err := os.Mkdir(certs, 0o700); err != nil {
+		return nil, err
+	}
+	useExisting := false
+	env := &envtest.Environment{
+		BinaryAssetsDirectory:    assets,
+		UseExistingCluster:       &useExisting,
+		ControlPlaneStartTimeout: 90 * time.Second,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	// A fixed certificate directory keeps port and certificates across a
+	// restart of the apiserver.
+	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certs}
+	admin, err := env.Start()
+	if err != nil {
+		_ = env.Stop()
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("controlplane: starting etcd and kube-apiserver from %s: %w", assets, err)
+	}
+	return &ControlPlane{env: env, admin: admin, dir: dir}, nil
+}
+
+// Stop stops the apiserver and etcd and deletes their data.
+func (c *ControlPlane) Stop() error {
+	err := c.env.Stop()
+	return errors.Join(err, os.RemoveAll(c.dir))
+}
+
+// Config returns a copy of the admin user's configuration.
+func (c *ControlPlane) Config() *rest.Config { return rest.CopyConfig(c.admin) }
+
+// Client returns an admin clientset.
+func (c *ControlPlane) Client() (kubernetes.Interface, error) { return kubernetes.NewForConfig(c.Config()) }
+
+// User returns the configuration of a new client-certificate user with the
+// given name and groups. RBAC decides what it may do.
+func (c *ControlPlane) User(name string, groups ...string) (*rest.Config, error) {
+	u, err := c.env.AddUser(envtest.User{Name: name, Groups: groups}, &rest.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: adding user %s: %w", name, err)
+	}
+	return u.Config(), nil
+}
+
+// ServiceAccount returns the configuration of the service account
+// namespace/name, authenticated with a fresh token (TokenRequest) valid for
+// an hour. The service account must exist.
+func (c *ControlPlane) ServiceAccount(ctx context.Context, namespace, name string) (*rest.Config, error) {
+	cs, err := c.Client()
+	if err != nil {
+		return nil, err
+	}
+	hour := int64(3600)
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &hour}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: token for service account %s/%s: %w", namespace, name, err)
+	}
+	cfg := rest.AnonymousClientConfig(c.admin)
+	cfg.BearerToken = tr.Status.Token
+	return cfg, nil
+}
+
+// WriteKubeconfig writes cfg as a kubeconfig file (credentials embedded) for
+// subprocesses and returns its path. namespace, if not empty, becomes the
+// context's namespace.
+func (c *ControlPlane) WriteKubeconfig(cfg *rest.Config, namespace string) (string, error) {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{
+		ClientCertificateData: cfg.CertData,
+		ClientKeyData:         cfg.KeyData,
+		Token:                 cfg.BearerToken,
+	}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test", Namespace: namespace}
+	kc.CurrentContext = "test"
+	f, err := os.CreateTemp(c.dir, "*.kubeconfig")
+	if err != nil {
+		return "", err
+	}
+	_ = f.Close()
+	if err := clientcmd.WriteToFile(*kc, f.Name()); err != nil {
+		return "", fmt.Errorf("controlplane: writing kubeconfig: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// StopAPIServer stops the apiserver (etcd keeps running), as in an outage.
+func (c *ControlPlane) StopAPIServer() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return nil
+	}
+	if err := c.env.ControlPlane.APIServer.Stop(); err != nil {
+		return fmt.Errorf("controlplane: stopping kube-apiserver: %w", err)
+	}
+	c.stopped = true
+	return nil
+}
+
+// StartAPIServer starts the apiserver again on the same address with the
+// same certificates, and waits until it is ready.
+func (c *ControlPlane) StartAPIServer() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		return nil
+	}
+	if err := c.env.ControlPlane.APIServer.Start(); err != nil {
+		return fmt.Errorf("controlplane: restarting kube-apiserver: %w", err)
+	}
+	c.stopped = false
+	return nil
+}
+
+// CreateNamespace creates a namespace with a generated name starting with
+// prefix and returns its name.
+func (c *ControlPlane) CreateNamespace(ctx context.Context, prefix string) (string, error) {
+	cs, err := c.Client()
+	if err != nil {
+		return "", err
+	}
+	ns, err := cs.CoreV1().Namespaces().Create(ctx,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("controlplane: creating namespace: %w", err)
+	}
+	return ns.Name, nil
+}
+
+// Assets returns the directory holding the etcd and kube-apiserver
+// binaries: KUBEBUILDER_ASSETS if set, else the directory
+// hack/controlplane.sh builds them into for the versions pinned under
+// internal/tools. The error wraps ErrNoAssets when they are missing.
+func Assets() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, checkAssets(dir)
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is unset and %w", ErrNoAssets, err)
+	}
+	apiserver, err := requiredVersion(filepath.Join(root, "internal/tools/kube-apiserver/go.mod"), "k8s.io/kubernetes")
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
+	}
+	etcd, err := requiredVersion(filepath.Join(root, "internal/tools/etcd/go.mod"), "go.etcd.io/etcd/server/v3")
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
+	}
+	cache := os.Getenv("LEADERJOB_CACHE")
+	if cache == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is unset and %w", ErrNoAssets, err)
+		}
+		cache = filepath.Join(base, "leaderjob")
+	}
+	dir := filepath.Join(cache, "controlplane", "kube-apiserver-"+apiserver+"-etcd-"+etcd)
+	return dir, checkAssets(dir)
+}
+
+func checkAssets(dir string) error {
+	for _, name := range []string{"etcd", "kube-apiserver"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return fmt.Errorf("%w: %s not found in %s", ErrNoAssets, name, dir)
+		}
+	}
+	return nil
+}
+
+// repoRoot finds the module root above the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "module github.com/leaderjob/leaderjob\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("the leaderjob module root was not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// requiredVersion reads the version of module in a go.mod require line.
+func requiredVersion(gomod, module string) (string, error) {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(s.Text()), "require "))
+		if len(fields) >= 2 && fields[0] == module {
+			return fields[1], nil
+		}
+	}
+	return "", fmt.Errorf("%s does not require %s", gomod, module)
+}
