@@ -150,6 +150,9 @@ func New(self string, opts ...Option) (*Guard, error) {
 // compares the leader's name with this pod's name exactly.
 func (g *Guard) Check(ctx context.Context) (guard.Decision, error) {
 	d := guard.Decision{Self: g.self}
+	if err := ctx.Err(); err != nil {
+		return d, fmt.Errorf("sidecar guard: %w", err)
+	}
 	a, err := g.shared.get(ctx)
 	if err != nil {
 		return d, fmt.Errorf("sidecar guard: waiting for the sidecar at %s: %w", g.client.URL(), err)
@@ -173,7 +176,9 @@ func (g *Guard) Check(ctx context.Context) (guard.Decision, error) {
 // the sidecar's answers, as Checks fetch them. The first answer that names a
 // leader counts as a change from "". Failed requests change nothing; an
 // answer naming no leader is a change to "". Changes are seen only when
-// Checks ask: between runs nobody polls.
+// Checks ask: between runs nobody polls. fn runs on the goroutine that
+// fetched the answer, before the Checks waiting for it return; it must not
+// block, and must not call Check.
 func (g *Guard) OnChange(fn func(guard.Change)) {
 	g.notifyMu.Lock()
 	defer g.notifyMu.Unlock()

@@ -358,3 +358,12 @@ func TestNew(t *testing.T) {
 		t.Errorf("New(%q) = %v, %v", self, g, err)
 	}
 }
+
+func TestCheckEndedContext(t *testing.T) {
+	s, g := newGuard(t, sidecartest.Leader(self))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := g.Check(ctx); !errors.Is(err, context.Canceled) || s.Requests() != 0 {
+		t.Errorf("Check with an ended context = %v after %d requests; want context.Canceled and none", err, s.Requests())
+	}
+}
