@@ -10,26 +10,38 @@ const maxAttempts = 366
 // Location of from. It returns the zero time when no fire time can be found
 // within Spring's search bounds, as for "0 0 0 31 6 *" (Spring returns null).
 func (e *Expression) Next(from time.Time) time.Time {
-	if e == nil {
+	t, ok := e.search(from)
+	if !ok || !t.After(from) {
+		// Spring's search can settle on a time that is not after from when
+		// an "L-n" offset reaches back into an earlier month ("L-70");
+		// Spring returns that time, Next reports that there is none.
 		return time.Time{}
+	}
+	return t
+}
+
+// search runs Spring's algorithm: starting 1ns after from, it repeats step
+// until no field moves the time any more.
+func (e *Expression) search(from time.Time) (time.Time, bool) {
+	if e == nil {
+		return time.Time{}, false
 	}
 	z := fromTime(from)
 	if !z.inRange() {
-		return time.Time{}
+		return time.Time{}, false
 	}
-	// Spring looks for the first match at or after from + 1ns.
 	z = z.plus(nanos, 1)
 	for range maxAttempts {
 		r, ok := e.step(z)
 		if !ok || !r.inRange() {
-			return time.Time{}
+			return time.Time{}, false
 		}
 		if r.sameInstant(z) {
-			return r.time()
+			return r.time(), true
 		}
 		z = r
 	}
-	return time.Time{}
+	return time.Time{}, false
 }
 
 // step lets every field, largest first, move z forward to its next match.
