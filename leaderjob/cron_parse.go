@@ -1,26 +1,12 @@
 package leaderjob
 
-import (
-	"fmt"
-	"strings"
-	"time"
+import "github.com/leaderjob/leaderjob/leaderjob/cron"
 
-	robfig "github.com/robfig/cron/v3"
-)
-
-// parseCron parses a six-field cron expression.
+// parseCron parses a Spring cron expression (package cron).
 func parseCron(expr string) (cronExpression, error) {
-	if len(strings.Fields(expr)) != 6 && !strings.HasPrefix(expr, "@") {
-		return nil, fmt.Errorf("cron %q: want 6 fields (second minute hour day-of-month month day-of-week)", expr)
-	}
-	p := robfig.NewParser(robfig.Second | robfig.Minute | robfig.Hour | robfig.Dom | robfig.Month | robfig.Dow | robfig.Descriptor)
-	s, err := p.Parse(expr)
+	e, err := cron.Parse(expr)
 	if err != nil {
-		return nil, fmt.Errorf("cron %q: %w", expr, err)
+		return nil, err
 	}
-	return robfigNext{s}, nil
+	return e, nil
 }
-
-type robfigNext struct{ s robfig.Schedule }
-
-func (r robfigNext) Next(t time.Time) time.Time { return r.s.Next(t) }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/guardtest"
 	"github.com/leaderjob/leaderjob/leaderjob"
+	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
 )
 
 // opsApp starts an App with the operations listener on a free loopback port
@@ -28,7 +28,7 @@ func opsApp(t *testing.T, g guard.Guard, register func(*leaderjob.App)) (app *le
 		leaderjob.WithIdentity("pod-a"),
 		leaderjob.WithoutSignals(),
 		leaderjob.WithDrainTimeout(5*time.Second),
-		leaderjob.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil))),
+		leaderjob.WithLogger(leaderjobtest.Logger(t)),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -89,7 +89,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 		leaderjob.WithIdentity(Identity),
 		leaderjob.WithoutSignals(),
 		leaderjob.WithHTTPAddr(""),
-		leaderjob.WithLogger(slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		leaderjob.WithLogger(Logger(t)),
 		leaderjob.WithResultHook(h.record),
 	}, c.appOpts...)
 	app, err := leaderjob.New(t.Name(), appOpts...)
@@ -100,11 +100,45 @@ func New(t testing.TB, opts ...Option) *Harness {
 	return h
 }
 
+// Logger returns a debug-level text logger that writes to t's output while
+// the test runs and drops what comes after (the scheduler's goroutines may
+// log a last line once Run has returned).
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// testWriter writes to the test's output until the test ends, then drops
+// writes: the scheduler's goroutines may log a last line after Run returned,
+// and testing panics on output after completion.
 func testWriter(t testing.TB) io.Writer {
-	if o, ok := t.(interface{ Output() io.Writer }); ok {
-		return o.Output()
+	o, ok := t.(interface{ Output() io.Writer })
+	if !ok {
+		return io.Discard
 	}
-	return io.Discard
+	w := &closingWriter{w: o.Output()}
+	t.Cleanup(w.close)
+	return w
+}
+
+type closingWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (c *closingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return len(p), nil
+	}
+	return c.w.Write(p)
+}
+
+func (c *closingWriter) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
 }
 
 func (h *Harness) record(r leaderjob.Result) {

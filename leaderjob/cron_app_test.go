@@ -1,0 +1,37 @@
+package leaderjob_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/leaderjob/leaderjob/leaderjob"
+	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
+)
+
+// The App evaluates cron with Spring's rules: day-of-month AND day-of-week.
+// gocron's default parser would fire on every Friday and every 13th.
+func TestCronUsesSpringSemantics(t *testing.T) {
+	h := leaderjobtest.New(t) // the fake clock starts on Monday 2026-01-05 UTC
+	must(t, h.App.Schedule("friday-13th", leaderjob.Cron("0 0 0 13 * FRI").In(time.UTC), func(context.Context) error { return nil }))
+	h.Start()
+	h.Advance(time.Date(2026, 2, 13, 0, 0, 0, 0, time.UTC).Sub(h.Clock.Now()))
+	r := h.Await("friday-13th")
+	if want := time.Date(2026, 2, 13, 0, 0, 0, 0, time.UTC); !r.ScheduledAt.Equal(want) {
+		t.Fatalf("first fire at %v, want %v", r.ScheduledAt, want)
+	}
+	if n := len(h.Results()); n != 1 {
+		t.Fatalf("%d runs, want exactly the one on Friday the 13th", n)
+	}
+}
+
+func TestCronInItsZone(t *testing.T) {
+	h := leaderjobtest.New(t)
+	must(t, h.App.Schedule("berlin-2am", leaderjob.Cron("0 0 2 * * *").InZone("Europe/Berlin"), func(context.Context) error { return nil }))
+	h.Start()
+	h.Advance(time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC).Sub(h.Clock.Now())) // 02:00 CET = 01:00 UTC
+	r := h.Await("berlin-2am")
+	if want := time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC); !r.ScheduledAt.Equal(want) {
+		t.Fatalf("fired at %v, want %v (02:00 in Berlin)", r.ScheduledAt.UTC(), want)
+	}
+}
