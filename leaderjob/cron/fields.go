@@ -232,9 +232,13 @@ func (f *bitsField) add(el, tok string) *fieldErr {
 	return nil
 }
 
+// set sets every step-th value from lo to hi. Like Spring's loop it counts
+// in a 32-bit int and shifts by the low six bits of the value, so a step
+// close to 2^31 wraps around ("5/2147483647" sets 0-5 and the unused bit
+// 63); the loop still ends within a few rounds.
 func (f *bitsField) set(lo, hi, step int) {
-	for v := lo; v <= hi; v += step {
-		f.bits |= 1 << uint(v)
+	for v := int32(lo); v <= int32(hi); v += int32(step) {
+		f.bits |= 1 << (uint32(v) & 63)
 	}
 }
 

@@ -48,9 +48,9 @@ func (e *Expression) search(from time.Time) (time.Time, bool) {
 // The result matches the expression only if no field had to move; Next
 // repeats until that happens.
 func (e *Expression) step(z zoned) (zoned, bool) {
-	for _, f := range e.fields {
+	for i := range e.fields {
 		var ok bool
-		if z, ok = f.nextOrSame(z); !ok {
+		if z, ok = e.fields[i].nextOrSame(z); !ok {
 			return zoned{}, false
 		}
 	}
@@ -237,8 +237,9 @@ func (f quartzField) adjust(z zoned) (zoned, bool) {
 		// Monday that does not exist); then try again from there.
 		for range 12 {
 			r := z.with(kDayOfMonth, 1)
-			diff := int64((f.dow - r.isoWeekday() + 7) % 7)
-			r = r.plus(days, diff+int64(f.n-1)*7)
+			diff := (f.dow - r.isoWeekday() + 7) % 7
+			// java.time sums this in a 32-bit int, which wraps for huge n.
+			r = r.plus(days, int64(int32(int64(diff)+int64(f.n-1)*7)))
 			if r.w.month == z.w.month {
 				return keepOrMidnight(z, r), true
 			}

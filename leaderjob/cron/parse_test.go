@@ -201,6 +201,10 @@ func TestParseBits(t *testing.T) {
 		{kMinute, "10-40/10", bitsOf(10, 20, 30, 40)},
 		{kDayOfWeek, "0/2", bitsOf(2, 4, 6, 7)},
 		{kDayOfWeek, "SUN-TUE", bitsOf(7, 1, 2)},
+		// Spring's int loop wraps for steps close to 2^31
+		{kSecond, "5/2147483647", bitsOf(0, 1, 2, 3, 4, 5, 63)},
+		{kSecond, "0/2147483647", bitsOf(0)},
+		{kMinute, "59/2147483600", bitsOf(59, 11, 27)},
 	}
 	for _, tt := range tests {
 		var (

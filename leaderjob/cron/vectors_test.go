@@ -93,3 +93,83 @@ func TestNextVectors(t *testing.T) {
 		}
 	}
 }
+
+// With an "L-n" offset reaching into an earlier month, Spring's search can
+// end at the start time itself; Next then reports no fire time rather
+// than a time that is not after its argument.
+func TestNextNeverGoesBackwards(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		expr string
+		from time.Time
+	}{
+		{"* 0 0 L-70 1 0", time.Date(2078, 12, 20, 0, 0, 0, 0, ny)},
+		{"0 0 0 L-30 * *", time.Date(2021, 3, 31, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		e, err := Parse(tt.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, ok := e.search(tt.from)
+		if !ok || !raw.Equal(tt.from) {
+			t.Errorf("%q: search(%s) = %s, %v; want the start time itself", tt.expr, tt.from, raw, ok)
+		}
+		if got := e.Next(tt.from); !got.IsZero() {
+			t.Errorf("%q: Next(%s) = %s, want zero", tt.expr, tt.from, got)
+		}
+	}
+}
+
+func TestNextOutOfRange(t *testing.T) {
+	e, err := Parse("* * * * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Next(time.Date(1_000_000_000, 1, 1, 0, 0, 0, 0, time.UTC)); !got.IsZero() {
+		t.Errorf("Next beyond year 999999999 = %s, want zero", got)
+	}
+	if got := e.Next(time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC)); !got.Equal(time.Date(-5000, 1, 1, 0, 0, 1, 0, time.UTC)) {
+		t.Errorf("Next in year -5000 = %s", got)
+	}
+	var nilExpr *Expression
+	if got := nilExpr.Next(time.Now()); !got.IsZero() {
+		t.Errorf("nil Next = %s", got)
+	}
+	// A huge ordinal makes Java's dates overflow; Next gives up.
+	e, err = Parse("0 0 0 ? * MON#2147483647")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Next(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)); !got.IsZero() {
+		t.Errorf("MON#2147483647: Next = %s, want zero", got)
+	}
+}
+
+// Expressions are immutable and may be shared between goroutines.
+func TestNextConcurrent(t *testing.T) {
+	e, err := Parse("0 */5 * ? * MON-FRI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	want := e.Next(from)
+	done := make(chan time.Time)
+	for range 8 {
+		go func() {
+			var got time.Time
+			for range 200 {
+				got = e.Next(from)
+			}
+			done <- got
+		}()
+	}
+	for range 8 {
+		if got := <-done; !got.Equal(want) {
+			t.Errorf("concurrent Next = %s, want %s", got, want)
+		}
+	}
+}
