@@ -103,7 +103,7 @@ func (e environment) inCluster() bool {
 
 // guard builds the guard LEADERJOB_GUARD selects. name describes the source
 // for the start-up summary.
-func (e environment) guard(app, self string, logger *slog.Logger) (g guard.Guard, name string, attrs []slog.Attr, err error) {
+func (e environment) guard(app, self string, logger *slog.Logger, m *metrics) (g guard.Guard, name string, attrs []slog.Attr, err error) {
 	source := strings.ToLower(e.get(EnvGuard))
 	if source == "" {
 		source = GuardAuto
@@ -128,7 +128,7 @@ func (e environment) guard(app, self string, logger *slog.Logger) (g guard.Guard
 	case GuardLease:
 		g, attrs, err = leaseGuard(e.lookup, app, self, logger)
 	case GuardSidecar:
-		g, attrs, err = sidecarGuard(e.lookup, self, logger)
+		g, attrs, err = sidecarGuard(e.lookup, self, logger, m)
 	default:
 		return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%q: accepted values are %s", ErrConfig, EnvGuard, source, strings.Join(guardSources, ", "))
 	}

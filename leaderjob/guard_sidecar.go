@@ -16,7 +16,7 @@ const envSidecarURL = "LEADERJOB_SIDECAR_URL"
 
 // sidecarGuard builds the leader-elector sidecar guard from
 // LEADERJOB_SIDECAR_URL. attrs describe it for the start-up summary record.
-func sidecarGuard(lookup func(string) (string, bool), self string, logger *slog.Logger) (g guard.Guard, attrs []slog.Attr, err error) {
+func sidecarGuard(lookup func(string) (string, bool), self string, logger *slog.Logger, m *metrics) (g guard.Guard, attrs []slog.Attr, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -24,7 +24,7 @@ func sidecarGuard(lookup func(string) (string, bool), self string, logger *slog.
 	if raw == "" {
 		raw = sidecar.DefaultURL
 	}
-	client, err := sidecarclient.New(raw, sidecarclient.WithLogger(logger))
+	client, err := sidecarclient.New(raw, sidecarclient.WithLogger(logger), sidecarclient.WithObserver(m.observeSidecar))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w; set it to the leader-elector's --http address, for example %s=%s",
 			envSidecarURL, err, envSidecarURL, sidecar.DefaultURL)

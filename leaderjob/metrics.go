@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/sidecarclient"
 )
 
 // metrics are the App's Prometheus collectors. Label values are bounded:
@@ -23,6 +24,7 @@ type metrics struct {
 	checkDuration prometheus.Histogram
 	guardErrors   *prometheus.CounterVec // reason
 	scheduler     *prometheus.CounterVec // job, status
+	sidecar       *prometheus.CounterVec // class
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -61,8 +63,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "leaderjob_scheduler_events_total",
 			Help: "The scheduler's own counts by job and status (success, fail, skip, singleton_rescheduled: a fire dropped because the previous run was still going).",
 		}, []string{"job", "status"}),
+		sidecar: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leaderjob_sidecar_requests_total",
+			Help: "Calls to the leader-elector sidecar (retries included in one call) by result class: ok, unreachable, timeout, bad_status, malformed, leader_unknown, stale, canceled, error.",
+		}, []string{"class"}),
 	}
-	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.isLeader, m.transitions, m.checkDuration, m.guardErrors, m.scheduler} {
+	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.isLeader, m.transitions, m.checkDuration, m.guardErrors, m.scheduler, m.sidecar} {
 		if err := reg.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {
@@ -104,6 +110,14 @@ func (m *metrics) observeCheck(d guard.Decision, err error, took time.Duration) 
 	} else {
 		m.isLeader.Set(0)
 	}
+}
+
+func (m *metrics) observeSidecar(r sidecarclient.Result) {
+	class := r.Class
+	if class == "" {
+		class = "ok"
+	}
+	m.sidecar.WithLabelValues(class).Inc()
 }
 
 // gocronMonitor feeds gocron's per-job counts into the metrics.

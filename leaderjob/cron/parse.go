@@ -46,7 +46,12 @@ type Expression struct {
 }
 
 // String returns the expression as it was passed to Parse.
-func (e *Expression) String() string { return e.expr }
+func (e *Expression) String() string {
+	if e == nil {
+		return "<nil>"
+	}
+	return e.expr
+}
 
 // Parse parses a Spring CronExpression: six fields separated by spaces
 // (second, minute, hour, day of month, month, day of week) or one of the
