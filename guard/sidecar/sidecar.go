@@ -201,7 +201,7 @@ func (g *Guard) observe(a *answer) {
 	c := guard.Change{Previous: g.holder, Holder: a.leader.Name, Self: g.self, At: time.Now()}
 	g.holder = c.Holder
 	if g.logger != nil {
-		g.logger.Info("sidecar leader changed",
+		g.logger.Debug("sidecar leader changed", // the App logs each change at info level
 			slog.String("previous", c.Previous), slog.String("holder", c.Holder),
 			slog.String("self", c.Self), slog.Bool("leader", c.Holder == c.Self))
 	}
