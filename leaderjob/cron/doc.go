@@ -66,15 +66,16 @@
 // # Differences from Spring
 //
 // String returns the expression as given; Spring's toString returns the
-// expansion of a macro. With an "L-n" offset that reaches back into an
-// earlier month (n of 28 or more, e.g. "L-70"), Spring's search can end at
-// or before the start time and Spring returns that past time; Next returns
-// the zero time instead, so that it never returns a time that is not after
-// its argument. Where Spring would fail with an exception because
-// a date leaves java.time's range (beyond the year 999,999,999, reachable
-// only with huge ordinals such as "MON#2147483647"), Next returns the zero time.
-// Parse("-") fails with ErrDisabled, since this package has no disabled
-// schedule to return.
+// expansion of a macro. Parse("-") fails with ErrDisabled, since this
+// package has no disabled schedule to return.
+//
+// With an "L-n" offset that reaches back into an earlier month (n of 28 or
+// more, e.g. "L-70"), or a "#n" ordinal so large that java.time's 32-bit
+// day offset wraps, Spring's search can end at or before the start time
+// and Spring returns that past time; Next returns the zero time instead,
+// so that it never returns a time that is not after its argument. Where
+// Spring would throw because a date leaves java.time's range (years beyond
+// plus or minus 999,999,999), Next returns the zero time as well.
 //
 // # Libraries considered
 //
