@@ -2,8 +2,9 @@ package cron
 
 import "time"
 
-// maxAttempts bounds every search loop, as in Spring (366 passes of the
-// outer loop, 366 steps inside one field, 366 months for "nW").
+// maxAttempts bounds every search loop, as in Spring: 366 passes of the
+// outer loop, 366 steps inside one field and 366 steps when looking for
+// the day of an "nW".
 const maxAttempts = 366
 
 // Next returns the first fire time strictly after from, evaluated in the
@@ -13,8 +14,9 @@ func (e *Expression) Next(from time.Time) time.Time {
 	t, ok := e.search(from)
 	if !ok || !t.After(from) {
 		// Spring's search can settle on a time that is not after from when
-		// an "L-n" offset reaches back into an earlier month ("L-70");
-		// Spring returns that time, Next reports that there is none.
+		// an "L-n" offset reaches back into an earlier month ("L-70") or a
+		// huge "#n" wraps around; Spring returns that time, Next reports
+		// that there is none.
 		return time.Time{}
 	}
 	return t
@@ -44,7 +46,7 @@ func (e *Expression) search(from time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// step lets every field, largest first, move z forward to its next match.
+// step lets every field, largest first, move z to its next match.
 // The result matches the expression only if no field had to move; Next
 // repeats until that happens.
 func (e *Expression) step(z zoned) (zoned, bool) {
