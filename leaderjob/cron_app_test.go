@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 	"time"
+	_ "time/tzdata" // zone data on machines without /usr/share/zoneinfo
 
 	"github.com/leaderjob/leaderjob/leaderjob"
 	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
@@ -33,5 +34,34 @@ func TestCronInItsZone(t *testing.T) {
 	r := h.Await("berlin-2am")
 	if want := time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC); !r.ScheduledAt.Equal(want) {
 		t.Fatalf("fired at %v, want %v (02:00 in Berlin)", r.ScheduledAt.UTC(), want)
+	}
+}
+
+// In the repeated hour of a fall-back, Spring fires 02:30 twice (once per
+// offset); gocron drops a fire whose wall-clock time equals the previous
+// one, so leaderjob runs a daily 02:30 job once that night. The README lists
+// this as a difference.
+func TestCronFallBackFiresOnce(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := leaderjobtest.New(t, leaderjobtest.WithStartTime(time.Date(2026, 10, 24, 12, 0, 0, 0, time.UTC)))
+	must(t, h.App.Schedule("nightly", leaderjob.Cron("0 30 2 * * *").In(berlin), func(context.Context) error { return nil }))
+	h.Start()
+	for range 2 * 24 * 4 { // two days in quarter hours
+		h.Advance(15 * time.Minute)
+	}
+	want := []time.Time{
+		time.Date(2026, 10, 25, 2, 30, 0, 0, berlin).Add(-time.Hour), // 02:30 CEST, the first of the two
+		time.Date(2026, 10, 26, 2, 30, 0, 0, berlin),
+	}
+	for _, w := range want {
+		if r := h.Await("nightly"); !r.ScheduledAt.Equal(w) {
+			t.Fatalf("fired at %v, want %v", r.ScheduledAt.In(berlin), w.In(berlin))
+		}
+	}
+	if n := len(h.Results()); n != len(want) {
+		t.Fatalf("%d fires, want %d", n, len(want))
 	}
 }

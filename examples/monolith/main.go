@@ -27,6 +27,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	_ "time/tzdata" // the report runs in Europe/Berlin even where the OS has no zone data
 
 	"github.com/leaderjob/leaderjob/leaderjob"
 )
