@@ -73,12 +73,12 @@ func (g *Guard) failed(ctx context.Context, verb string, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.apiErr = cerr
-	level := slog.LevelWarn
+	level, key := slog.LevelWarn, "unavailable"
 	var access *AccessError
 	if errors.As(cerr, &access) {
-		level = slog.LevelError
+		level, key = slog.LevelError, cerr.Error()
 	}
-	g.logLimitedLocked(level, "lease request failed", cerr)
+	g.logLimitedLocked(level, "lease request failed", key, cerr)
 }
 
 // succeeded records a successful election request.
@@ -98,16 +98,16 @@ type logLimit struct {
 	suppressed int
 }
 
-// logLimitedLocked logs err unless the same error was logged less than the
-// error log period ago; a different error is logged at once.
-func (g *Guard) logLimitedLocked(level slog.Level, msg string, err error) {
+// logLimitedLocked logs err unless an error with the same key was logged
+// less than the error log period ago; an error with another key is logged
+// at once.
+func (g *Guard) logLimitedLocked(level slog.Level, msg, key string, err error) {
 	now := time.Now()
-	key := err.Error()
 	if key == g.errLog.key && now.Sub(g.errLog.at) < g.cfg.errorLogPeriod {
 		g.errLog.suppressed++
 		return
 	}
-	attrs := []slog.Attr{slog.String("lease", g.desc), slog.String("error", key)}
+	attrs := []slog.Attr{slog.String("lease", g.desc), slog.String("error", err.Error())}
 	if g.errLog.suppressed > 0 {
 		attrs = append(attrs, slog.Int("repeated", g.errLog.suppressed))
 	}

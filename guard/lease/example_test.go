@@ -25,7 +25,6 @@ func ExampleNew_invalidTimings() {
 // FromEnv reads the same variables as a leaderjob application.
 func ExampleFromEnv() {
 	env := map[string]string{
-		"KUBECONFIG":               "testdata/kubeconfig.yaml",
 		"LEADERJOB_RETRY_PERIOD":   "2 seconds",
 		"LEADERJOB_LEASE_DURATION": "15s",
 	}

@@ -205,11 +205,15 @@ func (g *Guard) Check(ctx context.Context) (guard.Decision, error) {
 		return d, nil
 	case !g.started:
 		return d, fmt.Errorf("lease %s: %w: the guard has not been started", g.desc, guard.ErrLeaderUnknown)
+	case g.leading != nil:
+		err := fmt.Errorf("lease %s: %w: last renewed %v ago, over the renew deadline %v",
+			g.desc, guard.ErrStale, now.Sub(g.lastRenew).Round(time.Millisecond), g.cfg.renewDeadline)
+		if g.apiErr != nil {
+			err = fmt.Errorf("%w: %w", err, g.apiErr)
+		}
+		return d, err
 	case g.apiErr != nil:
 		return d, g.apiErr
-	case g.leading != nil:
-		return d, fmt.Errorf("lease %s: %w: last renewed %v ago, over the renew deadline %v",
-			g.desc, guard.ErrStale, now.Sub(g.lastRenew).Round(time.Millisecond), g.cfg.renewDeadline)
 	case !g.observed:
 		return d, fmt.Errorf("lease %s: %w: the Lease has not been read yet", g.desc, guard.ErrLeaderUnknown)
 	}

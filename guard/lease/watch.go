@@ -35,7 +35,8 @@ func (g *Guard) watch(ctx context.Context) {
 		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 			wait = max(wait, g.cfg.errorLogPeriod)
 			g.mu.Lock()
-			g.logLimitedLocked(slog.LevelWarn, "cannot watch the Lease; standbys take over a released Lease on their retry tick instead of at once (grant watch on leases)", err)
+			g.logLimitedLocked(slog.LevelWarn, "cannot watch the Lease; standbys take over a released Lease on their retry tick instead of at once (grant watch on leases)",
+				"watch "+err.Error(), err)
 			g.mu.Unlock()
 		} else {
 			g.log.Debug("lease watch failed", slog.String("lease", g.desc), slog.String("error", err.Error()))

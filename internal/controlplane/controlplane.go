@@ -19,10 +19,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -97,7 +101,9 @@ func (c *ControlPlane) Stop() error {
 func (c *ControlPlane) Config() *rest.Config { return rest.CopyConfig(c.admin) }
 
 // Client returns an admin clientset.
-func (c *ControlPlane) Client() (kubernetes.Interface, error) { return kubernetes.NewForConfig(c.Config()) }
+func (c *ControlPlane) Client() (kubernetes.Interface, error) {
+	return kubernetes.NewForConfig(c.Config())
+}
 
 // User returns the configuration of a new client-certificate user with the
 // given name and groups. RBAC decides what it may do.
@@ -152,18 +158,62 @@ func (c *ControlPlane) WriteKubeconfig(cfg *rest.Config, namespace string) (stri
 	return f.Name(), nil
 }
 
-// StopAPIServer stops the apiserver (etcd keeps running), as in an outage.
+// StopAPIServer kills the apiserver (etcd keeps running), as in a crash or
+// a network partition: from the moment it returns, the apiserver's port
+// refuses connections. (A graceful apiserver shutdown would wait up to a
+// minute for clients' open watches.)
 func (c *ControlPlane) StopAPIServer() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
 		return nil
 	}
-	if err := c.env.ControlPlane.APIServer.Stop(); err != nil {
+	s := c.env.ControlPlane.APIServer
+	pid, err := findProcess("kube-apiserver", "--cert-dir="+s.CertDir)
+	if err != nil {
 		return fmt.Errorf("controlplane: stopping kube-apiserver: %w", err)
 	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("controlplane: killing kube-apiserver: %w", err)
+	}
+	addr := s.SecureServing.HostPort()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		_ = conn.Close()
+		if time.Now().After(deadline) {
+			return fmt.Errorf("controlplane: kube-apiserver still listens on %s after it was killed", addr)
+		}
+	}
+	_ = s.Stop() // reap the process and reset envtest's state; it is dead already
 	c.stopped = true
 	return nil
+}
+
+// findProcess returns the id of the process running the binary name with
+// an argument equal to arg (Linux /proc).
+func findProcess(name, arg string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if filepath.Base(args[0]) == name && slices.Contains(args[1:], arg) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s process with %s", name, arg)
 }
 
 // StartAPIServer starts the apiserver again on the same address with the

@@ -1,0 +1,319 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/guard/lease"
+)
+
+// Three replicas, a job every second for 31 seconds: every fire runs exactly
+// once, always on the replica the Lease names.
+func TestSteadyStateRunsEachFireOnceOnTheHolder(t *testing.T) {
+	t.Parallel()
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	rs := newReplicas(t, c.Config(), ns, "steady", 3)
+	start(t, rs...)
+	leaderOf(t, rs, 10*time.Second)
+
+	admin, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fires = 31
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var j journal
+	var wrong sync.Map // fire -> error
+	began := time.Now()
+	wg := fire(ctx, rs, time.Second, &j, func(ctx context.Context, r *replica, n int) error {
+		l, err := admin.CoordinationV1().Leases(ns).Get(ctx, "steady", metav1.GetOptions{})
+		switch {
+		case err != nil:
+			wrong.Store(n, err)
+		case l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != r.name:
+			wrong.Store(n, fmt.Errorf("%s ran fire %d but the Lease names %v", r.name, n, l.Spec.HolderIdentity))
+		}
+		return nil
+	})
+	for len(ranPerFire(j.snapshot())) < fires && time.Since(began) < (fires+5)*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	elapsed := time.Since(began)
+
+	perFire := ranPerFire(j.snapshot())
+	if len(perFire) < fires {
+		t.Fatalf("%d fires ran, want at least %d", len(perFire), fires)
+	}
+	for n := range fires {
+		if got := perFire[n]; len(got) != 1 {
+			t.Errorf("fire %d ran on %v, want exactly one replica", n, got)
+		}
+	}
+	wrong.Range(func(k, v any) bool { t.Errorf("fire %v: %v", k, v); return true })
+	for _, r := range rs {
+		t.Logf("%s: %.1f requests/minute", r.name, float64(r.requests.Load())/elapsed.Minutes())
+	}
+}
+
+// ranPerFire maps each fire number to the replicas that ran it.
+func ranPerFire(runs []run) map[int][]string {
+	m := map[int][]string{}
+	for _, r := range runs {
+		if r.outcome.Kind == guard.Ran {
+			m[r.fire] = append(m[r.fire], r.replica)
+		}
+	}
+	return m
+}
+
+// Release hands the Lease to a standby at once (it watches the Lease),
+// closes the released term's Lost channel, and bumps the epoch.
+func TestReleaseHandsOverWithinMilliseconds(t *testing.T) {
+	t.Parallel()
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	rs := newReplicas(t, c.Config(), ns, "handoff", 3)
+	changes := map[*replica]chan guard.Change{}
+	for _, r := range rs {
+		ch := make(chan guard.Change, 100)
+		changes[r] = ch
+		r.g.OnChange(func(c guard.Change) { ch <- c })
+	}
+	start(t, rs...)
+	old := leaderOf(t, rs, 10*time.Second)
+	d, err := old.g.Check(context.Background())
+	if err != nil || !d.Leader || d.Lost == nil || !d.HasEpoch {
+		t.Fatalf("leader's decision = %+v, %v", d, err)
+	}
+	time.Sleep(time.Second) // let every standby's watch settle
+
+	released := time.Now()
+	if err := old.g.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.Lost:
+	default:
+		t.Error("Release returned but the leader's Lost channel is open")
+	}
+	if _, err := old.g.Check(context.Background()); !errors.Is(err, guard.ErrReleased) || guard.ReasonOf(err) != guard.ReasonReleased {
+		t.Errorf("Check after Release = %v, want ErrReleased", err)
+	}
+	rest := slices.DeleteFunc(slices.Clone(rs), func(r *replica) bool { return r == old })
+	next := leaderOf(t, rest, 5*time.Second)
+	took := time.Since(released)
+	t.Logf("hand-off from %s to %s took %v (release included)", old.name, next.name, took)
+	if took > time.Second {
+		t.Errorf("hand-off took %v, want under 1s", took)
+	}
+	nd, _ := next.g.Check(context.Background())
+	if nd.Epoch != d.Epoch+1 {
+		t.Errorf("epoch after hand-off = %d, want %d", nd.Epoch, d.Epoch+1)
+	}
+	// A third replica saw the release (holder "") and the new holder.
+	observer := rest[0]
+	if observer == next {
+		observer = rest[1]
+	}
+	var seen []string
+	timeout := time.After(2 * time.Second)
+	for !slices.Contains(seen, next.name) {
+		select {
+		case ch := <-changes[observer]:
+			seen = append(seen, ch.Holder)
+			if !ch.HasEpoch {
+				t.Errorf("change without epoch: %+v", ch)
+			}
+		case <-timeout:
+			t.Fatalf("changes seen by %s: %q, want the new holder %s", observer.name, seen, next.name)
+		}
+	}
+}
+
+// Without any permission the guard does not become a silent follower: Check
+// says forbidden, and the log names the missing rule, once per log period.
+func TestForbiddenIsReportedClearly(t *testing.T) {
+	t.Parallel()
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	cfg, err := c.User("no-rbac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := newReplicas(t, cfg, ns, "forbidden", 1)
+	start(t, rs...)
+	time.Sleep(3 * time.Second) // about six attempts at the 500ms retry period
+
+	_, err = rs[0].g.Check(context.Background())
+	var access *lease.AccessError
+	if !errors.Is(err, guard.ErrForbidden) || !errors.As(err, &access) || guard.ReasonOf(err) != guard.ReasonForbidden {
+		t.Fatalf("Check = %v, want an *AccessError wrapping guard.ErrForbidden", err)
+	}
+	o := guard.Run(context.Background(), rs[0].g, func(context.Context) error { t.Error("the job ran"); return nil })
+	if o.Kind != guard.Skipped || o.Reason != guard.ReasonForbidden {
+		t.Errorf("run outcome = %s/%s, want skipped/forbidden", o.Kind, o.Reason)
+	}
+	logged := rs[0].log.matching(slog.LevelError, `leases.coordination.k8s.io "forbidden" is forbidden`, `User "no-rbac"`,
+		"grant get, create, update and watch on leases", "namespace "+ns, lease.RBACHint)
+	if len(logged) != 1 {
+		t.Errorf("the access error was logged %d times in 3s, want exactly once (rate-limited); log:\n%s", len(logged), rs[0].log)
+	} else {
+		t.Log(logged[0])
+	}
+}
+
+// A missing namespace is an access error that names the namespace and the
+// variable to change.
+func TestMissingNamespaceIsReportedClearly(t *testing.T) {
+	t.Parallel()
+	c := controlPlane(t)
+	rs := newReplicas(t, c.Config(), "no-such-namespace", "orphan", 1)
+	start(t, rs...)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := rs[0].g.Check(context.Background())
+		if errors.Is(err, guard.ErrForbidden) {
+			for _, want := range []string{`namespaces "no-such-namespace" not found`, lease.EnvLeaseNamespace} {
+				if len(rs[0].log.matching(slog.LevelError, want)) == 0 {
+					t.Errorf("no error log mentions %q; log:\n%s", want, rs[0].log)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Check = %v, want an access error", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The apiserver stops for 10s: the leader stops running jobs within the
+// renew deadline of its last renewal, reports itself unhealthy once the
+// lease is overdue, and after the restart exactly one replica runs jobs.
+// Not parallel: it takes the shared apiserver down.
+func TestAPIServerOutage(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	rs := newReplicas(t, c.Config(), ns, "outage", 3, lease.WithHealthTolerance(time.Second))
+	start(t, rs...)
+	old := leaderOf(t, rs, 10*time.Second)
+	d, _ := old.g.Check(context.Background())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var j journal
+	wg := fire(ctx, rs, 200*time.Millisecond, &j, func(context.Context, *replica, int) error { return nil })
+	time.Sleep(time.Second)
+
+	if err := c.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	unhealthy := false
+	for time.Since(stopped) < 10*time.Second {
+		unhealthy = unhealthy || old.g.Healthy() != nil
+		time.Sleep(100 * time.Millisecond)
+	}
+	restarting := time.Now()
+	if err := c.StartAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	t.Logf("apiserver down for %v (%v of them starting)", restarted.Sub(stopped), restarted.Sub(restarting))
+
+	// Runs resume; a leader that re-acquires may lose the Lease again while
+	// the restarted apiserver is slow, so judge the steady state from the
+	// last seconds.
+	for time.Since(restarted) < 20*time.Second && lastRan(j.snapshot()).Before(restarted) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("runs resumed %v after the restart", time.Since(restarted))
+	time.Sleep(testLease + 3*time.Second)
+	settled := time.Now().Add(-3 * time.Second)
+	cancel()
+	wg.Wait()
+	runs := j.snapshot()
+
+	select {
+	case <-d.Lost:
+	default:
+		t.Error("the old leader's Lost channel is still open")
+	}
+	if !unhealthy {
+		t.Error("the leader never reported itself unhealthy during the outage")
+	}
+	limit := stopped.Add(testRenew + 300*time.Millisecond)
+	var staleSkips int
+	for _, r := range runs {
+		if r.at.After(stopped) && r.at.Before(restarting) {
+			if r.outcome.Kind == guard.Ran && r.at.After(limit) {
+				t.Errorf("%s ran fire %d at +%v after the apiserver stopped", r.replica, r.fire, r.at.Sub(stopped))
+			}
+			if r.replica == old.name && r.outcome.Reason == guard.ReasonStale {
+				staleSkips++
+			}
+		}
+	}
+	if staleSkips == 0 {
+		t.Error("the old leader never skipped with reason stale during the outage")
+	}
+	for n, who := range ranPerFire(runs) {
+		if len(who) > 1 {
+			t.Errorf("fire %d ran on %v", n, who)
+		}
+	}
+	fires, leaders := 0, map[string]bool{}
+	for _, r := range runs {
+		if r.outcome.Kind == guard.Ran && r.at.After(settled) {
+			fires++
+			leaders[r.replica] = true
+		}
+	}
+	if len(leaders) != 1 || fires < 10 {
+		t.Errorf("in the last 3s, %d fires ran on %v, want ≥10 fires on exactly one replica", fires, leaders)
+	}
+}
+
+func lastRan(runs []run) time.Time {
+	var last time.Time
+	for _, r := range runs {
+		if r.outcome.Kind == guard.Ran && r.at.After(last) {
+			last = r.at
+		}
+	}
+	return last
+}
+
+// Release stops every goroutine the guard started.
+func TestReleaseLeavesNoGoroutines(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreAnyFunction("golang.org/x/net/http2.(*ClientConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*http2ClientConn).readLoop"),
+	)
+	rs := newReplicas(t, c.Config(), ns, "leak", 2)
+	start(t, rs...)
+	leaderOf(t, rs, 10*time.Second)
+	for _, r := range rs {
+		if err := r.g.Release(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
