@@ -82,7 +82,8 @@ type job struct {
 	fn       Func
 	cfg      jobConfig
 	guard    guard.Guard
-	running  sync.Mutex // held while a run of this job is in progress
+	running  sync.Mutex  // held while a run of this job is in progress
+	cron     *springCron // set at start for cron schedules
 }
 
 // Option configures New.

@@ -3,6 +3,7 @@ package leaderjob
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -12,17 +13,21 @@ import (
 
 // gocronJob translates a resolved schedule into gocron's definition and
 // options. start is the App's start time, from which initial delays count.
-func (s Schedule) gocronJob(start time.Time) (gocron.JobDefinition, []gocron.JobOption) {
-	// A job never overlaps itself (Spring's rule): a fire that comes while the
-	// previous run is still going is dropped and the job is rescheduled.
-	opts := []gocron.JobOption{gocron.WithSingletonMode(gocron.LimitModeReschedule)}
+// cronImpl must be the job's own springCron (nil for other kinds).
+func (s Schedule) gocronJob(start time.Time, cronImpl *springCron) (gocron.JobDefinition, []gocron.JobOption) {
+	// A job never overlaps itself (Spring's rule). The App enforces it, not
+	// gocron's singleton mode: a fire that comes while the previous run is
+	// still going is skipped with a record (already_running). gocron's mode
+	// would drop it without one, and would also drop a fire that comes just
+	// after a run returned, before gocron's own bookkeeping for it ended.
+	var opts []gocron.JobOption
 	startAt := gocron.WithStartImmediately()
 	if s.delay > 0 {
 		startAt = gocron.WithStartDateTime(start.Add(s.delay))
 	}
 	switch s.kind {
 	case kindCron:
-		return gocron.CronJob(s.cronExpr, true), append(opts, gocron.WithCronImplementation(newSpringCron(s.zone)))
+		return gocron.CronJob(s.cronExpr, true), append(opts, gocron.WithCronImplementation(cronImpl))
 	case kindFixedRate:
 		return gocron.DurationJob(s.every), append(opts, gocron.WithStartAt(startAt))
 	case kindFixedDelay:
@@ -41,6 +46,9 @@ func (s Schedule) gocronJob(start time.Time) (gocron.JobDefinition, []gocron.Job
 type springCron struct {
 	zone *time.Location
 	expr cronExpression
+
+	mu     sync.Mutex
+	recent [4]time.Time // the last instants Next returned, newest first
 }
 
 // cronExpression is what a parsed Spring cron expression offers.
@@ -63,7 +71,27 @@ func (c *springCron) IsValid(crontab string, _ *time.Location, now time.Time) er
 }
 
 func (c *springCron) Next(lastRun time.Time) time.Time {
-	return c.expr.Next(lastRun.In(c.zone))
+	next := c.expr.Next(lastRun.In(c.zone))
+	c.mu.Lock()
+	copy(c.recent[1:], c.recent[:])
+	c.recent[0] = next
+	c.mu.Unlock()
+	return next
+}
+
+// firedAt returns the cron instant of the fire now belongs to: the latest
+// instant handed to gocron that is not after now. gocron computes the next
+// instant before the task runs, so that one is still in the future.
+func (c *springCron) firedAt(now time.Time) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var best time.Time
+	for _, t := range c.recent {
+		if !t.IsZero() && !t.After(now) && t.After(best) {
+			best = t
+		}
+	}
+	return best, !best.IsZero()
 }
 
 // validateCron checks a cron schedule at registration.

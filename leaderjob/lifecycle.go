@@ -97,7 +97,10 @@ func (a *App) startScheduler() error {
 		if j.schedule.IsDisabled() {
 			continue
 		}
-		def, opts := j.schedule.gocronJob(now)
+		if j.schedule.kind == kindCron {
+			j.cron = newSpringCron(j.schedule.zone)
+		}
+		def, opts := j.schedule.gocronJob(now, j.cron)
 		opts = append(opts, gocron.WithName(j.name))
 		if _, err := sched.NewJob(def, gocron.NewTask(a.fire, j), opts...); err != nil {
 			_ = sched.Shutdown()

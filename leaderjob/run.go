@@ -18,7 +18,7 @@ const (
 	// ReasonShuttingDown: the App was draining when the run was due.
 	ReasonShuttingDown = "shutting_down"
 	// ReasonAlreadyRunning: the previous run of the job had not finished
-	// (only App.Trigger can meet this; scheduled fires never overlap).
+	// (a fire or App.Trigger that came while it was going; runs never overlap).
 	ReasonAlreadyRunning = "already_running"
 )
 
@@ -60,8 +60,10 @@ func (a *App) Trigger(ctx context.Context, name string) (Result, error) {
 // fire is the gocron task of job j.
 func (a *App) fire(j *job) {
 	at := a.clock.Now()
-	if j.schedule.kind == kindCron {
-		at = at.Truncate(time.Second) // the cron instant; the timer fires just after it
+	if j.cron != nil {
+		if instant, ok := j.cron.firedAt(at); ok {
+			at = instant
+		}
 	}
 	a.runOnce(context.Background(), j, at)
 }
