@@ -551,7 +551,7 @@ func (g *Guard) observeLocked(lease *coordinationv1.Lease, now time.Time) {
 	if holder != g.self {
 		g.holding = false
 	}
-	g.log.Info("leader changed", slog.String("lease", g.desc), slog.String("previous", change.Previous),
+	g.log.Debug("leader changed", slog.String("lease", g.desc), slog.String("previous", change.Previous),
 		slog.String("holder", holder), slog.Int64("epoch", epoch))
 	if len(g.listeners) > 0 {
 		g.pending = append(g.pending, delivery{change: change, to: slices.Clone(g.listeners)})

@@ -1,0 +1,9 @@
+// Package e2e holds end-to-end tests that run the example program
+// (examples/monolith) as separate processes against a real kube-apiserver
+// (internal/controlplane), and check from their JSON logs what a Deployment
+// of it would do when its leader crashes, terminates or freezes, and that
+// the manifests in examples/kubernetes/lease are accepted and sufficient.
+//
+// Measure (run with LEADERJOB_MEASURE=1) reports hand-off and failover
+// times and the election traffic per replica.
+package e2e
