@@ -22,9 +22,16 @@ mkdir -p "$dir"
 build() { # module-dir package binary-name
   local out="$dir/$3"
   if [[ -x "$out" ]]; then return; fi
-  echo "building $3 from $2 (first run only; takes minutes)" >&2
-  (cd "$root/internal/tools/$1" && CGO_ENABLED=0 go build -trimpath -o "$out.tmp" "$2")
-  mv "$out.tmp" "$out"
+  # One build per binary at a time: a second caller (parallel CI jobs, a
+  # second terminal) waits for the first and then finds the binary.
+  exec 9>"$out.lock"
+  if command -v flock >/dev/null; then flock 9; fi
+  if [[ ! -x "$out" ]]; then
+    echo "building $3 from $2 (first run only; takes minutes)" >&2
+    (cd "$root/internal/tools/$1" && CGO_ENABLED=0 go build -trimpath -o "$out.tmp.$$" "$2")
+    mv "$out.tmp.$$" "$out"
+  fi
+  exec 9>&-
 }
 build etcd go.etcd.io/etcd/server/v3 etcd
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver
