@@ -321,7 +321,14 @@ func (a *App) Jobs() []string {
 // runs: one per enabled recurring job, plus one per delayed one-shot job
 // that has not fired. fired reports whether a job has had a run attempt.
 // It exists for leaderjobtest, which must know when a fake clock is settled.
+//
+// It first waits (at most settleBound) until gocron has finished its
+// bookkeeping of every fire so far. gocron records a fire as done a moment
+// after the run started; if a fake clock jumps to the next fire time in
+// between, gocron forgets its schedule and fires the job again and again at
+// that same instant.
 func (a *App) pendingTimers(fired func(name string) bool) int {
+	a.awaitSchedulerBookkeeping(settleBound)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	n := 0
@@ -337,6 +344,42 @@ func (a *App) pendingTimers(fired func(name string) bool) int {
 		}
 	}
 	return n
+}
+
+// settleBound limits how long pendingTimers waits for gocron's bookkeeping.
+const settleBound = 10 * time.Second
+
+// awaitSchedulerBookkeeping waits until no job other than a fixed-delay one
+// has a scheduled time that is not after the clock's now: such a time is a
+// fire gocron has not yet recorded as done. A fixed-delay job keeps it until
+// its run ends, which no wait here can hasten.
+func (a *App) awaitSchedulerBookkeeping(bound time.Duration) {
+	a.mu.Lock()
+	sched := a.sched
+	a.mu.Unlock()
+	if sched == nil {
+		return
+	}
+	deadline := time.Now().Add(bound)
+	for !a.schedulerSettled(sched) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+func (a *App) schedulerSettled(sched gocron.Scheduler) bool {
+	now := a.clock.Now()
+	for _, gj := range sched.Jobs() {
+		a.mu.Lock()
+		j := a.jobs[gj.Name()]
+		a.mu.Unlock()
+		if j == nil || j.schedule.kind == kindFixedDelay {
+			continue
+		}
+		if next, err := gj.NextRun(); err == nil && !next.IsZero() && !next.After(now) {
+			return false
+		}
+	}
+	return true
 }
 
 // guardName describes a guard given with WithGuard for the logs.

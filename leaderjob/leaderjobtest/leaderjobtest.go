@@ -212,9 +212,16 @@ func (h *Harness) Advance(d time.Duration) {
 // settle waits until the scheduler has set one timer per pending job.
 func (h *Harness) settle() {
 	h.t.Helper()
-	n := hooks.PendingTimers(h.App, h.fired)
 	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
 	defer cancel()
+	if h.stop != nil {
+		select {
+		case <-h.App.Running():
+		case <-ctx.Done():
+			h.t.Fatalf("leaderjobtest: the App did not start within %v", WaitTimeout)
+		}
+	}
+	n := hooks.PendingTimers(h.App, h.fired)
 	if err := h.Clock.BlockUntilContext(ctx, n); err != nil {
 		h.t.Fatalf("leaderjobtest: the scheduler did not set %d timers within %v", n, WaitTimeout)
 	}
