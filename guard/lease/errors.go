@@ -78,7 +78,7 @@ func (g *Guard) failed(ctx context.Context, verb string, err error) {
 	if errors.As(cerr, &access) {
 		level, key = slog.LevelError, cerr.Error()
 	}
-	g.logLimitedLocked(level, "lease request failed", key, cerr)
+	g.logLimitedLocked(&g.errLog, level, "lease request failed", key, cerr)
 }
 
 // succeeded records a successful election request.
@@ -99,18 +99,18 @@ type logLimit struct {
 }
 
 // logLimitedLocked logs err unless an error with the same key was logged
-// less than the error log period ago; an error with another key is logged
-// at once.
-func (g *Guard) logLimitedLocked(level slog.Level, msg, key string, err error) {
+// through lim less than the error log period ago; an error with another key
+// is logged at once.
+func (g *Guard) logLimitedLocked(lim *logLimit, level slog.Level, msg, key string, err error) {
 	now := time.Now()
-	if key == g.errLog.key && now.Sub(g.errLog.at) < g.cfg.errorLogPeriod {
-		g.errLog.suppressed++
+	if key == lim.key && now.Sub(lim.at) < g.cfg.errorLogPeriod {
+		lim.suppressed++
 		return
 	}
 	attrs := []slog.Attr{slog.String("lease", g.desc), slog.String("error", err.Error())}
-	if g.errLog.suppressed > 0 {
-		attrs = append(attrs, slog.Int("repeated", g.errLog.suppressed))
+	if lim.suppressed > 0 {
+		attrs = append(attrs, slog.Int("repeated", lim.suppressed))
 	}
 	g.log.LogAttrs(context.Background(), level, msg, attrs...)
-	g.errLog = logLimit{key: key, at: now}
+	*lim = logLimit{key: key, at: now}
 }

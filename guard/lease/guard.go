@@ -65,8 +65,9 @@ type Guard struct {
 	rawSeenAt  time.Time // when it last changed: the elector's own observation time
 	expiry     *time.Timer
 
-	apiErr error // the last election request's error; nil after a success
-	errLog logLimit
+	apiErr   error // the last election request's error; nil after a success
+	errLog   logLimit
+	watchLog logLimit
 
 	listeners []func(guard.Change)
 	pending   []delivery

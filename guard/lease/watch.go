@@ -35,7 +35,7 @@ func (g *Guard) watch(ctx context.Context) {
 		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 			wait = max(wait, g.cfg.errorLogPeriod)
 			g.mu.Lock()
-			g.logLimitedLocked(slog.LevelWarn, "cannot watch the Lease; standbys take over a released Lease on their retry tick instead of at once (grant watch on leases)",
+			g.logLimitedLocked(&g.watchLog, slog.LevelWarn, "cannot watch the Lease; standbys take over a released Lease on their retry tick instead of at once (grant watch on leases)",
 				"watch "+err.Error(), err)
 			g.mu.Unlock()
 		} else {
