@@ -159,3 +159,5 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 }
 
 func nop(context.Context) error { return nil }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

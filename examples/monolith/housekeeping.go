@@ -56,6 +56,7 @@ func Register(app *leaderjob.App, h *Housekeeping, getenv func(string) string) e
 // RefreshExchangeRates stands for a call to a slow remote service; it stops
 // early when its context ends (shutdown, lost leadership, timeout).
 func (h *Housekeeping) RefreshExchangeRates(ctx context.Context) error {
+	h.Out.DebugContext(ctx, "refreshing exchange rates", slog.Duration("work", h.Work))
 	select {
 	case <-time.After(h.Work):
 		return nil

@@ -18,7 +18,8 @@
 //	}
 //
 // Run it with no cluster: go run ./examples/monolith. Schedules come from the
-// environment variables named in Register; leaderjob's own variables
+// environment variables named in Register, and EXCHANGE_RATES_WORK sets how
+// long a simulated exchange-rate refresh takes; leaderjob's own variables
 // (LEADERJOB_GUARD, POD_NAME, LEADERJOB_LOG_FORMAT, ...) pick the guard and
 // the log format.
 package main
@@ -39,6 +40,12 @@ func main() {
 		os.Exit(2)
 	}
 	h := &Housekeeping{Sessions: newSessionStore(), Out: app.Logger()}
+	if v := os.Getenv("EXCHANGE_RATES_WORK"); v != "" { // how long a refresh takes
+		if h.Work, err = leaderjob.ParseDuration(v); err != nil {
+			fmt.Fprintln(os.Stderr, "EXCHANGE_RATES_WORK:", err)
+			os.Exit(2)
+		}
+	}
 	if err := Register(app, h, os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
