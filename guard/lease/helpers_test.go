@@ -40,6 +40,7 @@ type replica struct {
 	g        *lease.Guard
 	log      *records
 	requests atomic.Int64
+	agents   sync.Map // user agents seen
 }
 
 // newReplicas creates n guards named <prefix>-0.. on the Lease ns/name, each
@@ -51,7 +52,7 @@ func newReplicas(t *testing.T, cfg *rest.Config, ns, name string, n int, opts ..
 	for i := range rs {
 		r := &replica{name: fmt.Sprintf("%s-%d", name, i), log: &records{}}
 		c := rest.CopyConfig(cfg)
-		c.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counter{rt, &r.requests} })
+		c.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counter{rt, &r.requests, &r.agents} })
 		all := append([]lease.Option{
 			lease.WithNamespace(ns), lease.WithName(name),
 			lease.WithLeaseDuration(testLease), lease.WithRenewDeadline(testRenew), lease.WithRetryPeriod(testRetry),
@@ -123,14 +124,16 @@ func namespace(t *testing.T, c *controlplane.ControlPlane) string {
 	return ns
 }
 
-// counter counts the requests a client sends.
+// counter counts the requests a client sends and notes their user agents.
 type counter struct {
-	rt http.RoundTripper
-	n  *atomic.Int64
+	rt     http.RoundTripper
+	n      *atomic.Int64
+	agents *sync.Map
 }
 
 func (c counter) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.n.Add(1)
+	c.agents.Store(r.Header.Get("User-Agent"), true)
 	return c.rt.RoundTrip(r)
 }
 

@@ -66,6 +66,12 @@ func TestSteadyStateRunsEachFireOnceOnTheHolder(t *testing.T) {
 	wrong.Range(func(k, v any) bool { t.Errorf("fire %v: %v", k, v); return true })
 	for _, r := range rs {
 		t.Logf("%s: %.1f requests/minute", r.name, float64(r.requests.Load())/elapsed.Minutes())
+		r.agents.Range(func(ua, _ any) bool {
+			if ua != "leaderjob/steady" {
+				t.Errorf("%s sent a request with user agent %q, want leaderjob/steady", r.name, ua)
+			}
+			return true
+		})
 	}
 }
 
