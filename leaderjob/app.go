@@ -84,6 +84,7 @@ type job struct {
 	guard    guard.Guard
 	running  sync.Mutex  // held while a run of this job is in progress
 	cron     *springCron // set at start for cron schedules
+	entered  atomic.Int64 // the clock's now (Unix ns) when gocron last called the task
 }
 
 // Option configures New.
@@ -349,10 +350,12 @@ func (a *App) pendingTimers(fired func(name string) bool) int {
 // settleBound limits how long pendingTimers waits for gocron's bookkeeping.
 const settleBound = 10 * time.Second
 
-// awaitSchedulerBookkeeping waits until no job other than a fixed-delay one
-// has a scheduled time that is not after the clock's now: such a time is a
-// fire gocron has not yet recorded as done. A fixed-delay job keeps it until
-// its run ends, which no wait here can hasten.
+// awaitSchedulerBookkeeping waits until, for every job other than a
+// fixed-delay one, gocron has recorded each fire as done (no scheduled time
+// is left at or before the clock's now) and the task of the last recorded
+// fire has begun, and so has read the clock for its ScheduledAt. A
+// fixed-delay job is recorded only when its run ends, which no wait here can
+// hasten; its next timer, which the caller waits for, comes after that.
 func (a *App) awaitSchedulerBookkeeping(bound time.Duration) {
 	a.mu.Lock()
 	sched := a.sched
@@ -377,6 +380,9 @@ func (a *App) schedulerSettled(sched gocron.Scheduler) bool {
 		}
 		if next, err := gj.NextRun(); err == nil && !next.IsZero() && !next.After(now) {
 			return false
+		}
+		if last, err := gj.LastRun(); err == nil && !last.IsZero() && j.entered.Load() < last.UnixNano() {
+			return false // a recorded fire whose task has not begun
 		}
 	}
 	return true

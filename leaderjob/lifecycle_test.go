@@ -293,7 +293,8 @@ func TestRunInfoInTheJob(t *testing.T) {
 	}
 
 	h.Start()
-	<-got // the unfenced job's first fire, at start
+	recv(t, got, "the unfenced job's run at start")
+	h.Await("unfenced") // and its end: a fire while it runs would be skipped
 	h.Advance(time.Minute)
 	for range 2 {
 		s := recv(t, got, "a scheduled run")

@@ -60,6 +60,7 @@ func (a *App) Trigger(ctx context.Context, name string) (Result, error) {
 // fire is the gocron task of job j.
 func (a *App) fire(j *job) {
 	at := a.clock.Now()
+	j.entered.Store(at.UnixNano())
 	if j.cron != nil {
 		if instant, ok := j.cron.firedAt(at); ok {
 			at = instant

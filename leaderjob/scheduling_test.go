@@ -290,6 +290,7 @@ func TestDisabledJobsNeverRun(t *testing.T) {
 			t.Fatalf("a disabled job ran: %+v", r)
 		}
 	}
+	noErr(t, h.Stop()) // the start-up summary is surely written by now
 	disabled := sink.withMsg(t, "job disabled")
 	if len(disabled) != 2 || disabled[0].str("job") != "off-cron" || disabled[1].str("job") != "off-rate" {
 		t.Fatalf("job disabled records: %v, want one per disabled job", disabled)

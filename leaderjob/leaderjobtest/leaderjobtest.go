@@ -242,13 +242,13 @@ func (h *Harness) fired(job string) bool {
 // returned yet, waiting for it up to WaitTimeout (real time).
 func (h *Harness) Await(job string) leaderjob.Result {
 	h.t.Helper()
+	start := time.Now() // before the timer, so that its wake-up finds WaitTimeout passed
 	deadline := time.AfterFunc(WaitTimeout, func() {
 		h.mu.Lock()
 		h.cond.Broadcast()
 		h.mu.Unlock()
 	})
 	defer deadline.Stop()
-	start := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for {
