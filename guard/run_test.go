@@ -26,7 +26,7 @@ const wait = 5 * time.Second
 type counter struct{ n atomic.Int32 }
 
 func (c *counter) job(context.Context) error { c.n.Add(1); return nil }
-func (c *counter) calls() int            { return int(c.n.Load()) }
+func (c *counter) calls() int                { return int(c.n.Load()) }
 
 // answer is a guard that always gives d and err.
 func answer(d guard.Decision, err error) guard.Guard {

@@ -82,8 +82,8 @@ type job struct {
 	fn       Func
 	cfg      jobConfig
 	guard    guard.Guard
-	running  sync.Mutex  // held while a run of this job is in progress
-	cron     *springCron // set at start for cron schedules
+	running  sync.Mutex   // held while a run of this job is in progress
+	cron     *springCron  // set at start for cron schedules
 	entered  atomic.Int64 // the clock's now (Unix ns) when gocron last called the task
 }
 

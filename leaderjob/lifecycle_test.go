@@ -23,7 +23,9 @@ type orderGuard struct {
 	events []string
 }
 
-func newOrderGuard() *orderGuard { return &orderGuard{Guard: guardtest.Leader(guardtest.WithSelf("pod-a"))} }
+func newOrderGuard() *orderGuard {
+	return &orderGuard{Guard: guardtest.Leader(guardtest.WithSelf("pod-a"))}
+}
 
 func (g *orderGuard) event(e string) {
 	g.mu.Lock()
