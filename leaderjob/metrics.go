@@ -61,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		scheduler: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leaderjob_scheduler_events_total",
-			Help: "The scheduler's own counts by job and status (success, fail, skip, singleton_rescheduled: a fire dropped because the previous run was still going).",
+			Help: "gocron's own counts of the fires it handed to the App, by job and status (success, fail, skip).",
 		}, []string{"job", "status"}),
 		sidecar: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leaderjob_sidecar_requests_total",
