@@ -20,7 +20,7 @@
 // # Semantics
 //
 //   - A job never overlaps itself: a fire that comes while the previous run
-//     is going is dropped.
+//     is going is skipped, with a record (reason already_running).
 //   - Errors and panics are logged and counted; the schedule continues.
 //   - The run context carries RunInfo and ends on timeout (ErrRunTimeout),
 //     shutdown (guard.ErrShuttingDown) and, with guards that can tell, on
