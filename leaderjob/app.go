@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -45,22 +46,23 @@ var (
 // New, add jobs with Schedule, then call Run. Its methods are safe for
 // concurrent use.
 type App struct {
-	name       string
-	self       string
-	logger     *slog.Logger
-	guard      guard.Guard
-	guardName  string
-	guardAttrs []slog.Attr
-	appGuard   guard.Guard // guard wrapped to record every answer
-	clock      clockwork.Clock
-	opts       options
-	httpAddr   string
-	gatherer   prometheus.Gatherer
-	metrics    *metrics
-	leader     *leadership
-	state      atomic.Int32
-	running    chan struct{} // closed once Run has started the scheduler
-	boundAddr  atomic.Value  // string: the operations listener's address
+	name              string
+	self              string
+	logger            *slog.Logger
+	guard             guard.Guard
+	guardName         string
+	guardAttrs        []slog.Attr
+	appGuard          guard.Guard // guard wrapped to record every answer
+	clock             clockwork.Clock
+	opts              options
+	httpAddr          string
+	httpAddrDefaulted bool // no option or variable chose httpAddr
+	gatherer          prometheus.Gatherer
+	metrics           *metrics
+	leader            *leadership
+	state             atomic.Int32
+	running           chan struct{} // closed once Run has started the scheduler
+	boundAddr         atomic.Value  // string: the operations listener's address
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -207,7 +209,12 @@ func New(name string, opts ...Option) (*App, error) {
 	} else if v, set := o.lookup(EnvHTTPAddr); set {
 		a.httpAddr = v
 	} else {
-		a.httpAddr = DefaultHTTPAddr
+		a.httpAddr, a.httpAddrDefaulted = DefaultHTTPAddr, true
+	}
+	if a.httpAddr != "" {
+		if _, _, err := net.SplitHostPort(a.httpAddr); err != nil {
+			return nil, fmt.Errorf("leaderjob: %w: %s=%q: want host:port such as :8080 or 127.0.0.1:8080, or an empty value to disable the endpoints", ErrConfig, EnvHTTPAddr, a.httpAddr)
+		}
 	}
 	reg := o.registry
 	if reg == nil {

@@ -19,7 +19,9 @@ import (
 // /readyz, /leader, /metrics); empty disables them.
 const EnvHTTPAddr = "LEADERJOB_HTTP_ADDR"
 
-// DefaultHTTPAddr is used when LEADERJOB_HTTP_ADDR is unset.
+// DefaultHTTPAddr is used when LEADERJOB_HTTP_ADDR is unset. If it is in use
+// (several replicas on one host), the endpoints are disabled with a warning;
+// an address that was asked for and cannot be bound stops Run instead.
 const DefaultHTTPAddr = ":8080"
 
 // LeaderResponse is the body of GET /leader. It keeps the leader-elector
@@ -119,6 +121,13 @@ func (a *App) serveHTTP() (stop func(), err error) {
 		return func() {}, nil
 	}
 	ln, err := net.Listen("tcp", a.httpAddr)
+	if err != nil && a.httpAddrDefaulted {
+		// Outside Kubernetes several replicas may share a host: an address
+		// nobody asked for must not stop the jobs.
+		a.logger.Warn("operations endpoints disabled: the default address is in use; set "+EnvHTTPAddr+" to another address, or to an empty value to silence this",
+			slog.String("addr", a.httpAddr), slog.String("error", err.Error()))
+		return func() {}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("leaderjob: %s=%q: %w (set another address, or an empty value to disable the endpoints)", EnvHTTPAddr, a.httpAddr, err)
 	}

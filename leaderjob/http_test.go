@@ -247,3 +247,11 @@ func TestGocronElector(t *testing.T) {
 		t.Fatalf("error: %v", err)
 	}
 }
+
+func TestBadHTTPAddrIsAConfigError(t *testing.T) {
+	_, err := leaderjob.New("x", leaderjob.WithGuard(guard.Always),
+		leaderjob.WithEnv(func(k string) (string, bool) { return "no-port", k == "LEADERJOB_HTTP_ADDR" }))
+	if !errors.Is(err, leaderjob.ErrConfig) || !strings.Contains(err.Error(), "LEADERJOB_HTTP_ADDR") {
+		t.Fatalf("err = %v, want a config error naming LEADERJOB_HTTP_ADDR", err)
+	}
+}
