@@ -250,7 +250,12 @@ func TestGocronElector(t *testing.T) {
 
 func TestBadHTTPAddrIsAConfigError(t *testing.T) {
 	_, err := leaderjob.New("x", leaderjob.WithGuard(guard.Always),
-		leaderjob.WithEnv(func(k string) (string, bool) { return "no-port", k == "LEADERJOB_HTTP_ADDR" }))
+		leaderjob.WithEnv(func(k string) (string, bool) {
+			if k == "LEADERJOB_HTTP_ADDR" {
+				return "no-port", true
+			}
+			return "", false
+		}))
 	if !errors.Is(err, leaderjob.ErrConfig) || !strings.Contains(err.Error(), "LEADERJOB_HTTP_ADDR") {
 		t.Fatalf("err = %v, want a config error naming LEADERJOB_HTTP_ADDR", err)
 	}
