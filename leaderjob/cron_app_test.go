@@ -14,7 +14,7 @@ import (
 // gocron's default parser would fire on every Friday and every 13th.
 func TestCronUsesSpringSemantics(t *testing.T) {
 	h := leaderjobtest.New(t) // the fake clock starts on Monday 2026-01-05 UTC
-	must(t, h.App.Schedule("friday-13th", leaderjob.Cron("0 0 0 13 * FRI").In(time.UTC), func(context.Context) error { return nil }))
+	noErr(t, h.App.Schedule("friday-13th", leaderjob.Cron("0 0 0 13 * FRI").In(time.UTC), func(context.Context) error { return nil }))
 	h.Start()
 	h.Advance(time.Date(2026, 2, 13, 0, 0, 0, 0, time.UTC).Sub(h.Clock.Now()))
 	r := h.Await("friday-13th")
@@ -28,7 +28,7 @@ func TestCronUsesSpringSemantics(t *testing.T) {
 
 func TestCronInItsZone(t *testing.T) {
 	h := leaderjobtest.New(t)
-	must(t, h.App.Schedule("berlin-2am", leaderjob.Cron("0 0 2 * * *").InZone("Europe/Berlin"), func(context.Context) error { return nil }))
+	noErr(t, h.App.Schedule("berlin-2am", leaderjob.Cron("0 0 2 * * *").InZone("Europe/Berlin"), func(context.Context) error { return nil }))
 	h.Start()
 	h.Advance(time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC).Sub(h.Clock.Now())) // 02:00 CET = 01:00 UTC
 	r := h.Await("berlin-2am")
@@ -47,7 +47,7 @@ func TestCronFallBackFiresOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := leaderjobtest.New(t, leaderjobtest.WithStartTime(time.Date(2026, 10, 24, 12, 0, 0, 0, time.UTC)))
-	must(t, h.App.Schedule("nightly", leaderjob.Cron("0 30 2 * * *").In(berlin), func(context.Context) error { return nil }))
+	noErr(t, h.App.Schedule("nightly", leaderjob.Cron("0 30 2 * * *").In(berlin), func(context.Context) error { return nil }))
 	want := []time.Time{
 		time.Date(2026, 10, 25, 2, 30, 0, 0, berlin).Add(-time.Hour), // 02:30 CEST, the first of the two
 		time.Date(2026, 10, 26, 2, 30, 0, 0, berlin),

@@ -9,6 +9,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/leaderjob/cron"
 )
 
 // gocronJob translates a resolved schedule into gocron's definition and
@@ -45,21 +46,16 @@ func (s Schedule) gocronJob(start time.Time, cronImpl *springCron) (gocron.JobDe
 // once when the job is added, then Next after every fire.
 type springCron struct {
 	zone *time.Location
-	expr cronExpression
+	expr *cron.Expression
 
 	mu     sync.Mutex
 	recent [4]time.Time // the last instants Next returned, newest first
 }
 
-// cronExpression is what a parsed Spring cron expression offers.
-type cronExpression interface {
-	Next(from time.Time) time.Time
-}
-
 func newSpringCron(zone *time.Location) *springCron { return &springCron{zone: zone} }
 
 func (c *springCron) IsValid(crontab string, _ *time.Location, now time.Time) error {
-	expr, err := parseCron(crontab)
+	expr, err := cron.Parse(crontab)
 	if err != nil {
 		return err
 	}

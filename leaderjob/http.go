@@ -82,7 +82,7 @@ func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 		return
 	}
-	if _, _, answered := a.leader.snapshot(); !answered {
+	if !a.leader.answered.Load() {
 		ctx, cancel := context.WithTimeout(r.Context(), guard.DefaultCheckTimeout)
 		defer cancel()
 		if _, err := a.appGuard.Check(ctx); err != nil {

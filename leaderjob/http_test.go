@@ -14,46 +14,17 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/guardtest"
 	"github.com/leaderjob/leaderjob/leaderjob"
-	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
 )
 
-// opsApp starts an App with the operations listener on a free loopback port
-// and returns it with its base URL. stop ends Run and returns its error.
+// opsApp starts an App (see newApp) with the operations listener on a free
+// loopback port and returns it with its base URL; stop ends Run.
 func opsApp(t *testing.T, g guard.Guard, register func(*leaderjob.App)) (app *leaderjob.App, base string, stop func() error) {
 	t.Helper()
-	app, err := leaderjob.New("ops",
-		leaderjob.WithGuard(g),
-		leaderjob.WithHTTPAddr("127.0.0.1:0"),
-		leaderjob.WithEnv(func(string) (string, bool) { return "", false }),
-		leaderjob.WithIdentity("pod-a"),
-		leaderjob.WithoutSignals(),
-		leaderjob.WithDrainTimeout(5*time.Second),
-		leaderjob.WithLogger(leaderjobtest.Logger(t)),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, _ = newApp(t, leaderjob.WithGuard(g), leaderjob.WithHTTPAddr("127.0.0.1:0"), leaderjob.WithDrainTimeout(5*time.Second))
 	if register != nil {
 		register(app)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	select {
-	case <-app.Running():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-	stopped := false
-	stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		return <-done
-	}
-	t.Cleanup(func() { _ = stop() })
+	stop = startApp(t, app)
 	return app, "http://" + app.HTTPAddr(), stop
 }
 
@@ -89,8 +60,8 @@ func TestMetricsCountRunsAndSkips(t *testing.T) {
 	g := guardtest.Leader(guardtest.WithSelf("pod-a"))
 	later := leaderjob.FixedRate(time.Hour).WithInitialDelay(time.Hour)
 	app, base, _ := opsApp(t, g, func(app *leaderjob.App) {
-		must(t, app.Schedule("beat", later, func(context.Context) error { return nil }))
-		must(t, app.Schedule("broken", later, func(context.Context) error { return errors.New("boom") }))
+		noErr(t, app.Schedule("beat", later, func(context.Context) error { return nil }))
+		noErr(t, app.Schedule("broken", later, func(context.Context) error { return errors.New("boom") }))
 	})
 	trigger := func(job string) {
 		t.Helper()
@@ -140,7 +111,7 @@ func TestProbes(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{})
 	app, base, stop := opsApp(t, g, func(app *leaderjob.App) {
-		must(t, app.Schedule("slow", leaderjob.Once(), func(ctx context.Context) error {
+		noErr(t, app.Schedule("slow", leaderjob.Once(), func(ctx context.Context) error {
 			close(started)
 			<-ctx.Done()
 			<-release // keeps draining until the test has probed
@@ -211,13 +182,6 @@ func TestLeaderEndpoint(t *testing.T) {
 	g.SetError(guard.ErrUnavailable)
 	if r := decode(); r.Name != "" || r.IsLeader || r.Error == "" {
 		t.Errorf("guard error: %+v, want an empty name and the error", r)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
@@ -17,11 +18,9 @@ type leadership struct {
 	logger  *slog.Logger
 	metrics *metrics
 
+	answered atomic.Bool // the guard has given at least one answer
 	mu       sync.Mutex
-	answered bool
 	holder   string
-	last     guard.Decision
-	lastErr  error
 }
 
 // observe wraps the App's guard so that every answer is recorded.
@@ -39,10 +38,7 @@ func (l *leadership) observe(g guard.Guard) guard.Guard {
 
 func (l *leadership) answer(d guard.Decision, err error, took time.Duration) {
 	l.metrics.observeCheck(d, err, took)
-	l.mu.Lock()
-	l.answered = true
-	l.last, l.lastErr = d, err
-	l.mu.Unlock()
+	l.answered.Store(true)
 	if err == nil {
 		holder := d.Holder
 		if d.Leader && holder == "" {
@@ -71,11 +67,4 @@ func (l *leadership) changed(holder string, epoch int64, hasEpoch bool) {
 		attrs = append(attrs, slog.Int64("epoch", epoch))
 	}
 	l.logger.LogAttrs(context.Background(), slog.LevelInfo, "leader changed", attrs...)
-}
-
-// snapshot returns the last answer and whether there was one.
-func (l *leadership) snapshot() (d guard.Decision, err error, answered bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.last, l.lastErr, l.answered
 }

@@ -24,19 +24,13 @@ func TestSidecarModeFromEnvironment(t *testing.T) {
 		"LEADERJOB_GUARD": "sidecar", "LEADERJOB_SIDECAR_URL": side.URL,
 		"POD_NAME": "pod-a", "LEADERJOB_HTTP_ADDR": "127.0.0.1:0",
 	}
-	app, err := leaderjob.New("sidecar-mode",
-		leaderjob.WithEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }),
+	app, err := leaderjob.New("sidecar-mode", leaderjob.WithEnv(envOf(env)),
 		leaderjob.WithLogger(leaderjobtest.Logger(t)), leaderjob.WithoutSignals())
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, app.Schedule("job", leaderjob.FixedRate(time.Hour).WithInitialDelay(time.Hour), func(context.Context) error { return nil }))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-app.Running()
+	noErr(t, err)
+	noErr(t, app.Schedule("job", leaderjob.FixedRate(time.Hour).WithInitialDelay(time.Hour), nop))
+	startApp(t, app)
 	base := "http://" + app.HTTPAddr()
+	ctx := context.Background()
 
 	if r, _ := app.Trigger(ctx, "job"); r.Outcome != guard.Ran || r.Decision.Holder != "pod-a" {
 		t.Fatalf("named by the sidecar: %s %v", r.Outcome, r.Err)

@@ -27,7 +27,7 @@ func binary(t *testing.T) string {
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command to build the binary with")
+		t.Fatalf("no go command to build the binary with: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "monolith")
 	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
