@@ -93,6 +93,17 @@ type HealthChecker interface {
 	Healthy() error
 }
 
+// ReadinessChecker is implemented by guards that can tell a problem only an
+// operator can fix (a forbidden or invalid request: missing RBAC, a bad
+// object name, a missing namespace) from a passing one. Ready returns nil
+// while no such problem is known, and otherwise an error that says what is
+// wrong and what to change; it is meant for a readiness probe, so it must be
+// cheap and must not block. Such a guard keeps retrying (slowly), so that
+// fixing the cause heals it without a restart.
+type ReadinessChecker interface {
+	Ready() error
+}
+
 // Sentinel errors. Guards wrap them so that callers can match with errors.Is
 // whatever the source; several may apply at once (an unreachable sidecar is
 // both ErrUnavailable and whatever the client says).
