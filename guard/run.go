@@ -164,7 +164,10 @@ func check(ctx context.Context, g Guard, timeout time.Duration) (d Decision, err
 	if err == nil {
 		err = context.Cause(checkCtx) // an answer that came after the deadline is not trusted
 	}
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+	// Only the check's own deadline is a timeout of the check. A guard that
+	// answered in time with an error of its own (an election request that
+	// timed out upstream, say) keeps that error and its class.
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(checkCtx), errCheckTimeout{}) {
 		err = errCheckTimeout{timeout}
 	}
 	return d, err
@@ -176,7 +179,10 @@ type errCheckTimeout struct{ after time.Duration }
 func (e errCheckTimeout) Error() string {
 	return fmt.Sprintf("guard did not answer within %v", e.after)
 }
-func (errCheckTimeout) Is(target error) bool { return target == context.DeadlineExceeded }
+func (errCheckTimeout) Is(target error) bool {
+	_, ok := target.(errCheckTimeout)
+	return ok || target == context.DeadlineExceeded
+}
 
 func call(ctx context.Context, fn func(context.Context) error) (err error) {
 	defer func() {
@@ -226,10 +232,10 @@ func ReasonOf(err error) string {
 		return ReasonLeaderUnknown
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrLeadershipLost):
 		return ReasonNotLeader
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		// A deadline that is not the check's own is the source's request
+		// timing out: the source could not be asked in time.
 		return ReasonUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
-		return ReasonTimeout
 	case errors.Is(err, context.Canceled):
 		return ReasonCanceled
 	default:

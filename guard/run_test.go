@@ -122,8 +122,9 @@ func TestReasonOf(t *testing.T) {
 		{nil, ""},
 		{guard.ErrNotLeader, guard.ReasonNotLeader},
 		{guard.ErrLeadershipLost, guard.ReasonNotLeader},
-		{context.DeadlineExceeded, guard.ReasonTimeout},
-		{fmt.Errorf("get lease: %w", context.DeadlineExceeded), guard.ReasonTimeout},
+		// a deadline that is not the check's own: the source timed out upstream
+		{context.DeadlineExceeded, guard.ReasonUnavailable},
+		{fmt.Errorf("renew lease: %w", context.DeadlineExceeded), guard.ReasonUnavailable},
 		{context.Canceled, guard.ReasonCanceled},
 		// the most specific class wins when several apply
 		{errors.Join(guard.ErrUnavailable, guard.ErrForbidden), guard.ReasonForbidden},
@@ -132,6 +133,28 @@ func TestReasonOf(t *testing.T) {
 	} {
 		if got := guard.ReasonOf(tc.err); got != tc.want {
 			t.Errorf("ReasonOf(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// A guard that answers at once with an error of its own that carries a
+// deadline (its last upstream request timed out) is not a check timeout:
+// the reason is unavailable and the message is the guard's.
+func TestRunUpstreamTimeoutIsNotACheckTimeout(t *testing.T) {
+	upstream := fmt.Errorf("%w: lease default/app: update: %w", guard.ErrUnavailable, context.DeadlineExceeded)
+	for _, err := range []error{upstream, fmt.Errorf("renew: %w", context.DeadlineExceeded)} {
+		var c counter
+		o := guard.Run(context.Background(), guard.Func(func(context.Context) (guard.Decision, error) {
+			return guard.Decision{}, err
+		}), c.job, guard.CheckTimeout(time.Second))
+		if o.Kind != guard.Skipped || o.Reason != guard.ReasonUnavailable {
+			t.Fatalf("%v: outcome %s/%s, want skipped/unavailable", err, o.Kind, o.Reason)
+		}
+		if strings.Contains(o.Err.Error(), "did not answer") || !strings.Contains(o.Err.Error(), err.Error()) {
+			t.Fatalf("message %q, want the guard's own error", o.Err)
+		}
+		if o.CheckDuration > 500*time.Millisecond {
+			t.Fatalf("check took %v", o.CheckDuration)
 		}
 	}
 }
