@@ -23,6 +23,10 @@ const (
 	Skipped  Kind = "skipped"  // the job was not called; Outcome.Reason says why
 	Failed   Kind = "failed"   // the job was called and returned an error
 	Panicked Kind = "panicked" // the job was called and panicked; the panic was recovered
+	// Canceled: the job was called and returned an error after its context
+	// was cancelled from outside the job, with cause ErrLeadershipLost or
+	// ErrShuttingDown: the run was cut short, it did not fail on its own.
+	Canceled Kind = "canceled"
 )
 
 // Skip reasons: short, stable classes for logs and metric labels. The full
@@ -48,7 +52,7 @@ type Outcome struct {
 	Kind Kind
 	// Reason is one of the Reason* classes when Kind is Skipped, else "".
 	Reason string
-	// Err is nil for Ran; the job's error for Failed; a *PanicError for
+	// Err is nil for Ran; the job's error for Failed and Canceled; a *PanicError for
 	// Panicked; for Skipped an error wrapping ErrSkipped and the cause
 	// (ErrNotLeader or the guard's error).
 	Err error
@@ -140,6 +144,9 @@ func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...O
 		o.Kind, o.Err = Failed, err
 		if _, ok := err.(*PanicError); ok {
 			o.Kind = Panicked
+		} else if cause := context.Cause(runCtx); runCtx.Err() != nil &&
+			(errors.Is(cause, ErrLeadershipLost) || errors.Is(cause, ErrShuttingDown)) {
+			o.Kind = Canceled
 		}
 	}
 	return o

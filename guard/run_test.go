@@ -278,8 +278,8 @@ func TestRunLostDuringRunCancelsJob(t *testing.T) {
 				return errors.New("the job context was not cancelled when the term ended")
 			}
 		})
-	if o.Kind != guard.Failed || !errors.Is(o.Err, guard.ErrLeadershipLost) {
-		t.Fatalf("outcome = %s (%v), want failed with cause ErrLeadershipLost", o.Kind, o.Err)
+	if o.Kind != guard.Canceled || !errors.Is(o.Err, guard.ErrLeadershipLost) {
+		t.Fatalf("outcome = %s (%v), want canceled with cause ErrLeadershipLost", o.Kind, o.Err)
 	}
 }
 

@@ -77,6 +77,7 @@ type App struct {
 	inflight   inflight
 	runSeq     runIDs
 	signals    signals // for leaderjobtest
+	skipWarn   skipWarnings
 }
 
 type job struct {
@@ -226,7 +227,7 @@ func New(name string, opts ...Option) (*App, error) {
 	} else {
 		a.gatherer = prometheus.DefaultGatherer
 	}
-	if a.metrics, err = newMetrics(reg); err != nil {
+	if a.metrics, err = newMetrics(reg, name); err != nil {
 		return nil, fmt.Errorf("leaderjob: %w", err)
 	}
 	a.opts = o
@@ -236,7 +237,8 @@ func New(name string, opts ...Option) (*App, error) {
 		return nil, err
 	}
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
-	a.appGuard = a.leader.observe(a.guard)
+	a.appGuard = a.leader.recording(a.guard)
+	a.metrics.info.WithLabelValues(a.self, a.guardName).Set(1)
 	return a, nil
 }
 
@@ -312,6 +314,9 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 	}
 	a.jobs[name] = j
 	a.order = append(a.order, j)
+	if iv := s.interval(a.clock.Now()); iv > 0 {
+		a.metrics.interval.WithLabelValues(name).Set(iv.Seconds())
+	}
 	return nil
 }
 

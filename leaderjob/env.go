@@ -14,8 +14,9 @@ import (
 // The environment contract. Every variable is optional.
 const (
 	// EnvGuard selects where leadership comes from: lease, sidecar, always,
-	// never or auto (the default: lease when running in a cluster or when
-	// KUBECONFIG is set, else always, with a warning).
+	// never or auto (the default: lease inside a cluster — a service-account
+	// token and KUBERNETES_SERVICE_HOST — else always, with a warning;
+	// KUBECONFIG alone never makes auto contend).
 	EnvGuard = "LEADERJOB_GUARD"
 	// EnvPodName is this replica's identity; set it from the downward API
 	// (metadata.name). Fallbacks: HOSTNAME, then the OS host name.
@@ -109,16 +110,15 @@ func (e environment) guard(app, self string, logger *slog.Logger, m *metrics) (g
 		source = GuardAuto
 	}
 	if source == GuardAuto {
-		switch {
-		case e.inCluster():
-			source = GuardLease
-		case e.get("KUBECONFIG") != "":
-			source = GuardLease
-		default:
-			logger.Warn("no Kubernetes found (not in a cluster, KUBECONFIG unset): every replica will run every job; set "+EnvGuard+"=lease or sidecar when running several replicas",
+		// Only a pod contends by default. KUBECONFIG alone never does: a
+		// developer's laptop must not join the election of whatever cluster
+		// its current context names.
+		if !e.inCluster() {
+			logger.Warn("not in a Kubernetes cluster: every replica will run every job (guard always); set "+EnvGuard+"=lease to contend for the Lease through KUBECONFIG, or sidecar",
 				slog.String("guard", GuardAlways))
 			return guard.Always, GuardAlways, nil, nil
 		}
+		source = GuardLease
 	}
 	switch source {
 	case GuardAlways:

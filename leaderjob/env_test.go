@@ -70,7 +70,7 @@ func TestEnvGuardAlwaysAndNever(t *testing.T) {
 		t.Fatalf("an explicit always logged %v, want nothing", w)
 	}
 
-	app, sink, err = newFromEnv(t, map[string]string{"LEADERJOB_GUARD": "never", "LEADERJOB_LOG_FORMAT": "json", "POD_NAME": "pod-a"})
+	app, sink, err = newFromEnv(t, map[string]string{"LEADERJOB_GUARD": "never", "LEADERJOB_LOG_FORMAT": "json", "LEADERJOB_LOG_LEVEL": "debug", "POD_NAME": "pod-a"})
 	noErr(t, err)
 	var called bool
 	noErr(t, app.Schedule("job", leaderjob.FixedRate(time.Minute), func(context.Context) error { called = true; return nil }))

@@ -92,6 +92,11 @@ func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time) Result
 		a.inflight.done()
 		res.Outcome, res.Reason, res.Err, res.Decision = o.Kind, o.Reason, o.Err, o.Decision
 		res.CheckDuration, res.Duration = o.CheckDuration, o.Duration
+		if res.Reason == guard.ReasonCanceled && a.base.Err() != nil {
+			// the check was cut short by the shutdown, not by the caller
+			res.Reason = ReasonShuttingDown
+			res.Err = fmt.Errorf("%w (%s): the app is shutting down", guard.ErrSkipped, ReasonShuttingDown)
+		}
 	}
 	a.report(ctx, res)
 	return res
@@ -114,9 +119,9 @@ func (a *App) timed(j *job) func(context.Context) error {
 
 // report writes the one log record of a run attempt and calls the hooks.
 func (a *App) report(ctx context.Context, r Result) {
-	level := slog.LevelInfo
-	if r.Outcome == guard.Failed || r.Outcome == guard.Panicked {
-		level = slog.LevelError
+	level := recordLevel(r)
+	if r.Outcome == guard.Skipped && isGuardError(r.Reason) {
+		a.skipWarn.note(ctx, a.logger, r)
 	}
 	if a.logger.Enabled(ctx, level) {
 		attrs := make([]slog.Attr, 0, 11)

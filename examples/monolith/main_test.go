@@ -183,8 +183,8 @@ func TestBinaryStopsCleanlyOnSIGTERM(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("exchange-rates run records: %v, want exactly one", runs)
 	}
-	if r := runs[0]; r.str("outcome") != "failed" || !strings.Contains(r.str("error"), "shutting down") {
-		t.Fatalf("exchange-rates record %v, want failed, cancelled because the app is shutting down", r)
+	if r := runs[0]; r.str("outcome") != "canceled" || r.str("level") != "WARN" || !strings.Contains(r.str("error"), "shutting down") {
+		t.Fatalf("exchange-rates record %v, want canceled at WARN because the app is shutting down", r)
 	}
 	if len(p.records("shutting down", "")) != 1 || len(p.records("stopped", "")) != 1 {
 		t.Fatalf("want one shutting down and one stopped record; stderr:\n%s", p.stderr.String())
