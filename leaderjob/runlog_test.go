@@ -62,7 +62,7 @@ func TestOneRecordPerAttempt(t *testing.T) {
 		{"INFO", "ran", "", "pod-a", ""},
 		{"ERROR", "failed", "", "pod-a", "disk full"},
 		{"ERROR", "panicked", "", "pod-a", "kaboom"},
-		{"DEBUG", "skipped", "not_leader", "pod-b", "pod-b"},  // a standby's routine skip
+		{"DEBUG", "skipped", "not_leader", "pod-b", "pod-b"},   // a standby's routine skip
 		{"DEBUG", "skipped", "unavailable", "", "unavailable"}, // plus a rate-limited WARN below
 	}
 	ids := map[string]bool{}
