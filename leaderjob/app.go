@@ -107,6 +107,7 @@ type options struct {
 	hooks        []func(Result)
 	httpAddr     *string
 	registry     prometheus.Registerer
+	sources      map[string]GuardSource
 }
 
 // App states, for the probes.
@@ -233,7 +234,7 @@ func New(name string, opts ...Option) (*App, error) {
 	a.opts = o
 	if a.guard = o.guard; a.guard != nil {
 		a.guardName = guardName(a.guard)
-	} else if a.guard, a.guardName, a.guardAttrs, err = env.guard(name, a.self, a.logger, a.metrics); err != nil {
+	} else if a.guard, a.guardName, a.guardAttrs, err = env.guard(name, a.self, a.logger, a.metrics, o.sources); err != nil {
 		return nil, err
 	}
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}

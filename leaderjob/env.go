@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -102,9 +103,37 @@ func (e environment) inCluster() bool {
 	return err == nil
 }
 
+// GuardSource builds the guard that a LEADERJOB_GUARD value names, for the
+// values package leaderjob does not build itself: lease and sidecar, which
+// package kube provides (kube.Guards). attrs describe the guard for the
+// start-up summary record.
+type GuardSource func(env SourceEnv) (g guard.Guard, attrs []slog.Attr, err error)
+
+// SourceEnv is what New hands a GuardSource.
+type SourceEnv struct {
+	App      string                      // the App's name (the default Lease name)
+	Identity string                      // this replica's identity
+	Logger   *slog.Logger                // the App's logger
+	Lookup   func(string) (string, bool) // reads the environment (WithEnv)
+	// CountRequest counts one request the source made, by result class,
+	// as leaderjob_sidecar_requests_total.
+	CountRequest func(class string)
+}
+
+// WithGuardSources adds builders for LEADERJOB_GUARD values, keyed by the
+// value (GuardLease, GuardSidecar). kube.Guards passes both.
+func WithGuardSources(sources map[string]GuardSource) Option {
+	return func(o *options) {
+		if o.sources == nil {
+			o.sources = map[string]GuardSource{}
+		}
+		maps.Copy(o.sources, sources)
+	}
+}
+
 // guard builds the guard LEADERJOB_GUARD selects. name describes the source
 // for the start-up summary.
-func (e environment) guard(app, self string, logger *slog.Logger, m *metrics) (g guard.Guard, name string, attrs []slog.Attr, err error) {
+func (e environment) guard(app, self string, logger *slog.Logger, m *metrics, sources map[string]GuardSource) (g guard.Guard, name string, attrs []slog.Attr, err error) {
 	source := strings.ToLower(e.get(EnvGuard))
 	if source == "" {
 		source = GuardAuto
@@ -125,10 +154,13 @@ func (e environment) guard(app, self string, logger *slog.Logger, m *metrics) (g
 		return guard.Always, source, nil, nil
 	case GuardNever:
 		return guard.Never, source, nil, nil
-	case GuardLease:
-		g, attrs, err = leaseGuard(e.lookup, app, self, logger)
-	case GuardSidecar:
-		g, attrs, err = sidecarGuard(e.lookup, self, logger, m)
+	case GuardLease, GuardSidecar:
+		build, ok := sources[source]
+		if !ok {
+			return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%s (or auto inside a cluster) needs the Kubernetes guard sources: pass kube.Guards() to leaderjob.New (package github.com/leaderjob/leaderjob/kube), or set %s=always for a single replica",
+				ErrConfig, EnvGuard, source, EnvGuard)
+		}
+		g, attrs, err = build(SourceEnv{App: app, Identity: self, Logger: logger, Lookup: e.lookup, CountRequest: m.countSourceRequest})
 	default:
 		return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%q: accepted values are %s", ErrConfig, EnvGuard, source, strings.Join(guardSources, ", "))
 	}

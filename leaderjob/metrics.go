@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/leaderjob/leaderjob/guard"
-	"github.com/leaderjob/leaderjob/sidecarclient"
 )
 
 // Label names. Prometheus attaches the target labels job and instance to
@@ -152,13 +151,9 @@ func (m *metrics) setLeader(leads bool) {
 	}
 }
 
-func (m *metrics) observeSidecar(r sidecarclient.Result) {
-	class := r.Class
-	if class == "" {
-		class = "ok"
-	}
-	m.sidecar.WithLabelValues(class).Inc()
-}
+// countSourceRequest counts a request of the guard's source (the sidecar's)
+// by result class.
+func (m *metrics) countSourceRequest(class string) { m.sidecar.WithLabelValues(class).Inc() }
 
 // gocronMonitor feeds gocron's per-job counts into the metrics.
 type gocronMonitor struct{ m *metrics }
