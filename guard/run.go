@@ -122,7 +122,7 @@ func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...O
 		return skip(ReasonNotLeader, fmt.Errorf("%w: leadership term ended before the run started", ErrNotLeader), d, checked)
 	}
 
-	runCtx := WithDecision(ctx, d)
+	runCtx := withDecision(ctx, d)
 	if d.Lost != nil {
 		var cancel context.CancelCauseFunc
 		runCtx, cancel = context.WithCancelCause(runCtx)
@@ -264,8 +264,9 @@ func isClosed(ch <-chan struct{}) bool {
 
 type decisionKey struct{}
 
-// WithDecision returns a copy of ctx that carries d.
-func WithDecision(ctx context.Context, d Decision) context.Context {
+// withDecision returns a copy of ctx that carries d. Only Run sets it, so
+// the epoch DecisionFrom returns is always the one the guard gave.
+func withDecision(ctx context.Context, d Decision) context.Context {
 	return context.WithValue(ctx, decisionKey{}, &d)
 }
 

@@ -19,27 +19,29 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 )
 
+// releaseTimeout bounds how long shutdown waits for each guard to hand
+// leadership over.
+const releaseTimeout = 5 * time.Second
+
 // Defaults.
 const (
 	// DefaultDrainTimeout bounds how long shutdown waits for running jobs.
 	// Keep terminationGracePeriodSeconds above it plus a few seconds for
 	// releasing the guard.
 	DefaultDrainTimeout = 20 * time.Second
-	// DefaultReleaseTimeout bounds how long shutdown waits for the guard to
-	// hand leadership over.
-	DefaultReleaseTimeout = 5 * time.Second
 )
 
 // Errors returned by App methods. Registration errors wrap
-// ErrInvalidSchedule, ErrDuplicateJob or ErrNilFunc and name the job.
+// ErrInvalidSchedule, ErrDuplicateJob, ErrNilFunc or ErrConfig and name the
+// job. ErrConfig is wrapped by every error about a bad option or
+// environment variable.
 var (
-	ErrDuplicateJob  = errors.New("duplicate job name")
-	ErrNilFunc       = errors.New("nil job function")
-	ErrUnknownJob    = errors.New("unknown job")
-	ErrAlreadyRun    = errors.New("app already running or stopped")
-	ErrConfig        = errors.New("invalid configuration")
-	ErrDrainTimeout  = errors.New("jobs still running after the drain timeout")
-	ErrInvalidOption = errors.New("invalid option")
+	ErrDuplicateJob = errors.New("duplicate job name")
+	ErrNilFunc      = errors.New("nil job function")
+	ErrUnknownJob   = errors.New("unknown job")
+	ErrAlreadyRun   = errors.New("app already running or stopped")
+	ErrConfig       = errors.New("invalid configuration")
+	ErrDrainTimeout = errors.New("jobs still running after the drain timeout")
 )
 
 // App schedules named jobs and runs each fire through a guard. Create it with
@@ -184,7 +186,7 @@ func New(name string, opts ...Option) (*App, error) {
 		opt(&o)
 	}
 	if name == "" {
-		return nil, fmt.Errorf("leaderjob: %w: the app name must not be empty", ErrInvalidOption)
+		return nil, fmt.Errorf("leaderjob: %w: the app name must not be empty", ErrConfig)
 	}
 	env := environment{lookup: o.lookup}
 	a := &App{name: name, opts: o, clock: o.clock, jobs: map[string]*job{}, running: make(chan struct{})}
@@ -205,7 +207,7 @@ func New(name string, opts ...Option) (*App, error) {
 		}
 	}
 	if o.drainTimeout < 0 {
-		return nil, fmt.Errorf("leaderjob: %w: drain timeout %v must not be negative", ErrInvalidOption, o.drainTimeout)
+		return nil, fmt.Errorf("leaderjob: %w: drain timeout %v must not be negative", ErrConfig, o.drainTimeout)
 	}
 	if o.httpAddr != nil {
 		a.httpAddr = *o.httpAddr
@@ -272,7 +274,7 @@ func (a *App) Guard() guard.Guard { return a.guard }
 // logged at start as disabled. Jobs must be added before Run.
 func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) error {
 	if name == "" {
-		return fmt.Errorf("leaderjob: %w: a job name must not be empty", ErrInvalidOption)
+		return fmt.Errorf("leaderjob: %w: a job name must not be empty", ErrConfig)
 	}
 	if fn == nil {
 		return fmt.Errorf("leaderjob: job %q: %w", name, ErrNilFunc)
@@ -282,7 +284,7 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 		o(&j.cfg)
 	}
 	if j.cfg.timeout < 0 {
-		return fmt.Errorf("leaderjob: job %q: %w: timeout %v must not be negative", name, ErrInvalidOption, j.cfg.timeout)
+		return fmt.Errorf("leaderjob: job %q: %w: timeout %v must not be negative", name, ErrConfig, j.cfg.timeout)
 	}
 	if !s.IsDisabled() {
 		resolved, err := s.resolve()

@@ -1,14 +1,12 @@
 package leaderjob
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
 
-	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/leaderjob/cron"
 )
 
@@ -93,26 +91,4 @@ func (c *springCron) firedAt(now time.Time) (time.Time, bool) {
 // validateCron checks a cron schedule at registration.
 func validateCron(s Schedule, now time.Time) error {
 	return newSpringCron(s.zone).IsValid(s.cronExpr, s.zone, now)
-}
-
-// GocronElector adapts a guard to gocron's scheduler-wide Elector, for
-// programs that keep their own gocron scheduler. Prefer an App: with an
-// Elector, gocron discards the reason of every skip, runs scheduled to start
-// immediately and one-time jobs are lost on followers, and a running job is
-// not cancelled when leadership is lost. IsLeader returns nil only when g
-// answers that this replica leads; otherwise an error wrapping
-// guard.ErrNotLeader or the guard's error.
-func GocronElector(g guard.Guard) gocron.Elector { return elector{g} }
-
-type elector struct{ g guard.Guard }
-
-func (e elector) IsLeader(ctx context.Context) error {
-	d, err := e.g.Check(ctx)
-	switch {
-	case err != nil:
-		return err
-	case !d.Leader:
-		return fmt.Errorf("%w: leader is %q", guard.ErrNotLeader, d.Holder)
-	}
-	return nil
 }

@@ -203,22 +203,6 @@ func waitUntil(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestGocronElector(t *testing.T) {
-	g := guardtest.Leader()
-	e := leaderjob.GocronElector(g)
-	if err := e.IsLeader(context.Background()); err != nil {
-		t.Fatalf("leader: %v", err)
-	}
-	g.SetFollower("pod-b")
-	if err := e.IsLeader(context.Background()); !errors.Is(err, guard.ErrNotLeader) || !strings.Contains(err.Error(), "pod-b") {
-		t.Fatalf("follower: %v, want ErrNotLeader naming pod-b", err)
-	}
-	g.SetError(guard.ErrUnavailable)
-	if err := e.IsLeader(context.Background()); !errors.Is(err, guard.ErrUnavailable) {
-		t.Fatalf("error: %v", err)
-	}
-}
-
 func TestBadHTTPAddrIsAConfigError(t *testing.T) {
 	_, err := leaderjob.New("x", leaderjob.WithGuard(guard.Always),
 		leaderjob.WithEnv(func(k string) (string, bool) {

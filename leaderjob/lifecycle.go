@@ -228,7 +228,7 @@ func (a *App) releaseGuards(gs []guard.Guard) error {
 		if !ok {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), DefaultReleaseTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 		if err := r.Release(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("leaderjob: releasing guard %s: %w", guardName(g), err))
 		}

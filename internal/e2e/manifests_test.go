@@ -207,7 +207,7 @@ func checkDeployment(ctx context.Context, t *testing.T, c *controlplane.ControlP
 	if pod.ServiceAccountName != "monolith" {
 		t.Errorf("serviceAccountName = %q", pod.ServiceAccountName)
 	}
-	// Drain (LEADERJOB_DRAIN_TIMEOUT) plus release (leaderjob.DefaultReleaseTimeout, 5s).
+	// Drain (LEADERJOB_DRAIN_TIMEOUT) plus release (5s per guard).
 	if g := pod.TerminationGracePeriodSeconds; g == nil || *g < 20+5 {
 		t.Errorf("terminationGracePeriodSeconds = %v, want at least drain + release = 25", g)
 	}
