@@ -29,18 +29,21 @@ const (
 	Canceled Kind = "canceled"
 )
 
-// Skip reasons: short, stable classes for logs and metric labels. The full
-// explanation is in Outcome.Err.
+// Reason is the class of a skipped run: a short, stable string for logs and
+// metric labels. The full explanation is in Outcome.Err.
+type Reason string
+
+// Skip reasons.
 const (
-	ReasonNotLeader     = "not_leader"     // another replica leads, or the term ended
-	ReasonLeaderUnknown = "leader_unknown" // the source named no leader
-	ReasonStale         = "stale"          // the source's answer was too old
-	ReasonUnavailable   = "unavailable"    // the source could not be asked
-	ReasonForbidden     = "forbidden"      // the source refused our credentials
-	ReasonTimeout       = "timeout"        // the check did not answer within its deadline
-	ReasonReleased      = "released"       // the guard has given up leadership for good
-	ReasonCanceled      = "canceled"       // the caller's context ended before the run
-	ReasonGuardError    = "guard_error"    // any other error from the guard
+	ReasonNotLeader     Reason = "not_leader"     // another replica leads, or the term ended
+	ReasonLeaderUnknown Reason = "leader_unknown" // the source named no leader
+	ReasonStale         Reason = "stale"          // the source's answer was too old
+	ReasonUnavailable   Reason = "unavailable"    // the source could not be asked
+	ReasonForbidden     Reason = "forbidden"      // the source refused our credentials
+	ReasonTimeout       Reason = "timeout"        // the check did not answer within its deadline
+	ReasonReleased      Reason = "released"       // the guard has given up leadership for good
+	ReasonCanceled      Reason = "canceled"       // the caller's context ended before the run
+	ReasonGuardError    Reason = "guard_error"    // any other error from the guard
 )
 
 // ErrSkipped is wrapped by Outcome.Err (and by the error a [Wrap]ped job
@@ -51,7 +54,7 @@ var ErrSkipped = errors.New("run skipped")
 type Outcome struct {
 	Kind Kind
 	// Reason is one of the Reason* classes when Kind is Skipped, else "".
-	Reason string
+	Reason Reason
 	// Err is nil for Ran; the job's error for Failed and Canceled; a *PanicError for
 	// Panicked; for Skipped an error wrapping ErrSkipped and the cause
 	// (ErrNotLeader or the guard's error).
@@ -200,7 +203,7 @@ func call(ctx context.Context, fn func(context.Context) error) (err error) {
 	return fn(ctx)
 }
 
-func skip(reason string, cause error, d Decision, checked time.Duration) Outcome {
+func skip(reason Reason, cause error, d Decision, checked time.Duration) Outcome {
 	return Outcome{
 		Kind:          Skipped,
 		Reason:        reason,
@@ -222,7 +225,7 @@ func notLeaderError(d Decision) error {
 }
 
 // ReasonOf classifies a guard error into one of the Reason* constants.
-func ReasonOf(err error) string {
+func ReasonOf(err error) Reason {
 	var timeout errCheckTimeout
 	switch {
 	case err == nil:

@@ -70,7 +70,7 @@ func TestRunFollowerSkips(t *testing.T) {
 			if !errors.Is(o.Err, guard.ErrSkipped) || !errors.Is(o.Err, guard.ErrNotLeader) {
 				t.Fatalf("err = %v, want ErrSkipped and ErrNotLeader", o.Err)
 			}
-			if !strings.Contains(o.Err.Error(), tc.want) || !strings.Contains(o.Err.Error(), guard.ReasonNotLeader) {
+			if !strings.Contains(o.Err.Error(), tc.want) || !strings.Contains(o.Err.Error(), string(guard.ReasonNotLeader)) {
 				t.Fatalf("err = %q, want it to contain %q and the reason", o.Err, tc.want)
 			}
 			if o.Decision.Holder != tc.d.Holder || o.Duration != 0 {
@@ -84,7 +84,7 @@ func TestRunGuardErrorSkips(t *testing.T) {
 	plain := errors.New("boom")
 	for _, tc := range []struct {
 		err    error
-		reason string
+		reason guard.Reason
 	}{
 		{guard.ErrForbidden, guard.ReasonForbidden},
 		{guard.ErrStale, guard.ReasonStale},
@@ -95,7 +95,7 @@ func TestRunGuardErrorSkips(t *testing.T) {
 		{fmt.Errorf("sidecar: %w", guard.ErrUnavailable), guard.ReasonUnavailable},
 		{plain, guard.ReasonGuardError},
 	} {
-		t.Run(tc.reason+"/"+tc.err.Error(), func(t *testing.T) {
+		t.Run(string(tc.reason)+"/"+tc.err.Error(), func(t *testing.T) {
 			var c counter
 			o := guard.Run(context.Background(), answer(guard.Decision{}, tc.err), c.job)
 			if c.calls() != 0 {
@@ -117,7 +117,7 @@ func TestRunGuardErrorSkips(t *testing.T) {
 func TestReasonOf(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
-		want string
+		want guard.Reason
 	}{
 		{nil, ""},
 		{guard.ErrNotLeader, guard.ReasonNotLeader},

@@ -46,8 +46,8 @@ const skipWarnPeriod = 30 * time.Second
 // skipWarnPeriod for each reason, with how many were skipped since.
 type skipWarnings struct {
 	mu   sync.Mutex
-	last map[string]time.Time
-	n    map[string]int
+	last map[guard.Reason]time.Time
+	n    map[guard.Reason]int
 }
 
 func (s *skipWarnings) note(ctx context.Context, logger *slog.Logger, r Result) {
@@ -57,7 +57,7 @@ func (s *skipWarnings) note(ctx context.Context, logger *slog.Logger, r Result) 
 	now := time.Now()
 	s.mu.Lock()
 	if s.last == nil {
-		s.last, s.n = map[string]time.Time{}, map[string]int{}
+		s.last, s.n = map[guard.Reason]time.Time{}, map[guard.Reason]int{}
 	}
 	s.n[r.Reason]++
 	if at, ok := s.last[r.Reason]; ok && now.Sub(at) < skipWarnPeriod {
@@ -67,7 +67,7 @@ func (s *skipWarnings) note(ctx context.Context, logger *slog.Logger, r Result) 
 	n := s.n[r.Reason]
 	s.last[r.Reason], s.n[r.Reason] = now, 0
 	s.mu.Unlock()
-	attrs := []slog.Attr{slog.String("reason", r.Reason), slog.Int("skipped", n), slog.String("job", r.Job)}
+	attrs := []slog.Attr{slog.String("reason", string(r.Reason)), slog.Int("skipped", n), slog.String("job", r.Job)}
 	if r.Err != nil {
 		attrs = append(attrs, slog.String("error", r.Err.Error()))
 	}

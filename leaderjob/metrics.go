@@ -117,11 +117,11 @@ func defaultRegistry() *prometheus.Registry {
 // observeRun counts one run attempt. Guard latency and errors come from
 // the attempts that asked the guard (CheckDuration > 0), never from probes.
 func (m *metrics) observeRun(r Result) {
-	m.runs.WithLabelValues(r.Job, string(r.Outcome), r.Reason).Inc()
+	m.runs.WithLabelValues(r.Job, string(r.Outcome), string(r.Reason)).Inc()
 	if r.CheckDuration > 0 {
 		m.checkDuration.Observe(r.CheckDuration.Seconds())
 		if r.Outcome == guard.Skipped && isGuardError(r.Reason) {
-			m.guardErrors.WithLabelValues(r.Reason).Inc()
+			m.guardErrors.WithLabelValues(string(r.Reason)).Inc()
 		}
 	}
 	if r.Outcome == guard.Skipped {
@@ -135,7 +135,7 @@ func (m *metrics) observeRun(r Result) {
 
 // isGuardError reports whether a skip reason says the guard could not
 // answer (as opposed to "another replica leads" or the App's own reasons).
-func isGuardError(reason string) bool {
+func isGuardError(reason guard.Reason) bool {
 	switch reason {
 	case guard.ReasonNotLeader, guard.ReasonCanceled, ReasonShuttingDown, ReasonAlreadyRunning:
 		return false

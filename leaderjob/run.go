@@ -16,10 +16,10 @@ import (
 // Skip reasons added by the App to those of package guard.
 const (
 	// ReasonShuttingDown: the App was draining when the run was due.
-	ReasonShuttingDown = "shutting_down"
+	ReasonShuttingDown guard.Reason = "shutting_down"
 	// ReasonAlreadyRunning: the previous run of the job had not finished
 	// (a fire or App.Trigger that came while it was going; runs never overlap).
-	ReasonAlreadyRunning = "already_running"
+	ReasonAlreadyRunning guard.Reason = "already_running"
 )
 
 // Result describes one run attempt. Every attempt, run or skipped, produces
@@ -32,7 +32,7 @@ type Result struct {
 	Outcome guard.Kind
 	// Reason is the skip reason class (guard.Reason*, ReasonShuttingDown,
 	// ReasonAlreadyRunning); "" unless Outcome is guard.Skipped.
-	Reason string
+	Reason guard.Reason
 	// Err is the job's error, a *guard.PanicError, or why the run was
 	// skipped (wrapping guard.ErrSkipped); nil when the job ran and succeeded.
 	Err error
@@ -131,7 +131,7 @@ func (a *App) report(ctx context.Context, r Result) {
 			slog.String("outcome", string(r.Outcome)),
 		)
 		if r.Reason != "" {
-			attrs = append(attrs, slog.String("reason", r.Reason))
+			attrs = append(attrs, slog.String("reason", string(r.Reason)))
 		}
 		attrs = append(attrs,
 			slog.Duration("duration", r.Duration),

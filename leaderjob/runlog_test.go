@@ -153,7 +153,7 @@ func TestScheduledRunsAreRecorded(t *testing.T) {
 			t.Errorf("record %d scheduled_at %q, want t0+%dm", i, rec.str("scheduled_at"), i)
 		}
 	}
-	if recs[3].str("reason") != guard.ReasonNotLeader || recs[3].str("holder") != "pod-b" {
+	if recs[3].str("reason") != string(guard.ReasonNotLeader) || recs[3].str("holder") != "pod-b" {
 		t.Errorf("follower record %v, want not_leader naming pod-b", recs[3])
 	}
 }

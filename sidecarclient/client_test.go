@@ -79,10 +79,10 @@ func TestLeader(t *testing.T) {
 		handler http.Handler // nil: connection refused
 		opts    []sidecarclient.Option
 		want    sidecarclient.Leader
-		class   string   // ErrorClass of the error; "" for success
-		reason  string   // guard.ReasonOf of the error
-		text    []string // substrings of the error message
-		tries   int64    // requests the server must see; 0: don't check
+		class   string       // ErrorClass of the error; "" for success
+		reason  guard.Reason // guard.ReasonOf of the error
+		text    []string     // substrings of the error message
+		tries   int64        // requests the server must see; 0: don't check
 	}{
 		{name: "original text/plain", handler: sidecartest.Leader("pod-a"), want: sidecarclient.Leader{Name: "pod-a"}, tries: 1},
 		{name: "json content type", handler: sidecartest.Respond(200, "application/json", sample(t, "original.json")), want: sidecarclient.Leader{Name: "pod-a"}, tries: 1},

@@ -63,8 +63,8 @@ func TestCheck(t *testing.T) {
 		runOpts []guard.Option
 		now     time.Time // for the age check; zero: updated + 1s
 		want    guard.Decision
-		reason  string   // guard.Run's skip reason; "" if the job must run
-		text    []string // substrings of the Outcome's error
+		reason  guard.Reason // guard.Run's skip reason; "" if the job must run
+		text    []string     // substrings of the Outcome's error
 	}{
 		{name: "original text/plain, this pod", handler: sidecartest.Leader(self),
 			want: guard.Decision{Leader: true, Holder: self, Self: self}},
