@@ -65,11 +65,34 @@ func (c *springCron) IsValid(crontab string, _ *time.Location, now time.Time) er
 }
 
 func (c *springCron) Next(lastRun time.Time) time.Time {
-	next := c.expr.Next(lastRun.In(c.zone))
+	next := nextAfter(c.expr, lastRun.In(c.zone))
 	c.mu.Lock()
 	copy(c.recent[1:], c.recent[:])
 	c.recent[0] = next
 	c.mu.Unlock()
+	return next
+}
+
+// overlapSteps are how far past a fire nextAfter looks again when Spring's
+// search finds nothing after it: enough to leave any fall-back overlap
+// (30 minutes on Lord Howe, an hour in most zones, two for historical
+// double summer time).
+var overlapSteps = []time.Duration{time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour}
+
+// nextAfter is expr.Next, except that a fire inside a fall-back overlap that
+// is not a whole hour (Lord Howe) or not on the hour, where Spring's search
+// settles on a time that is not after from and Next reports none, does not
+// end the schedule: the search is repeated from a little later.
+func nextAfter(expr *cron.Expression, from time.Time) time.Time {
+	next := expr.Next(from)
+	for _, step := range overlapSteps {
+		if !next.IsZero() {
+			break
+		}
+		if t := expr.Next(from.Add(step)); t.After(from) {
+			next = t
+		}
+	}
 	return next
 }
 
