@@ -142,7 +142,11 @@ func New(self string, opts ...Option) (*Guard, error) {
 		}
 	}
 	g := &Guard{self: self, client: client, maxAge: cfg.maxAge, logger: cfg.logger, now: time.Now}
-	g.shared = shared{window: cfg.window, fetch: client.Leader, after: g.observe}
+	fetch := func(ctx context.Context) (sidecarclient.Leader, error) {
+		l, err := client.Leader(ctx)
+		return l, guardError(err)
+	}
+	g.shared = shared{window: cfg.window, fetch: fetch, after: g.observe}
 	return g, nil
 }
 
@@ -160,8 +164,8 @@ func (g *Guard) Check(ctx context.Context) (guard.Decision, error) {
 	if a.err != nil {
 		return d, a.err
 	}
-	if err := g.client.CheckAge(a.leader, g.now(), g.maxAge); err != nil {
-		return d, err
+	if err := checkAge(g.client.URL(), a.leader, g.now(), g.maxAge); err != nil {
+		return d, guardError(err)
 	}
 	d.Holder, d.Observed = a.leader.Name, a.leader.LastUpdate
 	if a.leader.Name != g.self {
