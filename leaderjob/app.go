@@ -78,7 +78,8 @@ type App struct {
 	cancelBase context.CancelCauseFunc
 	inflight   inflight
 	runSeq     runIDs
-	signals    signals // for leaderjobtest
+	pipeline   func(*attempt) // the path of every run attempt (newPipeline)
+	signals    signals        // for leaderjobtest
 	skipWarn   skipWarnings
 }
 
@@ -241,6 +242,7 @@ func New(name string, opts ...Option) (*App, error) {
 	}
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
 	a.appGuard = a.leader.recording(a.guard)
+	a.pipeline = a.newPipeline()
 	a.metrics.info.WithLabelValues(a.self, a.guardName).Set(1)
 	return a, nil
 }
@@ -305,7 +307,6 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 	default:
 		j.guard = a.appGuard
 	}
-	j.guard = withSelf(j.guard, a.self)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -115,3 +115,16 @@ func (c *springCron) firedAt(now time.Time) (time.Time, bool) {
 func validateCron(s Schedule, now time.Time) error {
 	return newSpringCron(s.zone).IsValid(s.cronExpr, s.zone, now)
 }
+
+// scheduledAt is the instant the fire that gocron makes at now belongs to:
+// for cron, the cron instant (gocron hands the task no time, and with a
+// real clock it runs a little after the instant); for the other kinds, the
+// moment of the fire.
+func (j *job) scheduledAt(now time.Time) time.Time {
+	if j.cron != nil {
+		if instant, ok := j.cron.firedAt(now); ok {
+			return instant
+		}
+	}
+	return now
+}
