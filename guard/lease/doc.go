@@ -76,9 +76,12 @@
 // standby one get per 1–2.2 RetryPeriods; each replica also keeps one watch
 // open, re-established every 5–10 minutes.
 //
-// client-go's election messages are routed to the guard's slog logger at
-// debug level (through the context logger client-go reads, so nothing
-// process-wide such as klog's global logger is changed); the guard logs the
-// events that matter itself: contending, leading, leadership ended, leader
-// changed, released, and access errors.
+// client-go's messages (the elector's and the REST client's, errors
+// included) are routed to the guard's slog logger at debug level, through
+// the context logger client-go reads: every request the guard sends carries
+// it, so nothing is written through klog's global logger (stderr), and
+// nothing process-wide is changed. A logger above debug level gets none of
+// them. The guard logs the events that matter itself: contending, leading,
+// leadership ended, leader changed, released, and request failures (at most
+// once per [WithErrorLogPeriod] while they last).
 package lease

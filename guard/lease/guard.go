@@ -254,6 +254,9 @@ func (g *Guard) Start(ctx context.Context) error {
 // and cleans up once both have returned.
 func (g *Guard) supervise(ctx context.Context) {
 	defer close(g.done)
+	// Every request (the elector's and the watch's) carries the guard's
+	// logger, so client-go logs nothing through klog's global logger.
+	ctx = klog.NewContext(ctx, g.klog)
 	var wg sync.WaitGroup
 	wg.Go(func() { g.elect(ctx) })
 	if g.watcher != nil {
@@ -276,7 +279,6 @@ func (g *Guard) supervise(ctx context.Context) {
 // elect runs the elector again and again: after it loses the Lease, and at
 // once when the watch sees the Lease free or expired.
 func (g *Guard) elect(ctx context.Context) {
-	ctx = klog.NewContext(ctx, g.klog)
 	for ctx.Err() == nil {
 		runCtx, cancel := context.WithCancel(ctx)
 		g.mu.Lock()
