@@ -63,10 +63,22 @@
 // leases.coordination.k8s.io: get, create, update, and watch (optional, for
 // the fast hand-off). get, update and watch may be limited to the Lease's
 // name with resourceNames; create cannot. See examples/kubernetes/lease.
-// Missing permissions, rejected credentials and a missing namespace are
-// logged with the rule or object that is needed (at most once per
-// [WithErrorLogPeriod] while they last), and Check returns an [*AccessError]
-// that wraps [guard.ErrForbidden], so skipped runs say "forbidden".
+//
+// New refuses a Lease name that is not a valid object name (an RFC 1123
+// subdomain) and a namespace that is not a valid namespace name (an RFC 1123
+// label), naming the option to change ([FromEnv]: the variable).
+//
+// A request the apiserver refuses for a reason no retry fixes by itself —
+// missing permissions, rejected credentials, a missing namespace, a request
+// it finds invalid — is a configuration problem: Check returns an
+// [*AccessError] (wrapping [guard.ErrForbidden] unless the request was
+// invalid, so skipped runs say "forbidden"), Ready returns it too, with the
+// rule or object that is needed, and it is logged as a warning at most once
+// per [WithErrorLogPeriod]. Healthy stays nil: a restart would not help.
+// While the problem lasts the guard sends one request per error log period
+// instead of one per retry tick, so that fixing the cause (granting the
+// Role, creating the namespace) makes it contend again within about one
+// period, without a restart.
 //
 // # Traffic and logging
 //

@@ -15,17 +15,21 @@ import (
 // ErrStarted is returned by Start on a guard that was already started.
 var ErrStarted = errors.New("lease guard already started")
 
-// RBACHint names the manifest that grants what the guard needs.
-const RBACHint = "examples/kubernetes/lease/rbac.yaml"
+// rbacHint names the manifest that grants what the guard needs.
+const rbacHint = "examples/kubernetes/lease/rbac.yaml"
 
 // AccessError reports that the apiserver refused the guard's request for a
-// reason that retrying will not fix: missing RBAC, rejected credentials, or
-// a missing namespace. It wraps [guard.ErrForbidden] and the apiserver's
-// error.
+// reason that retrying alone will not fix: missing RBAC, rejected
+// credentials, a missing namespace, or a request it found invalid. It wraps
+// the apiserver's error and, for the first three, [guard.ErrForbidden].
+// While such a refusal lasts the guard is not ready (see [Guard.Ready]) and
+// retries only once per error log period.
 type AccessError struct {
 	Namespace, Name string
 	Verb            string // the refused request: get, create, update
 	Err             error  // the apiserver's error
+
+	namespaceSetting string // how to name the namespace setting
 }
 
 func (e *AccessError) Error() string {
@@ -34,34 +38,50 @@ func (e *AccessError) Error() string {
 		return fmt.Sprintf("lease %s/%s: the apiserver rejected this replica's credentials (%v): check the service account token or the KUBECONFIG user",
 			e.Namespace, e.Name, e.Err)
 	case apierrors.IsNotFound(e.Err):
+		setting := e.namespaceSetting
+		if setting == "" {
+			setting = optionNames.namespace
+		}
 		return fmt.Sprintf("lease %s/%s: %v: create namespace %q or set %s to an existing one",
-			e.Namespace, e.Name, e.Err, e.Namespace, EnvLeaseNamespace)
+			e.Namespace, e.Name, e.Err, e.Namespace, setting)
+	case apierrors.IsInvalid(e.Err), apierrors.IsBadRequest(e.Err):
+		return fmt.Sprintf("lease %s/%s: the apiserver refused the %s request as invalid (%v): check the Lease name, namespace and durations",
+			e.Namespace, e.Name, e.Verb, e.Err)
 	default:
 		return fmt.Sprintf("%v: grant get, create, update and watch on leases (coordination.k8s.io) in namespace %s to this replica's identity (see %s)",
-			e.Err, e.Namespace, RBACHint)
+			e.Err, e.Namespace, rbacHint)
 	}
 }
 
-// Unwrap returns guard.ErrForbidden and the apiserver's error.
-func (e *AccessError) Unwrap() []error { return []error{guard.ErrForbidden, e.Err} }
+// Unwrap returns the apiserver's error, and guard.ErrForbidden unless the
+// request was refused as invalid.
+func (e *AccessError) Unwrap() []error {
+	if apierrors.IsInvalid(e.Err) || apierrors.IsBadRequest(e.Err) {
+		return []error{e.Err}
+	}
+	return []error{guard.ErrForbidden, e.Err}
+}
 
 // classify turns a failed election request into the error Check reports,
 // or nil when the failure is part of normal operation.
 func (g *Guard) classify(verb string, err error) error {
 	switch {
-	case verb == "get" && apierrors.IsNotFound(err): // the elector creates it next
+	case verb != "create" && apierrors.IsNotFound(err): // there is no Lease (any more): the elector creates it
 		return nil
 	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err): // another replica was faster
 		return nil
-	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err), apierrors.IsNotFound(err):
-		return &AccessError{Namespace: g.cfg.namespace, Name: g.cfg.name, Verb: verb, Err: err}
+	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err), apierrors.IsNotFound(err),
+		apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		return &AccessError{Namespace: g.cfg.namespace, Name: g.cfg.name, Verb: verb, Err: err,
+			namespaceSetting: g.cfg.settings.namespace}
 	default:
 		return fmt.Errorf("%w: lease %s: %s: %w", guard.ErrUnavailable, g.desc, verb, err)
 	}
 }
 
 // failed records a failed election request. Requests cancelled because the
-// guard restarted or stopped its elector are not failures.
+// guard restarted or stopped its elector are not failures, nor are answers
+// that are part of normal operation (a conflict, no Lease yet).
 func (g *Guard) failed(ctx context.Context, verb string, err error) {
 	if ctx.Err() != nil {
 		return
@@ -73,16 +93,52 @@ func (g *Guard) failed(ctx context.Context, verb string, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.apiErr = cerr
-	level, key := slog.LevelWarn, "unavailable"
+	key := "unavailable"
 	var access *AccessError
 	if errors.As(cerr, &access) {
-		level, key = slog.LevelError, cerr.Error()
+		key = cerr.Error()
+		g.refused, g.refusedAt, g.probing = access, time.Now(), false
 	}
-	g.logLimitedLocked(&g.errLog, level, "lease request failed", key, cerr)
+	g.logLimitedLocked(&g.errLog, slog.LevelWarn, "lease request failed", key, cerr)
 }
 
-// succeeded records a successful election request.
+// holdOff returns the refusal that stands while a request refused for a
+// reason only an operator can fix was sent less than the error log period
+// ago, and nil when the next request may go out: such a problem is retried
+// slowly, so that fixing it heals the guard without a flood of requests.
+func (g *Guard) holdOff() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.refused == nil || g.probing:
+		return nil
+	case time.Since(g.refusedAt) < g.cfg.errorLogPeriod:
+		return g.refused
+	}
+	// Requests go out until the refusal comes back or one succeeds: after
+	// a fix, a read that finds no Lease must be followed by the create.
+	g.probing = true
+	return nil
+}
+
+// Ready reports an error, naming the cause and the fix, while the
+// apiserver refuses the guard's requests for a reason only an operator can
+// fix (missing RBAC, rejected credentials, a missing namespace, an invalid
+// request). The guard keeps retrying once per error log period, so fixing
+// the cause makes it ready again without a restart. It is nil otherwise,
+// including while the apiserver is merely unreachable.
+func (g *Guard) Ready() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.refused == nil || g.released {
+		return nil
+	}
+	return g.refused
+}
+
+// succeededLocked records a successful election request.
 func (g *Guard) succeededLocked() {
+	g.refused, g.probing = nil, false
 	if g.apiErr == nil {
 		return
 	}

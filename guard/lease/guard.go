@@ -26,8 +26,8 @@ import (
 const kickMargin = 50 * time.Millisecond
 
 // Guard is a [guard.Guard] on a Kubernetes Lease. It also implements
-// [guard.Starter], [guard.Releaser], [guard.HealthChecker] and
-// [guard.ChangeNotifier]. Create it with [New] or [FromEnv], call Start once,
+// [guard.Starter], [guard.Releaser], [guard.HealthChecker],
+// [guard.ReadinessChecker] and [guard.ChangeNotifier]. Create it with [New] or [FromEnv], call Start once,
 // and Release on shutdown after the jobs have drained.
 type Guard struct {
 	cfg     config
@@ -65,9 +65,12 @@ type Guard struct {
 	rawSeenAt  time.Time // when it last changed: the elector's own observation time
 	expiry     *time.Timer
 
-	apiErr   error // the last election request's error; nil after a success
-	errLog   logLimit
-	watchLog logLimit
+	apiErr    error        // the last election request's error; nil after a success
+	refused   *AccessError // a refusal no retry fixes by itself; nil after a success
+	refusedAt time.Time    // when it was last refused
+	probing   bool         // requests go out again to see whether it was fixed
+	errLog    logLimit
+	watchLog  logLimit
 
 	listeners []func(guard.Change)
 	pending   []delivery
@@ -86,11 +89,12 @@ type delivery struct {
 }
 
 var (
-	_ guard.Guard          = (*Guard)(nil)
-	_ guard.Starter        = (*Guard)(nil)
-	_ guard.Releaser       = (*Guard)(nil)
-	_ guard.HealthChecker  = (*Guard)(nil)
-	_ guard.ChangeNotifier = (*Guard)(nil)
+	_ guard.Guard            = (*Guard)(nil)
+	_ guard.Starter          = (*Guard)(nil)
+	_ guard.Releaser         = (*Guard)(nil)
+	_ guard.HealthChecker    = (*Guard)(nil)
+	_ guard.ReadinessChecker = (*Guard)(nil)
+	_ guard.ChangeNotifier   = (*Guard)(nil)
 )
 
 // New returns a Guard that elects a leader among the replicas using the
@@ -100,8 +104,10 @@ var (
 // cfg is copied; election requests go through a client of their own (see the
 // package documentation). New validates the options — client-go's rules:
 // LeaseDuration > RenewDeadline > 1.2 × RetryPeriod, all positive, and a
-// lease of at least 1s — and returns an error wrapping [ErrInvalidConfig]
-// that names the LEADERJOB_* variables to change. New sends no requests.
+// lease of at least 1s; the name must be a valid object name (an RFC 1123
+// subdomain) and the namespace a valid namespace (an RFC 1123 label) — and
+// returns an error wrapping [ErrInvalidConfig] that says what is wrong and
+// names the options to change. New sends no requests.
 func New(cfg *rest.Config, self string, opts ...Option) (*Guard, error) {
 	c := defaults()
 	for _, o := range opts {

@@ -16,6 +16,8 @@ import (
 // client-go's LeaseLock does and, in addition, reports every answer of the
 // apiserver to the Guard: the Lease as read or written (holder, epoch,
 // resourceVersion), when this replica's renewals succeeded, and failures.
+// While the apiserver refuses the guard for a reason only an operator can
+// fix, it sends a request only once per error log period (see holdOff).
 //
 // The elector calls it from one goroutine at a time (its Run calls are
 // sequential), so the cached Lease needs no lock of its own.
@@ -28,6 +30,9 @@ type leaseLock struct {
 var _ rl.Interface = (*leaseLock)(nil)
 
 func (l *leaseLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, error) {
+	if err := l.g.holdOff(); err != nil {
+		return nil, nil, err
+	}
 	lease, err := l.client.Get(ctx, l.g.cfg.name, metav1.GetOptions{})
 	if err != nil {
 		l.g.failed(ctx, "get", err)
@@ -67,6 +72,9 @@ func (l *leaseLock) Update(ctx context.Context, record rl.LeaderElectionRecord) 
 // write sends one write and reports it. The time taken before sending is
 // what counts as the renewal time: the apiserver stored the Lease no earlier.
 func (l *leaseLock) write(ctx context.Context, verb string, do func(context.Context) (*coordinationv1.Lease, error)) error {
+	if err := l.g.holdOff(); err != nil {
+		return err
+	}
 	l.g.writing(true)
 	sent := time.Now()
 	lease, err := do(ctx)
