@@ -84,7 +84,11 @@
 //
 // Election requests use their own client: a copy of the given rest.Config
 // with a request timeout of RenewDeadline/2, QPS 5, burst 10 and the user
-// agent "leaderjob/<name>". The leader sends one update per RetryPeriod; a
+// agent "leaderjob/<name>". A request that fails or times out (a slow link
+// to the apiserver) makes Check return an error wrapping
+// [guard.ErrUnavailable] that names the request ("renew request timed out
+// after 5s"); it does not wrap [context.DeadlineExceeded], so a caller does
+// not take it for its own check's timeout. The leader sends one update per RetryPeriod; a
 // standby one get per 1–2.2 RetryPeriods; each replica also keeps one watch
 // open, re-established every 5–10 minutes.
 //

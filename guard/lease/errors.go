@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -63,9 +64,16 @@ func (e *AccessError) Unwrap() []error {
 }
 
 // classify turns a failed election request into the error Check reports,
-// or nil when the failure is part of normal operation.
-func (g *Guard) classify(verb string, err error) error {
+// or nil when the failure is part of normal operation. verb is the
+// request's verb, what the election step (renew, release...), took how long
+// it ran.
+func (g *Guard) classify(verb, what string, took time.Duration, err error) error {
 	switch {
+	case timedOut(err):
+		// The apiserver is slow or out of reach. Say so without wrapping the
+		// deadline error, which callers would take for their own deadline.
+		return fmt.Errorf("%w: lease %s: %s request timed out after %v: %v",
+			guard.ErrUnavailable, g.desc, what, took.Round(time.Millisecond), err)
 	case verb != "create" && apierrors.IsNotFound(err): // there is no Lease (any more): the elector creates it
 		return nil
 	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err): // another replica was faster
@@ -79,14 +87,23 @@ func (g *Guard) classify(verb string, err error) error {
 	}
 }
 
-// failed records a failed election request. Requests cancelled because the
-// guard restarted or stopped its elector are not failures, nor are answers
-// that are part of normal operation (a conflict, no Lease yet).
-func (g *Guard) failed(ctx context.Context, verb string, err error) {
-	if ctx.Err() != nil {
+// timedOut reports whether a request failed because it, or the apiserver
+// working on it, ran out of time.
+func timedOut(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) ||
+		(errors.As(err, &netErr) && netErr.Timeout())
+}
+
+// failed records a failed election request sent at sent. Requests
+// cancelled because the guard restarted or stopped its elector are not
+// failures, nor are answers that are part of normal operation (a conflict,
+// no Lease yet); requests cut short by the elector's renew deadline are.
+func (g *Guard) failed(ctx context.Context, verb, what string, sent time.Time, err error) {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return
 	}
-	cerr := g.classify(verb, err)
+	cerr := g.classify(verb, what, time.Since(sent), err)
 	if cerr == nil {
 		return
 	}

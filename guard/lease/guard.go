@@ -190,7 +190,7 @@ func (g *Guard) LogValue() slog.Value {
 // documentation for the exact rule. A standby gets Leader false with the
 // holder and epoch last observed; errors wrap guard.ErrReleased after
 // Release, an *AccessError (guard.ErrForbidden) or guard.ErrUnavailable when
-// the last election request failed, guard.ErrStale when the elector still
+// the last election request failed or timed out, guard.ErrStale when the elector still
 // leads but its last renewal is older than the renew deadline, and
 // guard.ErrLeaderUnknown before the Lease was read. Check never blocks on
 // the network.

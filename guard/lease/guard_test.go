@@ -3,6 +3,8 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -121,3 +123,36 @@ func TestStartTwice(t *testing.T) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// An apiserver that does not answer in time makes Check report the election
+// request that timed out, as unavailable, not as the caller's timeout.
+func TestSlowAPIServerIsUnavailable(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	g, err := lease.New(&rest.Config{Host: srv.URL}, "pod-a", append(timings(3*time.Second, 2*time.Second, 500*time.Millisecond),
+		lease.WithName("app"), lease.WithoutWatch())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Release(context.Background())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := g.Check(context.Background())
+		if errors.Is(err, guard.ErrUnavailable) {
+			if guard.ReasonOf(err) != guard.ReasonUnavailable || errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Check = %v (reason %s), want unavailable without the deadline error", err, guard.ReasonOf(err))
+			}
+			if !strings.Contains(err.Error(), "get request timed out after 1") {
+				t.Errorf("Check = %v, want it to say the get request timed out after the 1s request timeout", err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Check = %v after 5s, want unavailable", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -33,9 +33,10 @@ func (l *leaseLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, 
 	if err := l.g.holdOff(); err != nil {
 		return nil, nil, err
 	}
+	sent := time.Now()
 	lease, err := l.client.Get(ctx, l.g.cfg.name, metav1.GetOptions{})
 	if err != nil {
-		l.g.failed(ctx, "get", err)
+		l.g.failed(ctx, "get", "get", sent, err)
 		return nil, nil, err
 	}
 	l.cached = lease
@@ -53,7 +54,7 @@ func (l *leaseLock) Create(ctx context.Context, record rl.LeaderElectionRecord) 
 		ObjectMeta: metav1.ObjectMeta{Name: l.g.cfg.name, Namespace: l.g.cfg.namespace},
 		Spec:       rl.LeaderElectionRecordToLeaseSpec(&record),
 	}
-	return l.write(ctx, "create", func(ctx context.Context) (*coordinationv1.Lease, error) {
+	return l.write(ctx, "create", "create", func(ctx context.Context) (*coordinationv1.Lease, error) {
 		return l.client.Create(ctx, lease, metav1.CreateOptions{})
 	})
 }
@@ -64,14 +65,22 @@ func (l *leaseLock) Update(ctx context.Context, record rl.LeaderElectionRecord) 
 	}
 	lease := l.cached.DeepCopy() // keeps resourceVersion: the update is a compare-and-swap
 	lease.Spec = rl.LeaderElectionRecordToLeaseSpec(&record)
-	return l.write(ctx, "update", func(ctx context.Context) (*coordinationv1.Lease, error) {
+	what := "take-over"
+	switch {
+	case record.HolderIdentity == "":
+		what = "release"
+	case record.HolderIdentity == l.g.self && holderOf(l.cached) == l.g.self:
+		what = "renew"
+	}
+	return l.write(ctx, "update", what, func(ctx context.Context) (*coordinationv1.Lease, error) {
 		return l.client.Update(ctx, lease, metav1.UpdateOptions{})
 	})
 }
 
 // write sends one write and reports it. The time taken before sending is
 // what counts as the renewal time: the apiserver stored the Lease no earlier.
-func (l *leaseLock) write(ctx context.Context, verb string, do func(context.Context) (*coordinationv1.Lease, error)) error {
+// verb is the request's verb, what the election step it is (such as renew).
+func (l *leaseLock) write(ctx context.Context, verb, what string, do func(context.Context) (*coordinationv1.Lease, error)) error {
 	if err := l.g.holdOff(); err != nil {
 		return err
 	}
@@ -80,7 +89,7 @@ func (l *leaseLock) write(ctx context.Context, verb string, do func(context.Cont
 	lease, err := do(ctx)
 	l.g.writing(false)
 	if err != nil {
-		l.g.failed(ctx, verb, err)
+		l.g.failed(ctx, verb, what, sent, err)
 		return err
 	}
 	l.cached = lease
