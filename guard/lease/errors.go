@@ -103,20 +103,21 @@ func (g *Guard) failed(ctx context.Context, verb, what string, sent time.Time, e
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return
 	}
-	cerr := g.classify(verb, what, time.Since(sent), err)
+	cerr := g.classify(verb, what, g.clock.Since(sent), err)
 	if cerr == nil {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.apiErr = cerr
+	e := &g.errs
+	e.last = cerr
 	key := "unavailable"
 	var access *AccessError
 	if errors.As(cerr, &access) {
 		key = cerr.Error()
-		g.refused, g.refusedAt, g.probing = access, time.Now(), false
+		e.refused, e.refusedAt, e.probing = access, g.clock.Now(), false
 	}
-	g.logLimitedLocked(&g.errLog, slog.LevelWarn, "lease request failed", key, cerr)
+	g.logLimitedLocked(&e.log, slog.LevelWarn, "lease request failed", key, cerr)
 }
 
 // holdOff returns the refusal that stands while a request refused for a
@@ -126,15 +127,16 @@ func (g *Guard) failed(ctx context.Context, verb, what string, sent time.Time, e
 func (g *Guard) holdOff() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	e := &g.errs
 	switch {
-	case g.refused == nil || g.probing:
+	case e.refused == nil || e.probing:
 		return nil
-	case time.Since(g.refusedAt) < g.cfg.errorLogPeriod:
-		return g.refused
+	case g.clock.Since(e.refusedAt) < g.cfg.errorLogPeriod:
+		return e.refused
 	}
 	// Requests go out until the refusal comes back or one succeeds: after
 	// a fix, a read that finds no Lease must be followed by the create.
-	g.probing = true
+	e.probing = true
 	return nil
 }
 
@@ -147,21 +149,33 @@ func (g *Guard) holdOff() error {
 func (g *Guard) Ready() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.refused == nil || g.released {
+	if g.errs.refused == nil || g.life.released {
 		return nil
 	}
-	return g.refused
+	return g.errs.refused
 }
 
 // succeededLocked records a successful election request.
 func (g *Guard) succeededLocked() {
-	g.refused, g.probing = nil, false
-	if g.apiErr == nil {
+	e := &g.errs
+	e.refused, e.probing = nil, false
+	if e.last == nil {
 		return
 	}
-	g.log.Info("lease requests succeed again", slog.String("lease", g.desc), slog.String("after", g.apiErr.Error()))
-	g.apiErr = nil
-	g.errLog = logLimit{}
+	g.log.Info("lease requests succeed again", slog.String("lease", g.desc), slog.String("after", e.last.Error()))
+	e.last = nil
+	e.log = logLimit{}
+}
+
+// failures is what the guard knows of its failed requests. It is guarded
+// by the guard's lock.
+type failures struct {
+	last      error        // the last election request's error; nil after a success
+	refused   *AccessError // a refusal no retry fixes by itself; nil after a success
+	refusedAt time.Time    // when it was last refused
+	probing   bool         // requests go out again to see whether it was fixed
+	log       logLimit     // for election requests' failures
+	watchLog  logLimit     // for the watch's
 }
 
 // logLimit bounds how often one persisting error is logged.
@@ -175,7 +189,7 @@ type logLimit struct {
 // through lim less than the error log period ago; an error with another key
 // is logged at once.
 func (g *Guard) logLimitedLocked(lim *logLimit, level slog.Level, msg, key string, err error) {
-	now := time.Now()
+	now := g.clock.Now()
 	if key == lim.key && now.Sub(lim.at) < g.cfg.errorLogPeriod {
 		lim.suppressed++
 		return

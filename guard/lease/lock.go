@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,7 +32,7 @@ func (l *leaseLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, 
 	if err := l.g.holdOff(); err != nil {
 		return nil, nil, err
 	}
-	sent := time.Now()
+	sent := l.g.clock.Now()
 	lease, err := l.client.Get(ctx, l.g.cfg.name, metav1.GetOptions{})
 	if err != nil {
 		l.g.failed(ctx, "get", "get", sent, err)
@@ -85,7 +84,7 @@ func (l *leaseLock) write(ctx context.Context, verb, what string, do func(contex
 		return err
 	}
 	l.g.writing(true)
-	sent := time.Now()
+	sent := l.g.clock.Now()
 	lease, err := do(ctx)
 	l.g.writing(false)
 	if err != nil {

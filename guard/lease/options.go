@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/clock"
 )
 
 // Defaults, the same as Kubernetes' own controllers use.
@@ -43,6 +44,7 @@ type config struct {
 	errorLogPeriod  time.Duration
 	watch           bool
 	settings        settingNames
+	clock           clock.WithDelayedExecution
 }
 
 // settingNames are how messages refer to the settings an operator changes:
@@ -64,6 +66,10 @@ var optionNames = settingNames{
 	},
 }
 
+// withClock sets the clock the guard's own rules read (tests use a fake
+// one); client-go's elector always reads the real clock.
+func withClock(c clock.WithDelayedExecution) Option { return func(cfg *config) { cfg.clock = c } }
+
 // withSettingNames makes messages name the settings as names does.
 func withSettingNames(names settingNames) Option { return func(c *config) { c.settings = names } }
 
@@ -78,6 +84,7 @@ func defaults() config {
 		errorLogPeriod:  DefaultErrorLogPeriod,
 		watch:           true,
 		settings:        optionNames,
+		clock:           clock.RealClock{},
 	}
 }
 

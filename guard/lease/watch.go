@@ -35,7 +35,7 @@ func (g *Guard) watch(ctx context.Context) {
 		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 			wait = max(wait, g.cfg.errorLogPeriod)
 			g.mu.Lock()
-			g.logLimitedLocked(&g.watchLog, slog.LevelWarn, "cannot watch the Lease; standbys take over a released Lease on their retry tick instead of at once (grant watch on leases)",
+			g.logLimitedLocked(&g.errs.watchLog, slog.LevelWarn, "cannot watch the Lease; standbys take over a released Lease on their retry tick instead of at once (grant watch on leases)",
 				"watch "+err.Error(), err)
 			g.mu.Unlock()
 		} else {
@@ -43,7 +43,7 @@ func (g *Guard) watch(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(wait):
+		case <-g.clock.After(wait):
 		}
 	}
 }
@@ -104,8 +104,8 @@ func (g *Guard) watched(lease *coordinationv1.Lease, deleted bool) {
 		lease = lease.DeepCopy()
 		lease.Spec.HolderIdentity = nil
 	}
-	g.observeLocked(lease, time.Now())
-	if g.holder == "" {
+	g.observeLocked(lease)
+	if g.seen.holder == "" {
 		g.kickLocked("the Lease is free")
 	}
 }
