@@ -50,12 +50,24 @@
 // Release (called by the application after it has drained its jobs) stops
 // the elector, which clears the Lease's holder (client-go's
 // ReleaseOnCancel). Standbys watch the Lease object; when they see it
-// released, or see its holder's lease run out by their own observation, they
-// restart their elector, whose first attempt is immediate, instead of waiting
-// for client-go's retry tick (RetryPeriod plus up to 120% jitter). A graceful
-// hand-off then takes one watch event plus two requests — milliseconds on a
-// healthy apiserver. Without the watch permission (or with [WithoutWatch])
-// the guard still works; standbys notice on their retry tick.
+// released or deleted, or see its holder's lease run out by their own
+// observation, they restart their elector, whose first attempt is
+// immediate, instead of waiting for client-go's retry tick (RetryPeriod plus
+// up to 120% jitter). A graceful hand-off then takes one watch event plus
+// two requests — milliseconds on a healthy apiserver.
+//
+// While the watch is up and shows another replica renewing the Lease, a
+// standby's elector is stopped ("parked"): the standby sends no requests at
+// all. It restarts the elector when the watch shows the Lease released or
+// deleted, when the watch has shown no renewal for 2.2 × RetryPeriod (the
+// longest wait between two attempts of client-go's standby), and when the
+// watch fails. After a crash of the leader, the restarted elector reads the
+// Lease and takes it over once it has stayed unchanged for LeaseDuration: a
+// failover takes at most LeaseDuration plus about 2.2 × RetryPeriod after
+// the last renewal, as with client-go's polling. Without the watch (no
+// permission, [WithoutWatch], an apiserver that keeps failing it) the guard
+// still works: standbys poll on client-go's retry tick and notice a release
+// on their next attempt.
 //
 // # Permissions
 //
@@ -88,9 +100,12 @@
 // to the apiserver) makes Check return an error wrapping
 // [guard.ErrUnavailable] that names the request ("renew request timed out
 // after 5s"); it does not wrap [context.DeadlineExceeded], so a caller does
-// not take it for its own check's timeout. The leader sends one update per RetryPeriod; a
-// standby one get per 1–2.2 RetryPeriods; each replica also keeps one watch
-// open, re-established every 5–10 minutes.
+// not take it for its own check's timeout.
+//
+// The leader sends one update per RetryPeriod. A standby whose watch is up
+// sends nothing while the leader renews (one get when a renewal shows up
+// late on the watch); without the watch, one get per 1–2.2 RetryPeriods.
+// Each replica keeps one watch open, re-established every 5–10 minutes.
 //
 // client-go's messages (the elector's and the REST client's, errors
 // included) are routed to the guard's slog logger at debug level, through

@@ -242,6 +242,7 @@ func (g *Guard) read(lease *coordinationv1.Lease, raw []byte) {
 	g.succeededLocked()
 	g.observeLocked(lease)
 	g.seen.read(lease, raw)
+	g.parkLocked()
 }
 
 // wrote records a Lease this replica wrote: an acquisition, a renewal, or a

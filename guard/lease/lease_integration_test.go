@@ -152,6 +152,52 @@ func TestReleaseHandsOverWithinMilliseconds(t *testing.T) {
 	}
 }
 
+// While the leader renews and their watch is up, standbys send nothing; when
+// the leader's renewals stop (it lost its network: a crash, as far as the
+// others can tell), a standby takes over within LeaseDuration plus about
+// two retry periods.
+func TestStandbysWatchAndTakeOverWhenRenewalsStop(t *testing.T) {
+	t.Parallel()
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	rs := newReplicas(t, c.Config(), ns, "quiet", 3)
+	start(t, rs...)
+	old := leaderOf(t, rs, 10*time.Second)
+	standbys := slices.DeleteFunc(slices.Clone(rs), func(r *replica) bool { return r == old })
+	time.Sleep(2 * testRetry) // the standbys have parked
+	before := map[*replica]int64{}
+	for _, r := range rs {
+		before[r] = r.requests.Load()
+	}
+	const window = 5 * time.Second
+	time.Sleep(window)
+	for _, r := range standbys {
+		// At the retry tick (500ms–1.1s) it would be 5 or more; a renewal
+		// that comes late (a slow machine) costs one read.
+		if n := r.requests.Load() - before[r]; n > 2 {
+			t.Errorf("standby %s sent %d requests in %v while the leader renewed", r.name, n, window)
+		} else {
+			t.Logf("standby %s sent %d requests in %v", r.name, n, window)
+		}
+	}
+	if n := old.requests.Load() - before[old]; n < int64(window/testRetry)-2 {
+		t.Errorf("the leader sent %d requests in %v, want one renewal per %v", n, window, testRetry)
+	}
+
+	old.cut.Store(true)
+	cut := time.Now()
+	next := leaderOf(t, standbys, testLease+5*time.Second)
+	took := time.Since(cut)
+	t.Logf("%s took over %v after %s's requests stopped", next.name, took.Round(time.Millisecond), old.name)
+	if limit := testLease + 2200*time.Millisecond*testRetry/time.Second + 300*time.Millisecond; took > limit {
+		t.Errorf("take-over took %v, want at most %v (LeaseDuration + 2.2 × RetryPeriod + 300ms)", took, limit)
+	}
+	if d, err := old.g.Check(context.Background()); err == nil && d.Leader {
+		t.Error("the cut-off leader still says it leads")
+	}
+	old.cut.Store(false)
+}
+
 // Without any permission the guard does not become a silent follower: Check
 // says forbidden, and the log names the missing rule, once per log period.
 func TestForbiddenIsReportedClearly(t *testing.T) {

@@ -20,16 +20,20 @@ const maxWatchBackoff = 30 * time.Second
 // watch keeps a watch open on the Lease object (by name, so resourceNames
 // in RBAC can limit it) and feeds what it sees to the guard. A watch that
 // the apiserver refuses is retried once per error log period; the guard
-// works without it, only slower to take over a released Lease.
+// works without it, only slower to take over a released Lease, and with
+// standbys polling the Lease.
 func (g *Guard) watch(ctx context.Context) {
 	var rv string
 	backoff := g.cfg.retryPeriod
 	for ctx.Err() == nil {
 		err := g.watchOnce(ctx, &rv)
 		if err == nil || ctx.Err() != nil {
+			// A watch that ended in a normal way is reopened at once: the
+			// elector stays parked.
 			backoff = g.cfg.retryPeriod
 			continue
 		}
+		g.watchState(false)
 		wait := backoff
 		backoff = min(2*backoff, maxWatchBackoff)
 		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
@@ -63,6 +67,7 @@ func (g *Guard) watchOnce(ctx context.Context, rv *string) error {
 		return err
 	}
 	defer w.Stop()
+	g.watchState(true)
 	for {
 		var ev watch.Event
 		var ok bool
@@ -96,7 +101,8 @@ func (g *Guard) watchOnce(ctx context.Context, rv *string) error {
 }
 
 // watched records a Lease seen on the watch and, when nobody holds it,
-// makes the elector try at once.
+// makes the elector try at once; while another replica renews it, parks the
+// elector (see lifecycle).
 func (g *Guard) watched(lease *coordinationv1.Lease, deleted bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -104,8 +110,13 @@ func (g *Guard) watched(lease *coordinationv1.Lease, deleted bool) {
 		lease = lease.DeepCopy()
 		lease.Spec.HolderIdentity = nil
 	}
+	if g.errs.refused == nil {
+		g.succeededLocked() // the apiserver answers
+	}
 	g.observeLocked(lease)
 	if g.seen.holder == "" {
 		g.kickLocked("the Lease is free")
+		return
 	}
+	g.watchedWriteLocked()
 }
