@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -252,5 +253,76 @@ func TestCheckFollowsTheFreshnessRule(t *testing.T) {
 	d3, err := g.Check(context.Background())
 	if err != nil || !d3.Leader || d3.Epoch != 4 || d3.Lost == d.Lost {
 		t.Errorf("Check after a late renewal = %+v, %v; want a new term, same epoch", d3, err)
+	}
+}
+
+// A standby parks its elector while the watch shows another replica
+// renewing, and restarts it when the Lease is freed, when renewals stop
+// showing up for 2.2 × RetryPeriod, and when the watch goes down.
+func TestStandbyParksWhileTheWatchShowsRenewals(t *testing.T) {
+	c := clocktesting.NewFakeClock(epoch0)
+	g, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, "pod-a", WithName("app"), WithNamespace("ns"),
+		WithLeaseDuration(3*time.Second), WithRenewDeadline(2*time.Second), WithRetryPeriod(500*time.Millisecond), withClock(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked := func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.life.parked }
+	rv := 10
+	renew := func(holder string) {
+		rv++
+		g.watched(fakeLease(holder, 1, fmt.Sprint(rv)), false)
+	}
+
+	renew("pod-b")
+	if parked() {
+		t.Fatal("parked before the watch was up")
+	}
+	g.watchState(true)
+	renew("pod-b")
+	if !parked() {
+		t.Fatal("not parked while the watch shows pod-b renewing")
+	}
+	for range 10 { // renewals every 1s keep it parked
+		c.Step(time.Second)
+		renew("pod-b")
+	}
+	time.Sleep(5 * time.Millisecond)
+	if !parked() {
+		t.Fatal("unparked although renewals kept coming")
+	}
+	c.Step(1099 * time.Millisecond)
+	time.Sleep(5 * time.Millisecond)
+	if !parked() {
+		t.Fatal("unparked before 2.2 × RetryPeriod without a renewal")
+	}
+	c.Step(time.Millisecond)
+	eventually(t, "unparked 1.1s after the last renewal", func() bool { return !parked() })
+
+	renew("pod-b")
+	if !parked() {
+		t.Fatal("not parked again after a renewal")
+	}
+	renew("")
+	if parked() {
+		t.Fatal("still parked after the Lease was released")
+	}
+
+	renew("pod-c")
+	g.watchState(false)
+	if parked() {
+		t.Fatal("still parked after the watch went down")
+	}
+	g.watchState(true)
+
+	renew("pod-a")
+	if parked() {
+		t.Fatal("parked while the Lease names this replica")
+	}
+	g.mu.Lock()
+	g.errs.refused = &AccessError{Namespace: "ns", Name: "app", Verb: "get", Err: errors.New("forbidden")}
+	g.mu.Unlock()
+	renew("pod-b")
+	if parked() {
+		t.Fatal("parked while a refusal waits to be retried")
 	}
 }
