@@ -24,11 +24,10 @@ import (
 // or [FromEnv], call Start once, and Release on shutdown after the jobs have
 // drained.
 //
-// Its state is split by concern: tenure (this replica's hold and its terms,
-// term.go), observation (the Lease as last seen, observed.go), the relay of
-// changes to listeners (relay.go), request failures (errors.go) and the
-// lifecycle of the elector and the watch (lifecycle.go). One lock guards
-// all but the relay.
+// Its state is split by concern: tenure (this replica's hold and its
+// terms), observation (the Lease as last seen), the relay of changes to
+// listeners, request failures, and the lifecycle of the elector and the
+// watch. One lock guards all but the relay.
 type Guard struct {
 	cfg     config
 	clock   clock.WithDelayedExecution

@@ -122,8 +122,10 @@ func WithUserAgent(ua string) Option { return func(c *config) { c.userAgent = ua
 // has not renewed may go before Healthy reports an error (default 20s).
 func WithHealthTolerance(d time.Duration) Option { return func(c *config) { c.healthTolerance = d } }
 
-// WithErrorLogPeriod sets how often a persisting access error (missing RBAC,
-// missing namespace, apiserver unreachable) is logged again (default 30s).
+// WithErrorLogPeriod sets how often a persisting request failure (missing
+// RBAC, a missing namespace, an unreachable apiserver) is logged again, and
+// how often a request refused for a reason only an operator can fix is
+// retried (default 30s).
 func WithErrorLogPeriod(d time.Duration) Option { return func(c *config) { c.errorLogPeriod = d } }
 
 // WithoutWatch turns off the watch on the Lease that lets a standby take a
