@@ -54,20 +54,22 @@
 // observation, they restart their elector, whose first attempt is
 // immediate, instead of waiting for client-go's retry tick (RetryPeriod plus
 // up to 120% jitter). A graceful hand-off then takes one watch event plus
-// two requests — milliseconds on a healthy apiserver.
+// one request (the update; the read is served by the watch) — milliseconds
+// on a healthy apiserver.
 //
-// While the watch is up and shows another replica renewing the Lease, a
-// standby's elector is stopped ("parked"): the standby sends no requests at
-// all. It restarts the elector when the watch shows the Lease released or
-// deleted, when the watch has shown no renewal for 2.2 × RetryPeriod (the
-// longest wait between two attempts of client-go's standby), and when the
-// watch fails. After a crash of the leader, the restarted elector reads the
-// Lease and takes it over once it has stayed unchanged for LeaseDuration: a
-// failover takes at most LeaseDuration plus about 2.2 × RetryPeriod after
-// the last renewal, as with client-go's polling. Without the watch (no
-// permission, [WithoutWatch], an apiserver that keeps failing it) the guard
-// still works: standbys poll on client-go's retry tick and notice a release
-// on their next attempt.
+// While the watch is up, a standby's elector reads the Lease as the watch
+// last showed it instead of asking the apiserver: it keeps client-go's
+// rules and timing (it notices a renewal, or its absence, on its own retry
+// tick, and takes the Lease over once it has stayed unchanged for
+// LeaseDuration), but sends no requests while another replica renews. A
+// Lease seen on the watch is as good as a read for the compare-and-swap that
+// guards every write; a write based on a stale one fails with a conflict,
+// after which the next read goes to the apiserver. Reads go to the
+// apiserver, as in client-go, while the watch is down, before it has shown
+// the Lease, after the Lease was deleted, and while this replica holds the
+// Lease. Without the watch (no permission, [WithoutWatch], an apiserver that
+// keeps failing it) the guard still works: standbys poll on client-go's
+// retry tick and notice a release on their next attempt.
 //
 // # Permissions
 //
@@ -103,9 +105,9 @@
 // not take it for its own check's timeout.
 //
 // The leader sends one update per RetryPeriod. A standby whose watch is up
-// sends nothing while the leader renews (one get when a renewal shows up
-// late on the watch); without the watch, one get per 1–2.2 RetryPeriods.
-// Each replica keeps one watch open, re-established every 5–10 minutes.
+// sends nothing while the leader renews; without the watch, one get per
+// 1–2.2 RetryPeriods. Each replica keeps one watch open, re-established
+// every 5–10 minutes.
 //
 // client-go's messages (the elector's and the REST client's, errors
 // included) are routed to the guard's slog logger at debug level, through

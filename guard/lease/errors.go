@@ -104,11 +104,14 @@ func (g *Guard) failed(ctx context.Context, verb, what string, sent time.Time, e
 		return
 	}
 	cerr := g.classify(verb, what, g.clock.Since(sent), err)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if apierrors.IsConflict(err) {
+		g.seen.doubted = true // the Lease seen is not the latest: read it from the apiserver
+	}
 	if cerr == nil {
 		return
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	e := &g.errs
 	e.last = cerr
 	key := "unavailable"

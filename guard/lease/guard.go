@@ -234,14 +234,35 @@ func (g *Guard) writing(on bool) {
 	g.tenure.inflight = on
 }
 
-// read records a Lease the elector read, with the record bytes it compares.
-func (g *Guard) read(lease *coordinationv1.Lease, raw []byte) {
+// read records a Lease the elector read, with the record bytes it
+// compares; fromServer is false when the watch served the read.
+func (g *Guard) read(lease *coordinationv1.Lease, raw []byte, fromServer bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.succeededLocked()
+	if fromServer {
+		g.succeededLocked()
+		g.seen.doubted = false
+	}
 	g.observeLocked(lease)
 	g.seen.read(lease, raw)
-	g.parkLocked()
+}
+
+// fromWatch returns the Lease as last seen, for a standby's elector to read
+// instead of asking the apiserver, or nil when it must ask: when the watch
+// is down, when nothing was seen yet or the Lease was deleted, when a write
+// based on what was seen conflicted (until a read from the apiserver), while
+// this replica holds the Lease or writes it, and while a refusal waits to be
+// retried. A Lease seen on a working watch is as good as a read for the
+// compare-and-swap that guards every write: a stale one only makes the
+// write fail with a conflict.
+func (g *Guard) fromWatch() *coordinationv1.Lease {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o := &g.seen
+	if !g.life.watchUp || o.lease == nil || o.doubted || g.tenure.busy() || g.errs.refused != nil {
+		return nil
+	}
+	return o.lease.DeepCopy()
 }
 
 // wrote records a Lease this replica wrote: an acquisition, a renewal, or a

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"k8s.io/klog/v2"
-	"k8s.io/utils/clock"
 
 	"github.com/leaderjob/leaderjob/guard"
 )
@@ -17,15 +15,7 @@ import (
 // which runs again and again (after it loses the Lease, and at once when
 // the guard kicks it to contend), and the watch. It is guarded by the
 // guard's lock.
-//
-// A standby parks its elector (stops it, so that it sends nothing) while the
-// watch is up and shows another replica renewing the Lease: the last
-// renewal seen on the watch is younger than renewalGap. It restarts the
-// elector when the watch shows the Lease released or deleted, when no
-// renewal has been seen for renewalGap (the holder may have crashed: the
-// elector then reads the Lease, and takes it over LeaseDuration later if
-// it stays unchanged), and when the watch fails (the elector's polling is
-// the fallback).
+
 type lifecycle struct {
 	started   bool
 	released  bool
@@ -34,11 +24,7 @@ type lifecycle struct {
 	runCancel context.CancelFunc // cancels the elector's current Run
 	kicked    bool               // runCancel was called to contend at once
 
-	parked      bool          // the elector is stopped while another replica renews
-	wake        chan struct{} // closed when parked ends
-	watchUp     bool          // a watch request is open
-	lastWatched time.Time     // when the watch last showed the Lease written
-	overdue     clock.Timer   // fires renewalGap after lastWatched
+	watchUp bool // a watch request is open
 }
 
 // Start begins contending for the Lease and returns at once. The election
@@ -92,24 +78,15 @@ func (g *Guard) supervise(ctx context.Context, done chan struct{}) {
 // once when the watch sees the Lease free or expired.
 func (g *Guard) elect(ctx context.Context) {
 	for ctx.Err() == nil {
-		g.mu.Lock()
-		if g.life.parked {
-			wake := g.life.wake
-			g.mu.Unlock()
-			select {
-			case <-ctx.Done():
-			case <-wake:
-			}
-			continue
-		}
 		runCtx, cancel := context.WithCancel(ctx)
+		g.mu.Lock()
 		g.life.runCancel = cancel
 		g.mu.Unlock()
 		began := g.clock.Now()
 		g.elector.Run(runCtx)
 		cancel()
 		g.mu.Lock()
-		kicked := g.life.kicked || g.life.parked
+		kicked := g.life.kicked
 		g.life.runCancel, g.life.kicked = nil, false
 		g.mu.Unlock()
 		if !kicked && g.clock.Since(began) < g.cfg.retryPeriod {
@@ -134,10 +111,6 @@ func (g *Guard) kick(why string) {
 // never interrupts an elector that leads or is writing.
 func (g *Guard) kickLocked(why string) {
 	l := &g.life
-	if l.parked {
-		g.unparkLocked(why)
-		return
-	}
 	if l.runCancel == nil || l.released || g.tenure.busy() {
 		return
 	}
@@ -147,79 +120,12 @@ func (g *Guard) kickLocked(why string) {
 	l.runCancel = nil
 }
 
-// renewalGap is how long a parked standby waits for the next renewal on
-// the watch before it reads the Lease itself: the holder renews once per
-// RetryPeriod (plus the time its request takes). It is the longest wait
-// between two attempts of client-go's standby, so a crash is noticed no
-// later than by polling.
-func (g *Guard) renewalGap() time.Duration {
-	return time.Duration((1 + jitterFactor) * float64(g.cfg.retryPeriod))
-}
-
-// parkableLocked reports whether the elector may be parked: the watch is up
-// and recently showed another replica holding the Lease, and this replica
-// neither holds it nor waits for an operator to fix a refusal (those are
-// retried by the elector).
-func (g *Guard) parkableLocked() bool {
-	l, o := &g.life, &g.seen
-	return l.watchUp && !l.released && o.seen && o.holder != "" && o.holder != g.self &&
-		!l.lastWatched.IsZero() && g.clock.Since(l.lastWatched) < g.renewalGap() &&
-		!g.tenure.busy() && g.errs.refused == nil
-}
-
-// parkLocked stops the elector while parkableLocked holds.
-func (g *Guard) parkLocked() {
-	l := &g.life
-	if l.parked || !g.parkableLocked() {
-		return
-	}
-	g.log.Debug("standing by on the watch", slog.String("lease", g.desc), slog.String("holder", g.seen.holder))
-	l.parked, l.wake = true, make(chan struct{})
-	if l.runCancel != nil {
-		l.runCancel()
-		l.runCancel = nil
-	}
-}
-
-// unparkLocked restarts a parked elector, whose first attempt is immediate.
-func (g *Guard) unparkLocked(why string) {
-	l := &g.life
-	if !l.parked {
-		return
-	}
-	g.log.Debug("contending at once", slog.String("lease", g.desc), slog.String("why", why))
-	l.parked = false
-	close(l.wake)
-}
-
-// watchedWrite records that the watch showed the Lease written (a renewal,
-// most of the time) and parks the elector if it may be.
-func (g *Guard) watchedWriteLocked() {
-	l := &g.life
-	l.lastWatched = g.clock.Now()
-	if l.overdue == nil {
-		l.overdue = afterFunc(g.clock, g.renewalGap(), func() {
-			g.mu.Lock()
-			defer g.mu.Unlock()
-			if !g.parkableLocked() {
-				g.unparkLocked("no renewal seen on the watch")
-			}
-		})
-	} else {
-		l.overdue.Reset(g.renewalGap())
-	}
-	g.parkLocked()
-}
-
-// watchState records whether a watch request is open; the elector stops
-// being parked when it is not.
+// watchState records whether a watch request is open: only then may a
+// standby's reads be served by the watch.
 func (g *Guard) watchState(up bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.life.watchUp = up
-	if !up {
-		g.unparkLocked("the watch is down")
-	}
 }
 
 // finish runs when the elector and the watch have returned.
@@ -231,9 +137,6 @@ func (g *Guard) finish() {
 	g.tenure.reconcile(true)
 	g.tenure.stop()
 	g.seen.stop()
-	if g.life.overdue != nil {
-		g.life.overdue.Stop()
-	}
 	if g.tenure.holding {
 		g.log.Warn("the Lease was not released; standbys take over when it expires",
 			slog.String("lease", g.desc), slog.Duration("lease_duration", g.cfg.leaseDuration))

@@ -17,6 +17,8 @@ import (
 // resourceVersion), when this replica's renewals succeeded, and failures.
 // While the apiserver refuses the guard for a reason only an operator can
 // fix, it sends a request only once per error log period (see holdOff).
+// A standby's reads are served by the watch while it works (see fromWatch),
+// so a standby sends no requests while another replica renews the Lease.
 //
 // The elector calls it from one goroutine at a time (its Run calls are
 // sequential), so the cached Lease needs no lock of its own.
@@ -32,11 +34,16 @@ func (l *leaseLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, 
 	if err := l.g.holdOff(); err != nil {
 		return nil, nil, err
 	}
-	sent := l.g.clock.Now()
-	lease, err := l.client.Get(ctx, l.g.cfg.name, metav1.GetOptions{})
-	if err != nil {
-		l.g.failed(ctx, "get", "get", sent, err)
-		return nil, nil, err
+	lease, fromServer := l.g.fromWatch(), false
+	if lease == nil {
+		sent := l.g.clock.Now()
+		var err error
+		lease, err = l.client.Get(ctx, l.g.cfg.name, metav1.GetOptions{})
+		if err != nil {
+			l.g.failed(ctx, "get", "get", sent, err)
+			return nil, nil, err
+		}
+		fromServer = true
 	}
 	l.cached = lease
 	record := rl.LeaseSpecToLeaderElectionRecord(&lease.Spec)
@@ -44,7 +51,7 @@ func (l *leaseLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, 
 	if err != nil {
 		return nil, nil, err
 	}
-	l.g.read(lease, raw)
+	l.g.read(lease, raw, fromServer)
 	return record, raw, nil
 }
 

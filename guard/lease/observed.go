@@ -29,6 +29,8 @@ type observation struct {
 	expired func()
 
 	seen      bool
+	lease     *coordinationv1.Lease // the newest Lease seen; nil when none or deleted
+	doubted   bool                  // a write based on lease conflicted
 	holder    string
 	epoch     int64
 	at        time.Time // when the Lease was last seen
@@ -47,7 +49,7 @@ func (o *observation) observe(lease *coordinationv1.Lease) (c guard.Change, chan
 			return guard.Change{}, false
 		}
 	}
-	o.rv = lease.ResourceVersion
+	o.rv, o.lease = lease.ResourceVersion, lease
 	now := o.clock.Now()
 	holder, epoch := holderOf(lease), epochOf(lease)
 	o.at = now
@@ -85,6 +87,9 @@ func (o *observation) read(lease *coordinationv1.Lease, raw []byte) {
 	}
 	o.expiry.Reset(wait)
 }
+
+// forget records that the Lease was deleted.
+func (o *observation) forget() { o.lease = nil }
 
 // stop stops the expiry timer.
 func (o *observation) stop() {

@@ -3,7 +3,6 @@ package lease
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -11,7 +10,10 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -256,73 +258,70 @@ func TestCheckFollowsTheFreshnessRule(t *testing.T) {
 	}
 }
 
-// A standby parks its elector while the watch shows another replica
-// renewing, and restarts it when the Lease is freed, when renewals stop
-// showing up for 2.2 × RetryPeriod, and when the watch goes down.
-func TestStandbyParksWhileTheWatchShowsRenewals(t *testing.T) {
+// A standby's elector reads the Lease from the watch while the watch is up,
+// and from the apiserver when the watch is down, after a conflict, after a
+// deletion, while a refusal waits, and while this replica holds the Lease.
+func TestStandbyReadsComeFromTheWatch(t *testing.T) {
 	c := clocktesting.NewFakeClock(epoch0)
-	g, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, "pod-a", WithName("app"), WithNamespace("ns"),
-		WithLeaseDuration(3*time.Second), WithRenewDeadline(2*time.Second), WithRetryPeriod(500*time.Millisecond), withClock(c))
+	g, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, "pod-a", WithName("app"), WithNamespace("ns"), withClock(c))
 	if err != nil {
 		t.Fatal(err)
 	}
-	parked := func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.life.parked }
-	rv := 10
-	renew := func(holder string) {
-		rv++
-		g.watched(fakeLease(holder, 1, fmt.Sprint(rv)), false)
+	cs := fake.NewClientset(fakeLease("pod-b", 1, "10"))
+	l := &leaseLock{g: g, client: cs.CoordinationV1().Leases("ns")}
+	ctx := context.Background()
+	gets := 0
+	get := func(fromServer bool, wantRV string) {
+		t.Helper()
+		if _, _, err := l.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if fromServer {
+			gets++
+		}
+		n := 0
+		for _, a := range cs.Actions() {
+			if a.GetVerb() == "get" {
+				n++
+			}
+		}
+		if n != gets {
+			t.Errorf("%d gets sent, want %d", n, gets)
+		}
+		if wantRV != "" && l.cached.ResourceVersion != wantRV {
+			t.Errorf("read resourceVersion %s, want %s", l.cached.ResourceVersion, wantRV)
+		}
 	}
 
-	renew("pod-b")
-	if parked() {
-		t.Fatal("parked before the watch was up")
-	}
+	get(true, "10") // no watch yet
 	g.watchState(true)
-	renew("pod-b")
-	if !parked() {
-		t.Fatal("not parked while the watch shows pod-b renewing")
-	}
-	for range 10 { // renewals every 1s keep it parked
-		c.Step(time.Second)
-		renew("pod-b")
-	}
-	time.Sleep(5 * time.Millisecond)
-	if !parked() {
-		t.Fatal("unparked although renewals kept coming")
-	}
-	c.Step(1099 * time.Millisecond)
-	time.Sleep(5 * time.Millisecond)
-	if !parked() {
-		t.Fatal("unparked before 2.2 × RetryPeriod without a renewal")
-	}
-	c.Step(time.Millisecond)
-	eventually(t, "unparked 1.1s after the last renewal", func() bool { return !parked() })
+	g.watched(fakeLease("pod-b", 1, "11"), false)
+	get(false, "11")
+	g.watched(fakeLease("pod-b", 1, "12"), false)
+	get(false, "12")
+	get(false, "12")
 
-	renew("pod-b")
-	if !parked() {
-		t.Fatal("not parked again after a renewal")
-	}
-	renew("")
-	if parked() {
-		t.Fatal("still parked after the Lease was released")
-	}
+	g.failed(ctx, "update", "take-over", c.Now(), apierrors.NewConflict(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, "app", errors.New("stale")))
+	get(true, "10") // the fake apiserver's own copy
+	get(false, "12")
 
-	renew("pod-c")
 	g.watchState(false)
-	if parked() {
-		t.Fatal("still parked after the watch went down")
-	}
+	get(true, "")
 	g.watchState(true)
+	get(false, "12")
 
-	renew("pod-a")
-	if parked() {
-		t.Fatal("parked while the Lease names this replica")
-	}
+	g.watched(fakeLease("pod-b", 1, "13"), true)
+	get(true, "")
+	g.watched(fakeLease("pod-b", 2, "14"), false)
+	get(false, "14")
+
 	g.mu.Lock()
+	g.tenure.holding = true
+	g.mu.Unlock()
+	get(true, "")
+	g.mu.Lock()
+	g.tenure.holding = false
 	g.errs.refused = &AccessError{Namespace: "ns", Name: "app", Verb: "get", Err: errors.New("forbidden")}
 	g.mu.Unlock()
-	renew("pod-b")
-	if parked() {
-		t.Fatal("parked while a refusal waits to be retried")
-	}
+	get(true, "")
 }

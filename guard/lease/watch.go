@@ -21,15 +21,15 @@ const maxWatchBackoff = 30 * time.Second
 // in RBAC can limit it) and feeds what it sees to the guard. A watch that
 // the apiserver refuses is retried once per error log period; the guard
 // works without it, only slower to take over a released Lease, and with
-// standbys polling the Lease.
+// standbys reading the Lease from the apiserver.
 func (g *Guard) watch(ctx context.Context) {
 	var rv string
 	backoff := g.cfg.retryPeriod
 	for ctx.Err() == nil {
 		err := g.watchOnce(ctx, &rv)
 		if err == nil || ctx.Err() != nil {
-			// A watch that ended in a normal way is reopened at once: the
-			// elector stays parked.
+			// A watch that ended in a normal way is reopened at once, from
+			// where it was: reads stay served by the watch.
 			backoff = g.cfg.retryPeriod
 			continue
 		}
@@ -101,8 +101,7 @@ func (g *Guard) watchOnce(ctx context.Context, rv *string) error {
 }
 
 // watched records a Lease seen on the watch and, when nobody holds it,
-// makes the elector try at once; while another replica renews it, parks the
-// elector (see lifecycle).
+// makes the elector try at once.
 func (g *Guard) watched(lease *coordinationv1.Lease, deleted bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -114,9 +113,10 @@ func (g *Guard) watched(lease *coordinationv1.Lease, deleted bool) {
 		g.succeededLocked() // the apiserver answers
 	}
 	g.observeLocked(lease)
+	if deleted {
+		g.seen.forget()
+	}
 	if g.seen.holder == "" {
 		g.kickLocked("the Lease is free")
-		return
 	}
-	g.watchedWriteLocked()
 }
