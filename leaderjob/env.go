@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/internal/incluster"
 )
 
 // The environment contract. Every variable is optional.
@@ -94,14 +95,8 @@ func (e environment) duration(name string, def time.Duration) (time.Duration, er
 }
 
 // inCluster reports whether the process runs in a Kubernetes Pod with a
-// service account, the same test client-go's in-cluster config makes.
-func (e environment) inCluster() bool {
-	if e.get("KUBERNETES_SERVICE_HOST") == "" || e.get("KUBERNETES_SERVICE_PORT") == "" {
-		return false
-	}
-	_, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/token")
-	return err == nil
-}
+// service account (the project's one definition, internal/incluster).
+func (e environment) inCluster() bool { return incluster.Detect(e.lookup) }
 
 // GuardSource builds the guard that a LEADERJOB_GUARD value names, for the
 // values package leaderjob does not build itself: lease and sidecar, which

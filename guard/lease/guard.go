@@ -20,8 +20,8 @@ import (
 
 // Guard is a [guard.Guard] on a Kubernetes Lease. It also implements
 // [guard.Starter], [guard.Releaser], [guard.HealthChecker],
-// [guard.ReadinessChecker] and [guard.ChangeNotifier]. Create it with [New]
-// or [FromEnv], call Start once, and Release on shutdown after the jobs have
+// [guard.ReadinessChecker] and [guard.ChangeNotifier]. Create it with [New],
+// call Start once, and Release on shutdown after the jobs have
 // drained.
 //
 // Its state is split by concern: tenure (this replica's hold and its

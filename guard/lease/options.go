@@ -47,8 +47,42 @@ type config struct {
 	clock           clock.WithDelayedExecution
 }
 
+// SettingNames are the names under which the program that builds a Guard
+// lets operators change its settings (environment variables, flags), so
+// that the guard's messages name what to change: "LEASE_DURATION=5s must be
+// longer than RENEW_DEADLINE=10s" instead of the options' names. An empty
+// field keeps the option's name.
+type SettingNames struct {
+	Name, Namespace, LeaseDuration, RenewDeadline, RetryPeriod string
+}
+
+// WithSettingNames makes the guard's messages name the settings as names
+// does, each as NAME=value.
+func WithSettingNames(names SettingNames) Option {
+	return func(c *config) {
+		or := func(name, option string) string {
+			if name == "" {
+				return option
+			}
+			return name
+		}
+		c.settings = settingNames{
+			name: or(names.Name, optionNames.name), namespace: or(names.Namespace, optionNames.namespace),
+			leaseDuration: or(names.LeaseDuration, optionNames.leaseDuration),
+			renewDeadline: or(names.RenewDeadline, optionNames.renewDeadline),
+			retryPeriod:   or(names.RetryPeriod, optionNames.retryPeriod),
+			assign: func(setting string, value any) string {
+				if s, ok := value.(string); ok {
+					return fmt.Sprintf("%s=%q", setting, s)
+				}
+				return fmt.Sprintf("%s=%v", setting, value)
+			},
+		}
+	}
+}
+
 // settingNames are how messages refer to the settings an operator changes:
-// by default the options of this package; [FromEnv] names its variables.
+// by default the options of this package (WithSettingNames changes them).
 type settingNames struct {
 	name, namespace, leaseDuration, renewDeadline, retryPeriod string
 	// assign formats a setting and its value: "WithName(\"x\")" or "NAME=\"x\"".
@@ -69,9 +103,6 @@ var optionNames = settingNames{
 // withClock sets the clock the guard's own rules read (tests use a fake
 // one); client-go's elector always reads the real clock.
 func withClock(c clock.WithDelayedExecution) Option { return func(cfg *config) { cfg.clock = c } }
-
-// withSettingNames makes messages name the settings as names does.
-func withSettingNames(names settingNames) Option { return func(c *config) { c.settings = names } }
 
 func defaults() config {
 	return config{

@@ -1,22 +1,20 @@
-package lease_test
+package kube
 
 import (
-	"fmt"
+	"os"
 	"strings"
 	"testing"
-
-	"github.com/leaderjob/leaderjob/guard/lease"
 )
 
-func TestFromEnv(t *testing.T) {
+func TestLeaseFromEnv(t *testing.T) {
 	kubeconfig := t.TempDir() + "/kubeconfig"
-	if err := writeFile(kubeconfig, `apiVersion: v1
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
 users: [{name: u, user: {token: t}}]
 contexts: [{name: x, context: {cluster: c, user: u, namespace: from-context}}]
 current-context: x
-`); err != nil {
+`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -42,7 +40,7 @@ current-context: x
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
-			g, err := lease.FromEnv(lookup, "billing", "pod-a", nil)
+			g, err := leaseFromEnv(lookup, "billing", "pod-a", nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("FromEnv = %v, want an error containing %q", err, tc.wantErr)
@@ -60,17 +58,4 @@ current-context: x
 			}
 		})
 	}
-}
-
-// FromEnv reads the same variables as a leaderjob application.
-func ExampleFromEnv() {
-	env := map[string]string{
-		"LEADERJOB_RETRY_PERIOD":   "2 seconds",
-		"LEADERJOB_LEASE_DURATION": "15s",
-	}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	_, err := lease.FromEnv(lookup, "billing", "pod-a", nil)
-	fmt.Println(err)
-	// Output:
-	// lease: invalid lease guard configuration: LEADERJOB_RETRY_PERIOD="2 seconds" is not a Go duration (such as 15s or 1m30s)
 }
