@@ -81,7 +81,7 @@
 // New refuses a Lease name that is not a valid object name (an RFC 1123
 // subdomain) and a namespace that is not a valid namespace name (an RFC 1123
 // label), naming the option to change (or the name WithSettingNames gives
-// it: package kube names the LEADERJOB_* variables).
+// it: package kube names the environment variables).
 //
 // A request the apiserver refuses for a reason no retry fixes by itself —
 // missing permissions, rejected credentials, a missing namespace, a request
