@@ -39,7 +39,7 @@ func BenchmarkWrappedRun(b *testing.B) {
 		}
 	})
 	lost := make(chan struct{})
-	term := guard.Func(func(context.Context) (guard.Decision, error) {
+	term := guard.CheckFunc(func(context.Context) (guard.Decision, error) {
 		return guard.Decision{Leader: true, Holder: "pod-a", Epoch: 1, HasEpoch: true, Lost: lost}, nil
 	})
 	b.Run("with-lost", func(b *testing.B) {

@@ -40,7 +40,7 @@ func ExampleWrap() {
 }
 
 func ExampleDecisionFrom() {
-	g := guard.Func(func(ctx context.Context) (guard.Decision, error) {
+	g := guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) {
 		return guard.Decision{Leader: true, Holder: "pod-a", Epoch: 4, HasEpoch: true}, nil
 	})
 	guard.Run(context.Background(), g, func(ctx context.Context) error {

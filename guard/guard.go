@@ -34,11 +34,11 @@ type Guard interface {
 	Check(ctx context.Context) (Decision, error)
 }
 
-// Func adapts an ordinary function to a [Guard].
-type Func func(ctx context.Context) (Decision, error)
+// CheckFunc adapts an ordinary function to a [Guard].
+type CheckFunc func(ctx context.Context) (Decision, error)
 
 // Check calls f(ctx).
-func (f Func) Check(ctx context.Context) (Decision, error) { return f(ctx) }
+func (f CheckFunc) Check(ctx context.Context) (Decision, error) { return f(ctx) }
 
 // Decision is one answer of a Guard.
 type Decision struct {

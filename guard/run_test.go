@@ -30,7 +30,7 @@ func (c *counter) calls() int                { return int(c.n.Load()) }
 
 // answer is a guard that always gives d and err.
 func answer(d guard.Decision, err error) guard.Guard {
-	return guard.Func(func(context.Context) (guard.Decision, error) { return d, err })
+	return guard.CheckFunc(func(context.Context) (guard.Decision, error) { return d, err })
 }
 
 func TestRunLeaderRuns(t *testing.T) {
@@ -144,7 +144,7 @@ func TestRunUpstreamTimeoutIsNotACheckTimeout(t *testing.T) {
 	upstream := fmt.Errorf("%w: lease default/app: update: %w", guard.ErrUnavailable, context.DeadlineExceeded)
 	for _, err := range []error{upstream, fmt.Errorf("renew: %w", context.DeadlineExceeded)} {
 		var c counter
-		o := guard.Run(context.Background(), guard.Func(func(context.Context) (guard.Decision, error) {
+		o := guard.Run(context.Background(), guard.CheckFunc(func(context.Context) (guard.Decision, error) {
 			return guard.Decision{}, err
 		}), c.job, guard.CheckTimeout(time.Second))
 		if o.Kind != guard.Skipped || o.Reason != guard.ReasonUnavailable {
@@ -162,7 +162,7 @@ func TestRunUpstreamTimeoutIsNotACheckTimeout(t *testing.T) {
 func TestRunSlowGuardTimesOut(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		check guard.Func
+		check guard.CheckFunc
 	}{
 		{"honours ctx", func(ctx context.Context) (guard.Decision, error) {
 			<-ctx.Done()
@@ -208,7 +208,7 @@ func TestRunCheckDeadline(t *testing.T) {
 		{[]guard.Option{guard.CheckTimeout(time.Hour)}, time.Hour},
 	} {
 		var left time.Duration
-		g := guard.Func(func(ctx context.Context) (guard.Decision, error) {
+		g := guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) {
 			dl, ok := ctx.Deadline()
 			if !ok {
 				t.Error("the check has no deadline")
@@ -241,7 +241,7 @@ func TestRunLeaderWithErrorFailsClosed(t *testing.T) {
 
 func TestRunGuardPanicSkips(t *testing.T) {
 	var c counter
-	g := guard.Func(func(context.Context) (guard.Decision, error) { panic("nil map") })
+	g := guard.CheckFunc(func(context.Context) (guard.Decision, error) { panic("nil map") })
 	o := guard.Run(context.Background(), g, c.job)
 	if c.calls() != 0 {
 		t.Fatal("the job ran after the guard panicked")
@@ -337,7 +337,7 @@ func TestRunJobPanic(t *testing.T) {
 
 func TestRunCanceledContextSkips(t *testing.T) {
 	var checks atomic.Int32
-	g := guard.Func(func(context.Context) (guard.Decision, error) {
+	g := guard.CheckFunc(func(context.Context) (guard.Decision, error) {
 		checks.Add(1)
 		return guard.Decision{Leader: true}, nil
 	})
@@ -360,7 +360,7 @@ func TestRunCanceledContextSkips(t *testing.T) {
 func TestRunCanceledDuringCheckSkips(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	g := guard.Func(func(ctx context.Context) (guard.Decision, error) {
+	g := guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) {
 		cancel()
 		<-ctx.Done()
 		return guard.Decision{}, ctx.Err()
@@ -412,7 +412,7 @@ func TestWrap(t *testing.T) {
 	if err := guard.Wrap(guard.Always, func(context.Context) error { panic("x") })(context.Background()); !errors.As(err, &pe) {
 		t.Fatalf("job panic: %v, want *PanicError", err)
 	}
-	slow := guard.Func(func(ctx context.Context) (guard.Decision, error) { <-ctx.Done(); return guard.Decision{}, ctx.Err() })
+	slow := guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) { <-ctx.Done(); return guard.Decision{}, ctx.Err() })
 	err = guard.Wrap(slow, c.job, guard.CheckTimeout(time.Millisecond))(context.Background())
 	if !errors.Is(err, guard.ErrSkipped) || guard.ReasonOf(err) != guard.ReasonTimeout || c.calls() != 1 {
 		t.Fatalf("slow guard: %v, want a skip classed as timeout (options passed through)", err)
