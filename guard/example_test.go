@@ -15,10 +15,10 @@ func ExampleRun() {
 	}
 
 	o := guard.Run(context.Background(), guard.Always, report)
-	fmt.Println(o.Kind, o.Err)
+	fmt.Println(o.Outcome, o.Err)
 
 	o = guard.Run(context.Background(), guard.Never, report)
-	fmt.Println(o.Kind, o.Reason)
+	fmt.Println(o.Outcome, o.Reason)
 	// Output:
 	// sending the daily report
 	// ran <nil>

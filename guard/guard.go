@@ -5,7 +5,7 @@
 // [Decision] or an error. [Run] is the middleware that asks a Guard under a
 // short deadline and calls the job only when the answer is yes; any other
 // answer, including an error or a timeout, skips the run and says why in the
-// returned [Outcome]. The package fails closed: nothing but an explicit
+// returned [Result]. The package fails closed: nothing but an explicit
 // "leader" answer lets a job run.
 //
 // Guards that hold leadership for a term (a Kubernetes Lease, for example)

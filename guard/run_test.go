@@ -37,8 +37,8 @@ func TestRunLeaderRuns(t *testing.T) {
 	var c counter
 	d := guard.Decision{Leader: true, Holder: "pod-a", Self: "pod-a", Epoch: 7, HasEpoch: true}
 	o := guard.Run(context.Background(), answer(d, nil), c.job)
-	if o.Kind != guard.Ran || o.Err != nil || o.Reason != "" {
-		t.Fatalf("outcome = %s/%q/%v, want ran with no reason or error", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Ran || o.Err != nil || o.Reason != "" {
+		t.Fatalf("outcome = %s/%q/%v, want ran with no reason or error", o.Outcome, o.Reason, o.Err)
 	}
 	if c.calls() != 1 {
 		t.Fatalf("job called %d times, want 1", c.calls())
@@ -64,8 +64,8 @@ func TestRunFollowerSkips(t *testing.T) {
 			if c.calls() != 0 {
 				t.Fatal("a follower called the job")
 			}
-			if o.Kind != guard.Skipped || o.Reason != guard.ReasonNotLeader {
-				t.Fatalf("outcome = %s/%q, want skipped/not_leader", o.Kind, o.Reason)
+			if o.Outcome != guard.Skipped || o.Reason != guard.ReasonNotLeader {
+				t.Fatalf("outcome = %s/%q, want skipped/not_leader", o.Outcome, o.Reason)
 			}
 			if !errors.Is(o.Err, guard.ErrSkipped) || !errors.Is(o.Err, guard.ErrNotLeader) {
 				t.Fatalf("err = %v, want ErrSkipped and ErrNotLeader", o.Err)
@@ -101,8 +101,8 @@ func TestRunGuardErrorSkips(t *testing.T) {
 			if c.calls() != 0 {
 				t.Fatal("the job ran although the guard failed")
 			}
-			if o.Kind != guard.Skipped || o.Reason != tc.reason {
-				t.Fatalf("outcome = %s/%q, want skipped/%q", o.Kind, o.Reason, tc.reason)
+			if o.Outcome != guard.Skipped || o.Reason != tc.reason {
+				t.Fatalf("outcome = %s/%q, want skipped/%q", o.Outcome, o.Reason, tc.reason)
 			}
 			if !errors.Is(o.Err, guard.ErrSkipped) || !errors.Is(o.Err, tc.err) {
 				t.Fatalf("err = %v, want ErrSkipped and %v", o.Err, tc.err)
@@ -147,8 +147,8 @@ func TestRunUpstreamTimeoutIsNotACheckTimeout(t *testing.T) {
 		o := guard.Run(context.Background(), guard.CheckFunc(func(context.Context) (guard.Decision, error) {
 			return guard.Decision{}, err
 		}), c.job, guard.CheckTimeout(time.Second))
-		if o.Kind != guard.Skipped || o.Reason != guard.ReasonUnavailable {
-			t.Fatalf("%v: outcome %s/%s, want skipped/unavailable", err, o.Kind, o.Reason)
+		if o.Outcome != guard.Skipped || o.Reason != guard.ReasonUnavailable {
+			t.Fatalf("%v: outcome %s/%s, want skipped/unavailable", err, o.Outcome, o.Reason)
 		}
 		if strings.Contains(o.Err.Error(), "did not answer") || !strings.Contains(o.Err.Error(), err.Error()) {
 			t.Fatalf("message %q, want the guard's own error", o.Err)
@@ -184,8 +184,8 @@ func TestRunSlowGuardTimesOut(t *testing.T) {
 			if c.calls() != 0 {
 				t.Fatal("the job ran although the guard did not answer in time")
 			}
-			if o.Kind != guard.Skipped || o.Reason != guard.ReasonTimeout {
-				t.Fatalf("outcome = %s/%q (%v), want skipped/timeout", o.Kind, o.Reason, o.Err)
+			if o.Outcome != guard.Skipped || o.Reason != guard.ReasonTimeout {
+				t.Fatalf("outcome = %s/%q (%v), want skipped/timeout", o.Outcome, o.Reason, o.Err)
 			}
 			if !errors.Is(o.Err, context.DeadlineExceeded) || !strings.Contains(o.Err.Error(), "10ms") {
 				t.Fatalf("err = %v, want a deadline error naming the timeout", o.Err)
@@ -231,8 +231,8 @@ func TestRunLeaderWithErrorFailsClosed(t *testing.T) {
 	if c.calls() != 0 {
 		t.Fatal("the job ran on a yes that came with an error")
 	}
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonStale || !errors.Is(o.Err, guard.ErrStale) {
-		t.Fatalf("outcome = %s/%q (%v), want skipped/stale", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonStale || !errors.Is(o.Err, guard.ErrStale) {
+		t.Fatalf("outcome = %s/%q (%v), want skipped/stale", o.Outcome, o.Reason, o.Err)
 	}
 	if o.Decision.Leader {
 		t.Fatal("the outcome keeps a Leader decision that was not trusted")
@@ -246,8 +246,8 @@ func TestRunGuardPanicSkips(t *testing.T) {
 	if c.calls() != 0 {
 		t.Fatal("the job ran after the guard panicked")
 	}
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonGuardError || !strings.Contains(o.Err.Error(), "nil map") {
-		t.Fatalf("outcome = %s/%q (%v), want skipped/guard_error naming the panic", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonGuardError || !strings.Contains(o.Err.Error(), "nil map") {
+		t.Fatalf("outcome = %s/%q (%v), want skipped/guard_error naming the panic", o.Outcome, o.Reason, o.Err)
 	}
 }
 
@@ -259,8 +259,8 @@ func TestRunLostBeforeRunSkips(t *testing.T) {
 	if c.calls() != 0 {
 		t.Fatal("the job ran under a term that had already ended")
 	}
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonNotLeader || !errors.Is(o.Err, guard.ErrNotLeader) {
-		t.Fatalf("outcome = %s/%q (%v), want skipped/not_leader", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonNotLeader || !errors.Is(o.Err, guard.ErrNotLeader) {
+		t.Fatalf("outcome = %s/%q (%v), want skipped/not_leader", o.Outcome, o.Reason, o.Err)
 	}
 }
 
@@ -278,8 +278,8 @@ func TestRunLostDuringRunCancelsJob(t *testing.T) {
 				return errors.New("the job context was not cancelled when the term ended")
 			}
 		})
-	if o.Kind != guard.Canceled || !errors.Is(o.Err, guard.ErrLeadershipLost) {
-		t.Fatalf("outcome = %s (%v), want canceled with cause ErrLeadershipLost", o.Kind, o.Err)
+	if o.Outcome != guard.Canceled || !errors.Is(o.Err, guard.ErrLeadershipLost) {
+		t.Fatalf("outcome = %s (%v), want canceled with cause ErrLeadershipLost", o.Outcome, o.Err)
 	}
 }
 
@@ -299,8 +299,8 @@ func TestRunJobContextEndsAfterRun(t *testing.T) {
 func TestRunJobError(t *testing.T) {
 	boom := errors.New("boom")
 	o := guard.Run(context.Background(), guard.Always, func(context.Context) error { return boom })
-	if o.Kind != guard.Failed || o.Err != boom || o.Reason != "" {
-		t.Fatalf("outcome = %s/%q (%v), want failed with the job's error", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Failed || o.Err != boom || o.Reason != "" {
+		t.Fatalf("outcome = %s/%q (%v), want failed with the job's error", o.Outcome, o.Reason, o.Err)
 	}
 }
 
@@ -316,8 +316,8 @@ func TestRunJobPanic(t *testing.T) {
 		{42, nil, "panic: 42"},
 	} {
 		o := guard.Run(context.Background(), guard.Always, func(context.Context) error { panic(tc.value) })
-		if o.Kind != guard.Panicked {
-			t.Fatalf("panic(%v): kind = %s, want panicked", tc.value, o.Kind)
+		if o.Outcome != guard.Panicked {
+			t.Fatalf("panic(%v): kind = %s, want panicked", tc.value, o.Outcome)
 		}
 		var pe *guard.PanicError
 		if !errors.As(o.Err, &pe) {
@@ -349,8 +349,8 @@ func TestRunCanceledContextSkips(t *testing.T) {
 	if c.calls() != 0 || checks.Load() != 0 {
 		t.Fatalf("job calls %d, checks %d: want neither once the context ended", c.calls(), checks.Load())
 	}
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonCanceled {
-		t.Fatalf("outcome = %s/%q, want skipped/canceled", o.Kind, o.Reason)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonCanceled {
+		t.Fatalf("outcome = %s/%q, want skipped/canceled", o.Outcome, o.Reason)
 	}
 	if !errors.Is(o.Err, guard.ErrSkipped) || !errors.Is(o.Err, stopping) {
 		t.Fatalf("err = %v, want ErrSkipped and the context's cause", o.Err)
@@ -367,8 +367,8 @@ func TestRunCanceledDuringCheckSkips(t *testing.T) {
 	})
 	var c counter
 	o := guard.Run(ctx, g, c.job)
-	if c.calls() != 0 || o.Kind != guard.Skipped || o.Reason != guard.ReasonCanceled {
-		t.Fatalf("outcome = %s/%q (%v), calls %d; want skipped/canceled, no call", o.Kind, o.Reason, o.Err, c.calls())
+	if c.calls() != 0 || o.Outcome != guard.Skipped || o.Reason != guard.ReasonCanceled {
+		t.Fatalf("outcome = %s/%q (%v), calls %d; want skipped/canceled, no call", o.Outcome, o.Reason, o.Err, c.calls())
 	}
 }
 
@@ -383,8 +383,8 @@ func TestDecisionFrom(t *testing.T) {
 		got, ok = guard.DecisionFrom(ctx)
 		return nil
 	})
-	if o.Kind != guard.Ran || !ok {
-		t.Fatalf("outcome %s, found %v", o.Kind, ok)
+	if o.Outcome != guard.Ran || !ok {
+		t.Fatalf("outcome %s, found %v", o.Outcome, ok)
 	}
 	if got.Holder != want.Holder || got.Epoch != want.Epoch || !got.HasEpoch || got.Detail != want.Detail || !got.Leader {
 		t.Fatalf("DecisionFrom = %+v, want %+v", got, want)
@@ -442,8 +442,8 @@ func TestAlwaysNever(t *testing.T) {
 		t.Error("Never let the job run")
 		return nil
 	})
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonNotLeader || !strings.Contains(o.Err.Error(), "never") {
-		t.Fatalf("Run under Never = %s/%q (%v)", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonNotLeader || !strings.Contains(o.Err.Error(), "never") {
+		t.Fatalf("Run under Never = %s/%q (%v)", o.Outcome, o.Reason, o.Err)
 	}
 }
 
@@ -454,8 +454,8 @@ func TestRunConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
-			if o := guard.Run(context.Background(), g, c.job); o.Kind != guard.Ran {
-				t.Errorf("outcome %s (%v)", o.Kind, o.Err)
+			if o := guard.Run(context.Background(), g, c.job); o.Outcome != guard.Ran {
+				t.Errorf("outcome %s (%v)", o.Outcome, o.Err)
 			}
 		})
 	}
