@@ -25,6 +25,9 @@ const releaseTimeout = 5 * time.Second
 
 // Defaults.
 const (
+	// DefaultStartupGrace bounds how long Run waits, before it starts the
+	// scheduler, for the guard to know the leader.
+	DefaultStartupGrace = 5 * time.Second
 	// DefaultDrainTimeout bounds how long shutdown waits for running jobs.
 	// Keep terminationGracePeriodSeconds above it plus a few seconds for
 	// releasing the guard.
@@ -106,6 +109,7 @@ type options struct {
 	identity     string
 	drainTimeout time.Duration
 	checkTimeout time.Duration
+	startupGrace *time.Duration
 	noSignals    bool
 	hooks        []func(Result)
 	httpAddr     *string
@@ -162,6 +166,14 @@ func WithDrainTimeout(d time.Duration) Option { return func(o *options) { o.drai
 
 // WithCheckTimeout bounds each guard check (default guard.DefaultCheckTimeout).
 func WithCheckTimeout(d time.Duration) Option { return func(o *options) { o.checkTimeout = d } }
+
+// WithStartupGrace bounds how long Run waits for the guard to know the
+// leader (an answer other than guard.ErrLeaderUnknown: the Lease read or
+// won) before it starts the scheduler, so that the fires due at start
+// (fixed-rate, fixed-delay and one-shot jobs) are not skipped because the
+// election had not begun (default DefaultStartupGrace; 0 does not wait).
+// A replica that starts alone then runs them as the leader.
+func WithStartupGrace(d time.Duration) Option { return func(o *options) { o.startupGrace = &d } }
 
 // WithoutSignals stops Run from handling SIGINT and SIGTERM; it then ends
 // only when its context does.

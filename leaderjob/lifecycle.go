@@ -58,7 +58,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.startGuards(guardCtx); err != nil {
 		return err
 	}
-	go a.leader.probe(guardCtx) // is_leader and the holder from the start, not from the first run
+	a.awaitLeaderKnown(ctx)
 
 	if err := a.startScheduler(); err != nil {
 		return errors.Join(err, a.release())
@@ -72,6 +72,31 @@ func (a *App) Run(ctx context.Context) error {
 	a.logger.Info("shutting down", slog.String("app", a.name), slog.String("cause", shutdownCause(ctx)),
 		slog.Duration("drain_timeout", a.opts.drainTimeout))
 	return a.shutdown()
+}
+
+// awaitLeaderKnown waits, at most the startup grace, until the App's guard
+// gives an answer other than "leader unknown", so that the fires due at
+// start find the election begun. It also sets is_leader and the holder
+// from the start rather than from the first run.
+func (a *App) awaitLeaderKnown(ctx context.Context) {
+	grace := DefaultStartupGrace
+	if a.opts.startupGrace != nil {
+		grace = *a.opts.startupGrace
+	}
+	deadline := time.Now().Add(grace)
+	for {
+		_, err := a.leader.probe(ctx)
+		if !errors.Is(err, guard.ErrLeaderUnknown) || !time.Now().Before(deadline) || ctx.Err() != nil {
+			if err != nil {
+				a.logger.Debug("starting the scheduler", slog.String("guard_answer", err.Error()))
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func shutdownCause(ctx context.Context) string {
@@ -121,7 +146,7 @@ func (a *App) logStart() {
 		slog.Int("jobs", len(a.order)))
 	next := map[string]time.Time{}
 	for _, gj := range a.sched.Jobs() {
-		if t, err := gj.NextRun(); err == nil {
+		if t, err := gj.NextRun(); err == nil && !t.IsZero() { // a one-shot job that has fired has none
 			next[gj.Name()] = t
 		}
 	}

@@ -107,6 +107,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 		leaderjob.WithHTTPAddr(""),
 		leaderjob.WithLogger(Logger(t)),
 		leaderjob.WithResultHook(h.record),
+		leaderjob.WithStartupGrace(0), // the fake guard answers at once
 	}, c.appOpts...)
 	app, err := leaderjob.New(t.Name(), appOpts...)
 	if err != nil {
