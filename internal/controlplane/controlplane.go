@@ -12,9 +12,9 @@
 // and service-account tokens (TokenRequest). Admission is kube-apiserver's
 // default set but ServiceAccount (envtest turns that one off), so Pod
 // Security admission enforces a namespace's pod-security.kubernetes.io
-// labels. It can be stopped and started
-// again on the same port with the same certificates, to simulate an
-// outage. Nothing here talks to anything but loopback.
+// labels. It can be stopped and started again on the same port with the
+// same certificates, to simulate an outage. Nothing here talks to anything
+// but loopback.
 package controlplane
 
 import (
