@@ -455,6 +455,7 @@ func TestExamplesPassRestricted(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkRestricted(t, d.Spec.Template.Spec)
+				checkGracePeriod(t, d.Spec.Template.Spec)
 				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: d.Name + "-pod", Labels: d.Spec.Template.Labels}, Spec: d.Spec.Template.Spec}
 				if _, err := cs.CoreV1().Pods(ns.Name).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
 					t.Errorf("a pod of Deployment %s is refused: %v", d.Name, err)
@@ -516,5 +517,26 @@ func checkRestricted(t *testing.T, pod corev1.PodSpec) {
 			sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 			t.Errorf("container %s securityContext %+v: want allowPrivilegeEscalation false, capabilities.drop [ALL], readOnlyRootFilesystem", c.Name, sc)
 		}
+	}
+}
+
+// checkGracePeriod checks that the pod's grace period covers the app's
+// drain (LEADERJOB_DRAIN_TIMEOUT, default 20s) plus releasing leadership
+// (leaderjob.DefaultReleaseTimeout, 5s).
+func checkGracePeriod(t *testing.T, pod corev1.PodSpec) {
+	t.Helper()
+	drain := 20 * time.Second
+	for _, e := range pod.Containers[0].Env {
+		if e.Name == "LEADERJOB_DRAIN_TIMEOUT" {
+			d, err := time.ParseDuration(e.Value)
+			if err != nil {
+				t.Fatalf("LEADERJOB_DRAIN_TIMEOUT=%q: %v", e.Value, err)
+			}
+			drain = d
+		}
+	}
+	need := drain + 5*time.Second
+	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second < need {
+		t.Errorf("terminationGracePeriodSeconds = %v, want at least drain %v + release 5s", g, drain)
 	}
 }
