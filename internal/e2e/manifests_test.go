@@ -35,6 +35,7 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/lease"
 	"github.com/leaderjob/leaderjob/internal/controlplane"
+	"github.com/leaderjob/leaderjob/leaderjob"
 )
 
 const manifests = "../../examples/kubernetes/lease"
@@ -522,7 +523,7 @@ func checkRestricted(t *testing.T, pod corev1.PodSpec) {
 
 // checkGracePeriod checks that the pod's grace period covers the app's
 // drain (LEADERJOB_DRAIN_TIMEOUT, default 20s) plus releasing leadership
-// (leaderjob.DefaultReleaseTimeout, 5s).
+// (leaderjob.DefaultReleaseTimeout).
 func checkGracePeriod(t *testing.T, pod corev1.PodSpec) {
 	t.Helper()
 	drain := 20 * time.Second
@@ -535,8 +536,8 @@ func checkGracePeriod(t *testing.T, pod corev1.PodSpec) {
 			drain = d
 		}
 	}
-	need := drain + 5*time.Second
+	need := drain + leaderjob.DefaultReleaseTimeout
 	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second < need {
-		t.Errorf("terminationGracePeriodSeconds = %v, want at least drain %v + release 5s", g, drain)
+		t.Errorf("terminationGracePeriodSeconds = %v, want at least drain %v + release %v", g, drain, leaderjob.DefaultReleaseTimeout)
 	}
 }
