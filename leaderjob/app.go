@@ -76,6 +76,7 @@ type App struct {
 	cancelBase context.CancelCauseFunc
 	inflight   inflight
 	runSeq     runIDs
+	signals    signals // for leaderjobtest
 }
 
 type job struct {
@@ -84,9 +85,9 @@ type job struct {
 	fn       Func
 	cfg      jobConfig
 	guard    guard.Guard
-	running  sync.Mutex   // held while a run of this job is in progress
-	cron     *springCron  // set at start for cron schedules
-	entered  atomic.Int64 // the clock's now (Unix ns) when gocron last called the task
+	running  sync.Mutex  // held while a run of this job is in progress
+	cron     *springCron // set at start for cron schedules
+	calling  atomic.Bool // the job's function is executing
 }
 
 // Option configures New.
@@ -323,76 +324,6 @@ func (a *App) Jobs() []string {
 		names[i] = j.name
 	}
 	return names
-}
-
-// pendingTimers counts the timers the scheduler keeps while idle between
-// runs: one per enabled recurring job, plus one per delayed one-shot job
-// that has not fired. fired reports whether a job has had a run attempt.
-// It exists for leaderjobtest, which must know when a fake clock is settled.
-//
-// It first waits (at most settleBound) until gocron has finished its
-// bookkeeping of every fire so far. gocron records a fire as done a moment
-// after the run started; if a fake clock jumps to the next fire time in
-// between, gocron forgets its schedule and fires the job again and again at
-// that same instant.
-func (a *App) pendingTimers(fired func(name string) bool) int {
-	a.awaitSchedulerBookkeeping(settleBound)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := 0
-	for _, j := range a.order {
-		switch s := j.schedule; {
-		case s.IsDisabled():
-		case s.kind == kindOnce:
-			if s.delay > 0 && !fired(j.name) {
-				n++
-			}
-		default:
-			n++
-		}
-	}
-	return n
-}
-
-// settleBound limits how long pendingTimers waits for gocron's bookkeeping.
-const settleBound = 10 * time.Second
-
-// awaitSchedulerBookkeeping waits until, for every job other than a
-// fixed-delay one, gocron has recorded each fire as done (no scheduled time
-// is left at or before the clock's now) and the task of the last recorded
-// fire has begun, and so has read the clock for its ScheduledAt. A
-// fixed-delay job is recorded only when its run ends, which no wait here can
-// hasten; its next timer, which the caller waits for, comes after that.
-func (a *App) awaitSchedulerBookkeeping(bound time.Duration) {
-	a.mu.Lock()
-	sched := a.sched
-	a.mu.Unlock()
-	if sched == nil {
-		return
-	}
-	deadline := time.Now().Add(bound)
-	for !a.schedulerSettled(sched) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Microsecond)
-	}
-}
-
-func (a *App) schedulerSettled(sched gocron.Scheduler) bool {
-	now := a.clock.Now()
-	for _, gj := range sched.Jobs() {
-		a.mu.Lock()
-		j := a.jobs[gj.Name()]
-		a.mu.Unlock()
-		if j == nil || j.schedule.kind == kindFixedDelay {
-			continue
-		}
-		if next, err := gj.NextRun(); err == nil && !next.IsZero() && !next.After(now) {
-			return false
-		}
-		if last, err := gj.LastRun(); err == nil && !last.IsZero() && j.entered.Load() < last.UnixNano() {
-			return false // a recorded fire whose task has not begun
-		}
-	}
-	return true
 }
 
 // guardName describes a guard given with WithGuard for the logs.

@@ -59,8 +59,9 @@ func (a *App) Trigger(ctx context.Context, name string) (Result, error) {
 
 // fire is the gocron task of job j.
 func (a *App) fire(j *job) {
+	a.signals.fireStarted()
+	defer a.signals.fireFinished()
 	at := a.clock.Now()
-	j.entered.Store(at.UnixNano())
 	if j.cron != nil {
 		if instant, ok := j.cron.firedAt(at); ok {
 			at = instant
@@ -98,10 +99,13 @@ func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time) Result
 
 // timed applies the job's run timeout around its function.
 func (a *App) timed(j *job) func(context.Context) error {
-	if j.cfg.timeout <= 0 {
-		return j.fn
-	}
 	return func(ctx context.Context) error {
+		j.calling.Store(true)
+		a.signals.changed()
+		defer func() { j.calling.Store(false); a.signals.changed() }()
+		if j.cfg.timeout <= 0 {
+			return j.fn(ctx)
+		}
 		ctx, cancel := context.WithTimeoutCause(ctx, j.cfg.timeout, ErrRunTimeout)
 		defer cancel()
 		return j.fn(ctx)

@@ -52,7 +52,12 @@
 //     skipped for that day; "0 30 2 * * *" in Europe/Berlin does not fire
 //     on 2021-03-28 and fires next at 02:30 on 2021-03-29. Other times of
 //     that day fire as usual, also when midnight itself is skipped, as in
-//     America/Sao_Paulo on 2018-11-04.
+//     America/Sao_Paulo on 2018-11-04, and a gap never costs the next
+//     day: "0 0 0,2 * * *" in America/New_York fires at 00:00 on
+//     2026-03-08, has no 02:00 that day and fires next at 00:00 on
+//     2026-03-09. This is the rule of Spring Framework 6.2.19 and 7.0.8
+//     (gh-36865). Earlier Spring versions skip a whole day in such cases,
+//     to 2026-03-10 in this example.
 //   - Fall back: a wall time inside a repeated hour fires twice, at both
 //     offsets; "0 30 2 * * *" in Europe/Berlin fires at 02:30+02:00 and
 //     again at 02:30+01:00 on 2021-10-31. An overlap shorter than an hour,

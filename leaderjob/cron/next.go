@@ -133,8 +133,7 @@ func (f bitsField) nextOrSame(z zoned) (zoned, bool) {
 	cur := get(k, z)
 	next := f.nextSetBit(cur)
 	if next < 0 {
-		z = rollForward(k, z)
-		next = f.afterRoll(z)
+		z, next = f.afterRoll(z)
 	}
 	if next == cur {
 		return z, true
@@ -150,8 +149,11 @@ func (f bitsField) nextOrSame(z zoned) (zoned, bool) {
 		cur = get(k, z)
 		next = f.nextSetBit(cur)
 		if next < 0 {
-			z = rollForward(k, z)
-			next = f.afterRoll(z)
+			z, next = f.afterRoll(z)
+			// The period changed: compare against the value z now reads,
+			// not the one from before the roll, or the loop could stop
+			// early or run a whole period too far.
+			cur = get(k, z)
 		}
 	}
 	if count >= maxAttempts {
@@ -160,15 +162,19 @@ func (f bitsField) nextOrSame(z zoned) (zoned, bool) {
 	return reset(k, z), true
 }
 
-// afterRoll picks the target value once z has been rolled into a new
-// period. That period normally starts at the field's minimum, but a
+// afterRoll moves z to the start of the next period of the field (the
+// next day for hours, and so on) and picks the value to look for there.
+// That period normally starts at the field's minimum, but a
 // daylight-saving gap can swallow its start (Africa/Cairo skips from 00:00
-// to 01:00), so the search starts at the value z actually reads.
-func (f bitsField) afterRoll(z zoned) int {
+// to 01:00), so the search starts at the value z actually reads. When no
+// value at or after that one is set, the period has nothing left to offer
+// and z rolls on to the start of the period after it.
+func (f bitsField) afterRoll(z zoned) (zoned, int) {
+	z = rollForward(f.kind, z)
 	if n := f.nextSetBit(get(f.kind, z)); n >= 0 {
-		return n
+		return z, n
 	}
-	return f.nextSetBit(0)
+	return rollForward(f.kind, z), f.nextSetBit(0)
 }
 
 // nextSetBit returns the lowest set bit at or above from, or -1. Like a

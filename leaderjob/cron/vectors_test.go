@@ -173,3 +173,33 @@ func TestNextConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// The hour field alone, as in Spring's BitsCronFieldTests for gh-36865:
+// once the field rolls into the next day, it continues from the hour the
+// clock reads there (a gap may have skipped midnight) and never moves a
+// whole day too far.
+func TestHourFieldRollsOverGap(t *testing.T) {
+	tests := []struct {
+		hours, zone string
+		from, want  time.Time
+	}{
+		// Africa/Cairo skips 2025-04-25 00:00-01:00.
+		{"0-23/2", "Africa/Cairo", time.Date(2025, 4, 24, 23, 0, 0, 0, time.FixedZone("", 2*3600)), time.Date(2025, 4, 25, 2, 0, 0, 0, time.FixedZone("", 3*3600))},
+		// America/New_York skips 2026-03-08 02:00-03:00.
+		{"0,2", "America/New_York", time.Date(2026, 3, 8, 1, 0, 0, 0, time.FixedZone("", -5*3600)), time.Date(2026, 3, 9, 0, 0, 0, 0, time.FixedZone("", -4*3600))},
+	}
+	for _, tt := range tests {
+		loc, err := time.LoadLocation(tt.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, ferr := parsePlain(tt.hours, tt.hours, kHour)
+		if ferr != nil {
+			t.Fatalf("%q: %v", tt.hours, ferr)
+		}
+		got, ok := f.nextOrSame(fromTime(tt.from.In(loc)))
+		if !ok || !got.time().Equal(tt.want) || got.off != offsetAt(loc, tt.want.Unix()) {
+			t.Errorf("hours %q in %s: nextOrSame(%s) = %s, %v; want %s", tt.hours, tt.zone, tt.from.Format(time.RFC3339), got.time().Format(time.RFC3339), ok, tt.want.Format(time.RFC3339))
+		}
+	}
+}

@@ -2,6 +2,24 @@
 // public API of package leaderjob.
 package hooks
 
-// PendingTimers is set by package leaderjob: the number of scheduler timers
-// an idle App keeps, given which jobs have already had a run attempt.
-var PendingTimers func(app any, fired func(job string) bool) int
+// SchedulerState is what leaderjobtest needs to know about an App's
+// scheduler to move a fake clock from one fire to the next.
+type SchedulerState interface {
+	// ImmediateFires counts the fires made at start without a timer.
+	ImmediateFires() int
+	// IdleTimers counts the timers the scheduler keeps while no run is
+	// due, given which jobs have had a run attempt.
+	IdleTimers(fired func(job string) bool) int
+	// Fires counts the scheduler's calls of job tasks, begun and returned.
+	Fires() (started, finished uint64)
+	// Calling reports whether the job's function is executing.
+	Calling(job string) bool
+	// OnChange sets a function called after every change of Fires.
+	OnChange(fn func())
+	// Barrier returns once the scheduler has handled every message sent
+	// to it before the call.
+	Barrier()
+}
+
+// Scheduler is set by package leaderjob.
+var Scheduler func(app any) SchedulerState
