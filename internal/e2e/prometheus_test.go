@@ -77,11 +77,13 @@ scrape_configs:
 	t.Logf("prometheus on %s, replicas on %v", promAddr, addrs)
 
 	// Both targets up, and exactly one leader.
-	deadline := time.Now().Add(30 * time.Second)
+	start := time.Now()
+	deadline := start.Add(30 * time.Second)
 	for {
 		up := api.scalar(t, `count(up{job="leaderjob"} == 1)`)
 		leaders := api.scalar(t, `sum(leaderjob_is_leader)`)
 		if up == 2 && leaders == 1 {
+			t.Logf("Prometheus saw both targets up and one leader %v after it was ready", time.Since(start).Round(time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {
