@@ -23,20 +23,27 @@ const (
 	Skipped  Kind = "skipped"  // the job was not called; Outcome.Reason says why
 	Failed   Kind = "failed"   // the job was called and returned an error
 	Panicked Kind = "panicked" // the job was called and panicked; the panic was recovered
+	// Canceled: the job was called and returned an error after its context
+	// was cancelled from outside the job, with cause ErrLeadershipLost or
+	// ErrShuttingDown: the run was cut short, it did not fail on its own.
+	Canceled Kind = "canceled"
 )
 
-// Skip reasons: short, stable classes for logs and metric labels. The full
-// explanation is in Outcome.Err.
+// Reason is the class of a skipped run: a short, stable string for logs and
+// metric labels. The full explanation is in Outcome.Err.
+type Reason string
+
+// Skip reasons.
 const (
-	ReasonNotLeader     = "not_leader"     // another replica leads, or the term ended
-	ReasonLeaderUnknown = "leader_unknown" // the source named no leader
-	ReasonStale         = "stale"          // the source's answer was too old
-	ReasonUnavailable   = "unavailable"    // the source could not be asked
-	ReasonForbidden     = "forbidden"      // the source refused our credentials
-	ReasonTimeout       = "timeout"        // the check did not answer within its deadline
-	ReasonReleased      = "released"       // the guard has given up leadership for good
-	ReasonCanceled      = "canceled"       // the caller's context ended before the run
-	ReasonGuardError    = "guard_error"    // any other error from the guard
+	ReasonNotLeader     Reason = "not_leader"     // another replica leads, or the term ended
+	ReasonLeaderUnknown Reason = "leader_unknown" // the source named no leader
+	ReasonStale         Reason = "stale"          // the source's answer was too old
+	ReasonUnavailable   Reason = "unavailable"    // the source could not be asked
+	ReasonForbidden     Reason = "forbidden"      // the source refused our credentials
+	ReasonTimeout       Reason = "timeout"        // the check did not answer within its deadline
+	ReasonReleased      Reason = "released"       // the guard has given up leadership for good
+	ReasonCanceled      Reason = "canceled"       // the caller's context ended before the run
+	ReasonGuardError    Reason = "guard_error"    // any other error from the guard
 )
 
 // ErrSkipped is wrapped by Outcome.Err (and by the error a [Wrap]ped job
@@ -47,8 +54,8 @@ var ErrSkipped = errors.New("run skipped")
 type Outcome struct {
 	Kind Kind
 	// Reason is one of the Reason* classes when Kind is Skipped, else "".
-	Reason string
-	// Err is nil for Ran; the job's error for Failed; a *PanicError for
+	Reason Reason
+	// Err is nil for Ran; the job's error for Failed and Canceled; a *PanicError for
 	// Panicked; for Skipped an error wrapping ErrSkipped and the cause
 	// (ErrNotLeader or the guard's error).
 	Err error
@@ -118,7 +125,7 @@ func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...O
 		return skip(ReasonNotLeader, fmt.Errorf("%w: leadership term ended before the run started", ErrNotLeader), d, checked)
 	}
 
-	runCtx := WithDecision(ctx, d)
+	runCtx := withDecision(ctx, d)
 	if d.Lost != nil {
 		var cancel context.CancelCauseFunc
 		runCtx, cancel = context.WithCancelCause(runCtx)
@@ -140,6 +147,9 @@ func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...O
 		o.Kind, o.Err = Failed, err
 		if _, ok := err.(*PanicError); ok {
 			o.Kind = Panicked
+		} else if cause := context.Cause(runCtx); runCtx.Err() != nil &&
+			(errors.Is(cause, ErrLeadershipLost) || errors.Is(cause, ErrShuttingDown)) {
+			o.Kind = Canceled
 		}
 	}
 	return o
@@ -164,7 +174,10 @@ func check(ctx context.Context, g Guard, timeout time.Duration) (d Decision, err
 	if err == nil {
 		err = context.Cause(checkCtx) // an answer that came after the deadline is not trusted
 	}
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+	// Only the check's own deadline is a timeout of the check. A guard that
+	// answered in time with an error of its own (an election request that
+	// timed out upstream, say) keeps that error and its class.
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(checkCtx), errCheckTimeout{}) {
 		err = errCheckTimeout{timeout}
 	}
 	return d, err
@@ -176,7 +189,10 @@ type errCheckTimeout struct{ after time.Duration }
 func (e errCheckTimeout) Error() string {
 	return fmt.Sprintf("guard did not answer within %v", e.after)
 }
-func (errCheckTimeout) Is(target error) bool { return target == context.DeadlineExceeded }
+func (errCheckTimeout) Is(target error) bool {
+	_, ok := target.(errCheckTimeout)
+	return ok || target == context.DeadlineExceeded
+}
 
 func call(ctx context.Context, fn func(context.Context) error) (err error) {
 	defer func() {
@@ -187,7 +203,7 @@ func call(ctx context.Context, fn func(context.Context) error) (err error) {
 	return fn(ctx)
 }
 
-func skip(reason string, cause error, d Decision, checked time.Duration) Outcome {
+func skip(reason Reason, cause error, d Decision, checked time.Duration) Outcome {
 	return Outcome{
 		Kind:          Skipped,
 		Reason:        reason,
@@ -209,7 +225,7 @@ func notLeaderError(d Decision) error {
 }
 
 // ReasonOf classifies a guard error into one of the Reason* constants.
-func ReasonOf(err error) string {
+func ReasonOf(err error) Reason {
 	var timeout errCheckTimeout
 	switch {
 	case err == nil:
@@ -226,10 +242,10 @@ func ReasonOf(err error) string {
 		return ReasonLeaderUnknown
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrLeadershipLost):
 		return ReasonNotLeader
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		// A deadline that is not the check's own is the source's request
+		// timing out: the source could not be asked in time.
 		return ReasonUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
-		return ReasonTimeout
 	case errors.Is(err, context.Canceled):
 		return ReasonCanceled
 	default:
@@ -251,8 +267,9 @@ func isClosed(ch <-chan struct{}) bool {
 
 type decisionKey struct{}
 
-// WithDecision returns a copy of ctx that carries d.
-func WithDecision(ctx context.Context, d Decision) context.Context {
+// withDecision returns a copy of ctx that carries d. Only Run sets it, so
+// the epoch DecisionFrom returns is always the one the guard gave.
+func withDecision(ctx context.Context, d Decision) context.Context {
 	return context.WithValue(ctx, decisionKey{}, &d)
 }
 

@@ -70,7 +70,7 @@ func TestRunFollowerSkips(t *testing.T) {
 			if !errors.Is(o.Err, guard.ErrSkipped) || !errors.Is(o.Err, guard.ErrNotLeader) {
 				t.Fatalf("err = %v, want ErrSkipped and ErrNotLeader", o.Err)
 			}
-			if !strings.Contains(o.Err.Error(), tc.want) || !strings.Contains(o.Err.Error(), guard.ReasonNotLeader) {
+			if !strings.Contains(o.Err.Error(), tc.want) || !strings.Contains(o.Err.Error(), string(guard.ReasonNotLeader)) {
 				t.Fatalf("err = %q, want it to contain %q and the reason", o.Err, tc.want)
 			}
 			if o.Decision.Holder != tc.d.Holder || o.Duration != 0 {
@@ -84,7 +84,7 @@ func TestRunGuardErrorSkips(t *testing.T) {
 	plain := errors.New("boom")
 	for _, tc := range []struct {
 		err    error
-		reason string
+		reason guard.Reason
 	}{
 		{guard.ErrForbidden, guard.ReasonForbidden},
 		{guard.ErrStale, guard.ReasonStale},
@@ -95,7 +95,7 @@ func TestRunGuardErrorSkips(t *testing.T) {
 		{fmt.Errorf("sidecar: %w", guard.ErrUnavailable), guard.ReasonUnavailable},
 		{plain, guard.ReasonGuardError},
 	} {
-		t.Run(tc.reason+"/"+tc.err.Error(), func(t *testing.T) {
+		t.Run(string(tc.reason)+"/"+tc.err.Error(), func(t *testing.T) {
 			var c counter
 			o := guard.Run(context.Background(), answer(guard.Decision{}, tc.err), c.job)
 			if c.calls() != 0 {
@@ -117,13 +117,14 @@ func TestRunGuardErrorSkips(t *testing.T) {
 func TestReasonOf(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
-		want string
+		want guard.Reason
 	}{
 		{nil, ""},
 		{guard.ErrNotLeader, guard.ReasonNotLeader},
 		{guard.ErrLeadershipLost, guard.ReasonNotLeader},
-		{context.DeadlineExceeded, guard.ReasonTimeout},
-		{fmt.Errorf("get lease: %w", context.DeadlineExceeded), guard.ReasonTimeout},
+		// a deadline that is not the check's own: the source timed out upstream
+		{context.DeadlineExceeded, guard.ReasonUnavailable},
+		{fmt.Errorf("renew lease: %w", context.DeadlineExceeded), guard.ReasonUnavailable},
 		{context.Canceled, guard.ReasonCanceled},
 		// the most specific class wins when several apply
 		{errors.Join(guard.ErrUnavailable, guard.ErrForbidden), guard.ReasonForbidden},
@@ -132,6 +133,28 @@ func TestReasonOf(t *testing.T) {
 	} {
 		if got := guard.ReasonOf(tc.err); got != tc.want {
 			t.Errorf("ReasonOf(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// A guard that answers at once with an error of its own that carries a
+// deadline (its last upstream request timed out) is not a check timeout:
+// the reason is unavailable and the message is the guard's.
+func TestRunUpstreamTimeoutIsNotACheckTimeout(t *testing.T) {
+	upstream := fmt.Errorf("%w: lease default/app: update: %w", guard.ErrUnavailable, context.DeadlineExceeded)
+	for _, err := range []error{upstream, fmt.Errorf("renew: %w", context.DeadlineExceeded)} {
+		var c counter
+		o := guard.Run(context.Background(), guard.Func(func(context.Context) (guard.Decision, error) {
+			return guard.Decision{}, err
+		}), c.job, guard.CheckTimeout(time.Second))
+		if o.Kind != guard.Skipped || o.Reason != guard.ReasonUnavailable {
+			t.Fatalf("%v: outcome %s/%s, want skipped/unavailable", err, o.Kind, o.Reason)
+		}
+		if strings.Contains(o.Err.Error(), "did not answer") || !strings.Contains(o.Err.Error(), err.Error()) {
+			t.Fatalf("message %q, want the guard's own error", o.Err)
+		}
+		if o.CheckDuration > 500*time.Millisecond {
+			t.Fatalf("check took %v", o.CheckDuration)
 		}
 	}
 }
@@ -255,8 +278,8 @@ func TestRunLostDuringRunCancelsJob(t *testing.T) {
 				return errors.New("the job context was not cancelled when the term ended")
 			}
 		})
-	if o.Kind != guard.Failed || !errors.Is(o.Err, guard.ErrLeadershipLost) {
-		t.Fatalf("outcome = %s (%v), want failed with cause ErrLeadershipLost", o.Kind, o.Err)
+	if o.Kind != guard.Canceled || !errors.Is(o.Err, guard.ErrLeadershipLost) {
+		t.Fatalf("outcome = %s (%v), want canceled with cause ErrLeadershipLost", o.Kind, o.Err)
 	}
 }
 
@@ -367,9 +390,8 @@ func TestDecisionFrom(t *testing.T) {
 		t.Fatalf("DecisionFrom = %+v, want %+v", got, want)
 	}
 
-	d, ok := guard.DecisionFrom(guard.WithDecision(context.Background(), guard.Decision{Holder: "x"}))
-	if !ok || d.Holder != "x" {
-		t.Fatalf("WithDecision round trip = %+v, %v", d, ok)
+	if _, ok := guard.DecisionFrom(context.Background()); ok {
+		t.Fatal("a Decision outside a run")
 	}
 }
 

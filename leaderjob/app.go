@@ -19,27 +19,29 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 )
 
+// releaseTimeout bounds how long shutdown waits for each guard to hand
+// leadership over.
+const releaseTimeout = 5 * time.Second
+
 // Defaults.
 const (
 	// DefaultDrainTimeout bounds how long shutdown waits for running jobs.
 	// Keep terminationGracePeriodSeconds above it plus a few seconds for
 	// releasing the guard.
 	DefaultDrainTimeout = 20 * time.Second
-	// DefaultReleaseTimeout bounds how long shutdown waits for the guard to
-	// hand leadership over.
-	DefaultReleaseTimeout = 5 * time.Second
 )
 
 // Errors returned by App methods. Registration errors wrap
-// ErrInvalidSchedule, ErrDuplicateJob or ErrNilFunc and name the job.
+// ErrInvalidSchedule, ErrDuplicateJob, ErrNilFunc or ErrConfig and name the
+// job. ErrConfig is wrapped by every error about a bad option or
+// environment variable.
 var (
-	ErrDuplicateJob  = errors.New("duplicate job name")
-	ErrNilFunc       = errors.New("nil job function")
-	ErrUnknownJob    = errors.New("unknown job")
-	ErrAlreadyRun    = errors.New("app already running or stopped")
-	ErrConfig        = errors.New("invalid configuration")
-	ErrDrainTimeout  = errors.New("jobs still running after the drain timeout")
-	ErrInvalidOption = errors.New("invalid option")
+	ErrDuplicateJob = errors.New("duplicate job name")
+	ErrNilFunc      = errors.New("nil job function")
+	ErrUnknownJob   = errors.New("unknown job")
+	ErrAlreadyRun   = errors.New("app already running or stopped")
+	ErrConfig       = errors.New("invalid configuration")
+	ErrDrainTimeout = errors.New("jobs still running after the drain timeout")
 )
 
 // App schedules named jobs and runs each fire through a guard. Create it with
@@ -76,7 +78,9 @@ type App struct {
 	cancelBase context.CancelCauseFunc
 	inflight   inflight
 	runSeq     runIDs
-	signals    signals // for leaderjobtest
+	pipeline   func(*attempt) // the path of every run attempt (newPipeline)
+	signals    signals        // for leaderjobtest
+	skipWarn   skipWarnings
 }
 
 type job struct {
@@ -106,6 +110,7 @@ type options struct {
 	hooks        []func(Result)
 	httpAddr     *string
 	registry     prometheus.Registerer
+	sources      map[string]GuardSource
 }
 
 // App states, for the probes.
@@ -182,7 +187,7 @@ func New(name string, opts ...Option) (*App, error) {
 		opt(&o)
 	}
 	if name == "" {
-		return nil, fmt.Errorf("leaderjob: %w: the app name must not be empty", ErrInvalidOption)
+		return nil, fmt.Errorf("leaderjob: %w: the app name must not be empty", ErrConfig)
 	}
 	env := environment{lookup: o.lookup}
 	a := &App{name: name, opts: o, clock: o.clock, jobs: map[string]*job{}, running: make(chan struct{})}
@@ -203,7 +208,7 @@ func New(name string, opts ...Option) (*App, error) {
 		}
 	}
 	if o.drainTimeout < 0 {
-		return nil, fmt.Errorf("leaderjob: %w: drain timeout %v must not be negative", ErrInvalidOption, o.drainTimeout)
+		return nil, fmt.Errorf("leaderjob: %w: drain timeout %v must not be negative", ErrConfig, o.drainTimeout)
 	}
 	if o.httpAddr != nil {
 		a.httpAddr = *o.httpAddr
@@ -226,17 +231,19 @@ func New(name string, opts ...Option) (*App, error) {
 	} else {
 		a.gatherer = prometheus.DefaultGatherer
 	}
-	if a.metrics, err = newMetrics(reg); err != nil {
+	if a.metrics, err = newMetrics(reg, name); err != nil {
 		return nil, fmt.Errorf("leaderjob: %w", err)
 	}
 	a.opts = o
 	if a.guard = o.guard; a.guard != nil {
 		a.guardName = guardName(a.guard)
-	} else if a.guard, a.guardName, a.guardAttrs, err = env.guard(name, a.self, a.logger, a.metrics); err != nil {
+	} else if a.guard, a.guardName, a.guardAttrs, err = env.guard(name, a.self, a.logger, a.metrics, o.sources); err != nil {
 		return nil, err
 	}
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
-	a.appGuard = a.leader.observe(a.guard)
+	a.appGuard = a.leader.recording(a.guard)
+	a.pipeline = a.newPipeline()
+	a.metrics.info.WithLabelValues(a.self, a.guardName).Set(1)
 	return a, nil
 }
 
@@ -269,7 +276,7 @@ func (a *App) Guard() guard.Guard { return a.guard }
 // logged at start as disabled. Jobs must be added before Run.
 func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) error {
 	if name == "" {
-		return fmt.Errorf("leaderjob: %w: a job name must not be empty", ErrInvalidOption)
+		return fmt.Errorf("leaderjob: %w: a job name must not be empty", ErrConfig)
 	}
 	if fn == nil {
 		return fmt.Errorf("leaderjob: job %q: %w", name, ErrNilFunc)
@@ -279,7 +286,7 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 		o(&j.cfg)
 	}
 	if j.cfg.timeout < 0 {
-		return fmt.Errorf("leaderjob: job %q: %w: timeout %v must not be negative", name, ErrInvalidOption, j.cfg.timeout)
+		return fmt.Errorf("leaderjob: job %q: %w: timeout %v must not be negative", name, ErrConfig, j.cfg.timeout)
 	}
 	if !s.IsDisabled() {
 		resolved, err := s.resolve()
@@ -300,7 +307,6 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 	default:
 		j.guard = a.appGuard
 	}
-	j.guard = withSelf(j.guard, a.self)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -312,6 +318,9 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 	}
 	a.jobs[name] = j
 	a.order = append(a.order, j)
+	if iv := s.interval(a.clock.Now()); iv > 0 {
+		a.metrics.interval.WithLabelValues(name).Set(iv.Seconds())
+	}
 	return nil
 }
 

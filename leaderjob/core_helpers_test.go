@@ -46,7 +46,9 @@ func (s *logSink) Write(p []byte) (int, error) {
 }
 
 // logger is an info-level JSON logger writing to s.
-func (s *logSink) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(s, nil)) }
+func (s *logSink) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(s, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
 
 type record map[string]any
 

@@ -74,3 +74,28 @@ func TestCronFallBackFiresOnce(t *testing.T) {
 		t.Fatalf("%d fires, want %d", n, len(want))
 	}
 }
+
+// In a fall-back overlap that is not a whole hour (Lord Howe goes back 30
+// minutes), Spring's search finds no time after a fire inside the overlap;
+// the schedule must go on the next day all the same.
+func TestCronGoesOnAfterAHalfHourFallBack(t *testing.T) {
+	loc, err := time.LoadLocation("Australia/Lord_Howe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := leaderjobtest.New(t, leaderjobtest.WithStartTime(time.Date(2021, 4, 3, 12, 0, 0, 0, loc)))
+	var runs []time.Time
+	noErr(t, h.App.Schedule("daily", leaderjob.Cron("0 0 1 * * *").In(loc), func(ctx context.Context) error {
+		info, _ := leaderjob.RunInfoFrom(ctx)
+		runs = append(runs, info.ScheduledAt)
+		return nil
+	}))
+	h.Start()
+	h.Advance(4 * 24 * time.Hour)
+	if len(runs) != 4 {
+		t.Fatalf("%d runs %v, want one a day for 4 days", len(runs), runs)
+	}
+	if want := time.Date(2021, 4, 5, 1, 0, 0, 0, loc); !runs[1].Equal(want) {
+		t.Fatalf("run after the overlap at %v, want %v", runs[1], want)
+	}
+}

@@ -11,11 +11,14 @@
 //
 // # Choosing the guard
 //
-// New reads LEADERJOB_GUARD: lease (an in-process Lease elector, package
-// guard/lease), sidecar (a leader-elector sidecar, package guard/sidecar),
-// always, never, or auto (lease in a cluster or with KUBECONFIG, else always
-// with a warning). WithGuard overrides the environment. The README lists
-// every variable.
+// New reads LEADERJOB_GUARD: always, never, or auto (always outside a
+// cluster, with a warning), and — with package kube's sources, the one
+// import a main adds (leaderjob.New(name, kube.Guards())) — lease (an
+// in-process Lease elector, package guard/lease) and sidecar (a
+// leader-elector sidecar, package guard/sidecar); auto picks lease inside a
+// cluster. This package imports nothing under k8s.io, so programs and job
+// tests that do not elect stay small. WithGuard overrides the environment.
+// The README lists every variable.
 //
 // # Semantics
 //

@@ -4,18 +4,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/internal/incluster"
 )
 
 // The environment contract. Every variable is optional.
 const (
 	// EnvGuard selects where leadership comes from: lease, sidecar, always,
-	// never or auto (the default: lease when running in a cluster or when
-	// KUBECONFIG is set, else always, with a warning).
+	// never or auto (the default: lease inside a cluster — a service-account
+	// token and KUBERNETES_SERVICE_HOST — else always, with a warning;
+	// KUBECONFIG alone never makes auto contend).
 	EnvGuard = "LEADERJOB_GUARD"
 	// EnvPodName is this replica's identity; set it from the downward API
 	// (metadata.name). Fallbacks: HOSTNAME, then the OS host name.
@@ -92,43 +95,67 @@ func (e environment) duration(name string, def time.Duration) (time.Duration, er
 }
 
 // inCluster reports whether the process runs in a Kubernetes Pod with a
-// service account, the same test client-go's in-cluster config makes.
-func (e environment) inCluster() bool {
-	if e.get("KUBERNETES_SERVICE_HOST") == "" || e.get("KUBERNETES_SERVICE_PORT") == "" {
-		return false
+// service account (the project's one definition, internal/incluster).
+func (e environment) inCluster() bool { return incluster.Detect(e.lookup) }
+
+// GuardSource builds the guard that a LEADERJOB_GUARD value names, for the
+// values package leaderjob does not build itself: lease and sidecar, which
+// package kube provides (kube.Guards). attrs describe the guard for the
+// start-up summary record.
+type GuardSource func(env SourceEnv) (g guard.Guard, attrs []slog.Attr, err error)
+
+// SourceEnv is what New hands a GuardSource.
+type SourceEnv struct {
+	App      string                      // the App's name (the default Lease name)
+	Identity string                      // this replica's identity
+	Logger   *slog.Logger                // the App's logger
+	Lookup   func(string) (string, bool) // reads the environment (WithEnv)
+	// CountRequest counts one request the source made, by result class,
+	// as leaderjob_sidecar_requests_total.
+	CountRequest func(class string)
+}
+
+// WithGuardSources adds builders for LEADERJOB_GUARD values, keyed by the
+// value (GuardLease, GuardSidecar). kube.Guards passes both.
+func WithGuardSources(sources map[string]GuardSource) Option {
+	return func(o *options) {
+		if o.sources == nil {
+			o.sources = map[string]GuardSource{}
+		}
+		maps.Copy(o.sources, sources)
 	}
-	_, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/token")
-	return err == nil
 }
 
 // guard builds the guard LEADERJOB_GUARD selects. name describes the source
 // for the start-up summary.
-func (e environment) guard(app, self string, logger *slog.Logger, m *metrics) (g guard.Guard, name string, attrs []slog.Attr, err error) {
+func (e environment) guard(app, self string, logger *slog.Logger, m *metrics, sources map[string]GuardSource) (g guard.Guard, name string, attrs []slog.Attr, err error) {
 	source := strings.ToLower(e.get(EnvGuard))
 	if source == "" {
 		source = GuardAuto
 	}
 	if source == GuardAuto {
-		switch {
-		case e.inCluster():
-			source = GuardLease
-		case e.get("KUBECONFIG") != "":
-			source = GuardLease
-		default:
-			logger.Warn("no Kubernetes found (not in a cluster, KUBECONFIG unset): every replica will run every job; set "+EnvGuard+"=lease or sidecar when running several replicas",
+		// Only a pod contends by default. KUBECONFIG alone never does: a
+		// developer's laptop must not join the election of whatever cluster
+		// its current context names.
+		if !e.inCluster() {
+			logger.Warn("not in a Kubernetes cluster: every replica will run every job (guard always); set "+EnvGuard+"=lease to contend for the Lease through KUBECONFIG, or sidecar",
 				slog.String("guard", GuardAlways))
 			return guard.Always, GuardAlways, nil, nil
 		}
+		source = GuardLease
 	}
 	switch source {
 	case GuardAlways:
 		return guard.Always, source, nil, nil
 	case GuardNever:
 		return guard.Never, source, nil, nil
-	case GuardLease:
-		g, attrs, err = leaseGuard(e.lookup, app, self, logger)
-	case GuardSidecar:
-		g, attrs, err = sidecarGuard(e.lookup, self, logger, m)
+	case GuardLease, GuardSidecar:
+		build, ok := sources[source]
+		if !ok {
+			return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%s (or auto inside a cluster) needs the Kubernetes guard sources: pass kube.Guards() to leaderjob.New (package github.com/leaderjob/leaderjob/kube), or set %s=always for a single replica",
+				ErrConfig, EnvGuard, source, EnvGuard)
+		}
+		g, attrs, err = build(SourceEnv{App: app, Identity: self, Logger: logger, Lookup: e.lookup, CountRequest: m.countSourceRequest})
 	default:
 		return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%q: accepted values are %s", ErrConfig, EnvGuard, source, strings.Join(guardSources, ", "))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestEnvGuardAlwaysAndNever(t *testing.T) {
 		t.Fatalf("an explicit always logged %v, want nothing", w)
 	}
 
-	app, sink, err = newFromEnv(t, map[string]string{"LEADERJOB_GUARD": "never", "LEADERJOB_LOG_FORMAT": "json", "POD_NAME": "pod-a"})
+	app, sink, err = newFromEnv(t, map[string]string{"LEADERJOB_GUARD": "never", "LEADERJOB_LOG_FORMAT": "json", "LEADERJOB_LOG_LEVEL": "debug", "POD_NAME": "pod-a"})
 	noErr(t, err)
 	var called bool
 	noErr(t, app.Schedule("job", leaderjob.FixedRate(time.Minute), func(context.Context) error { called = true; return nil }))
@@ -90,6 +91,10 @@ func TestEnvAutoWithoutKubernetesWarnsOnce(t *testing.T) {
 		{"LEADERJOB_LOG_FORMAT": "json"},
 		{"LEADERJOB_LOG_FORMAT": "json", "LEADERJOB_GUARD": "auto"},
 		{"LEADERJOB_LOG_FORMAT": "json", "LEADERJOB_GUARD": "Auto", "KUBERNETES_SERVICE_HOST": "10.0.0.1"}, // no port: not in a cluster
+		// A laptop with a kubeconfig must not join the election of the
+		// cluster its context names.
+		{"LEADERJOB_LOG_FORMAT": "json", "KUBECONFIG": writeKubeconfig(t)},
+		{"LEADERJOB_LOG_FORMAT": "json", "LEADERJOB_GUARD": "auto", "KUBECONFIG": writeKubeconfig(t)},
 	} {
 		app, sink, err := newFromEnv(t, env)
 		noErr(t, err)
@@ -168,4 +173,27 @@ func TestEnvIdentity(t *testing.T) {
 			t.Errorf("env %v: run holder %q self %q, want %q", tc.env, r.Decision.Holder, r.Decision.Self, tc.want)
 		}
 	}
+}
+
+// writeKubeconfig writes a usable kubeconfig that names an apiserver on a
+// loopback port nobody listens on.
+func writeKubeconfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	const cfg = `apiVersion: v1
+kind: Config
+clusters:
+- name: prod
+  cluster:
+    server: https://127.0.0.1:1
+contexts:
+- name: prod
+  context: {cluster: prod, user: me, namespace: billing}
+current-context: prod
+users:
+- name: me
+  user: {token: secret}
+`
+	noErr(t, os.WriteFile(path, []byte(cfg), 0o600))
+	return path
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
+
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/guardtest"
 	"github.com/leaderjob/leaderjob/leaderjob"
@@ -116,4 +118,35 @@ func ExampleRunInfoFrom() {
 	}
 	// Output:
 	// daily-report run by pod-a, epoch 1
+}
+
+// guardElector adapts a guard to gocron's scheduler-wide Elector, for a
+// program that keeps its own gocron scheduler.
+type guardElector struct{ g guard.Guard }
+
+var _ gocron.Elector = guardElector{}
+
+func (e guardElector) IsLeader(ctx context.Context) error {
+	d, err := e.g.Check(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !d.Leader:
+		return fmt.Errorf("%w: leader is %q", guard.ErrNotLeader, d.Holder)
+	}
+	return nil
+}
+
+// Programs that keep their own gocron scheduler can still ask a guard
+// through gocron's Elector with a small adapter (guardElector above) and
+// gocron.WithDistributedElector. An App is the better home for scheduled
+// jobs: with an Elector gocron discards the reason of every skip, loses
+// start-immediately and one-time runs on followers, and does not cancel a
+// run when leadership is lost.
+func Example_gocronElector() {
+	fmt.Println(guardElector{guard.Always}.IsLeader(context.Background()))
+	fmt.Println(guardElector{guard.Never}.IsLeader(context.Background()))
+	// Output:
+	// <nil>
+	// not the leader: leader is ""
 }

@@ -1,14 +1,12 @@
 package leaderjob
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
 
-	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/leaderjob/cron"
 )
 
@@ -67,11 +65,34 @@ func (c *springCron) IsValid(crontab string, _ *time.Location, now time.Time) er
 }
 
 func (c *springCron) Next(lastRun time.Time) time.Time {
-	next := c.expr.Next(lastRun.In(c.zone))
+	next := nextAfter(c.expr, lastRun.In(c.zone))
 	c.mu.Lock()
 	copy(c.recent[1:], c.recent[:])
 	c.recent[0] = next
 	c.mu.Unlock()
+	return next
+}
+
+// overlapSteps are how far past a fire nextAfter looks again when Spring's
+// search finds nothing after it: enough to leave any fall-back overlap
+// (30 minutes on Lord Howe, an hour in most zones, two for historical
+// double summer time).
+var overlapSteps = []time.Duration{time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour}
+
+// nextAfter is expr.Next, except that a fire inside a fall-back overlap that
+// is not a whole hour (Lord Howe) or not on the hour, where Spring's search
+// settles on a time that is not after from and Next reports none, does not
+// end the schedule: the search is repeated from a little later.
+func nextAfter(expr *cron.Expression, from time.Time) time.Time {
+	next := expr.Next(from)
+	for _, step := range overlapSteps {
+		if !next.IsZero() {
+			break
+		}
+		if t := expr.Next(from.Add(step)); t.After(from) {
+			next = t
+		}
+	}
 	return next
 }
 
@@ -95,24 +116,15 @@ func validateCron(s Schedule, now time.Time) error {
 	return newSpringCron(s.zone).IsValid(s.cronExpr, s.zone, now)
 }
 
-// GocronElector adapts a guard to gocron's scheduler-wide Elector, for
-// programs that keep their own gocron scheduler. Prefer an App: with an
-// Elector, gocron discards the reason of every skip, runs scheduled to start
-// immediately and one-time jobs are lost on followers, and a running job is
-// not cancelled when leadership is lost. IsLeader returns nil only when g
-// answers that this replica leads; otherwise an error wrapping
-// guard.ErrNotLeader or the guard's error.
-func GocronElector(g guard.Guard) gocron.Elector { return elector{g} }
-
-type elector struct{ g guard.Guard }
-
-func (e elector) IsLeader(ctx context.Context) error {
-	d, err := e.g.Check(ctx)
-	switch {
-	case err != nil:
-		return err
-	case !d.Leader:
-		return fmt.Errorf("%w: leader is %q", guard.ErrNotLeader, d.Holder)
+// scheduledAt is the instant the fire that gocron makes at now belongs to:
+// for cron, the cron instant (gocron hands the task no time, and with a
+// real clock it runs a little after the instant); for the other kinds, the
+// moment of the fire.
+func (j *job) scheduledAt(now time.Time) time.Time {
+	if j.cron != nil {
+		if instant, ok := j.cron.firedAt(now); ok {
+			return instant
+		}
 	}
-	return nil
+	return now
 }

@@ -42,7 +42,8 @@ type LeaderResponse struct {
 //	/healthz  liveness: 503 when the guard reports it is wedged or the
 //	          scheduler has stopped while the App should be running
 //	/readyz   readiness: 200 once the App runs and its guard has answered;
-//	          503 before that and while shutting down
+//	          503 before that, while shutting down, and while a guard
+//	          reports a problem only an operator can fix (guard.ReadinessChecker)
 //	/leader   the leader as this replica sees it (LeaderResponse)
 //	/metrics  Prometheus metrics of the App's registry
 //
@@ -59,10 +60,12 @@ func (a *App) Handler() http.Handler {
 }
 
 func (a *App) serveHealth(w http.ResponseWriter, _ *http.Request) {
-	if h, ok := a.guard.(guard.HealthChecker); ok {
-		if err := h.Healthy(); err != nil {
-			http.Error(w, "guard unhealthy: "+err.Error(), http.StatusServiceUnavailable)
-			return
+	for _, g := range a.guards() {
+		if h, ok := g.(guard.HealthChecker); ok {
+			if err := h.Healthy(); err != nil {
+				http.Error(w, "guard unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 	}
 	if s := a.state.Load(); s == stateStopped {
@@ -82,21 +85,25 @@ func (a *App) serveReady(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 		return
 	}
-	if !a.leader.answered.Load() {
-		ctx, cancel := context.WithTimeout(r.Context(), guard.DefaultCheckTimeout)
-		defer cancel()
-		if _, err := a.appGuard.Check(ctx); err != nil {
-			http.Error(w, "guard has not answered yet: "+err.Error(), http.StatusServiceUnavailable)
-			return
+	for _, g := range a.guards() {
+		if rc, ok := g.(guard.ReadinessChecker); ok {
+			if err := rc.Ready(); err != nil {
+				http.Error(w, "guard not ready (configuration): "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
+	}
+	answered := a.leader.answered.Load()
+	// Each probe also refreshes what the App knows of the leader.
+	if _, err := a.leader.probe(r.Context()); err != nil && !answered {
+		http.Error(w, "guard has not answered yet: "+err.Error(), http.StatusServiceUnavailable)
+		return
 	}
 	fmt.Fprintln(w, "ok")
 }
 
 func (a *App) serveLeader(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), guard.DefaultCheckTimeout)
-	defer cancel()
-	d, err := a.appGuard.Check(ctx)
+	d, err := a.leader.probe(r.Context())
 	resp := LeaderResponse{Name: d.Holder, Self: a.self, IsLeader: err == nil && d.Leader}
 	if resp.IsLeader && resp.Name == "" {
 		resp.Name = a.self

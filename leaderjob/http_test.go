@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,9 @@ func get(t *testing.T, url string) (int, string) {
 
 // sample returns the value of the exposition line that starts with series
 // (name plus exact label set), or "" when absent.
+// appLabel matches the app_name label of a series in the text format.
+var appLabel = regexp.MustCompile(`app_name="[^"]*",?`)
+
 func sample(t *testing.T, base, series string) string {
 	t.Helper()
 	code, body := get(t, base+"/metrics")
@@ -49,7 +53,10 @@ func sample(t *testing.T, base, series string) string {
 	}
 	sc := bufio.NewScanner(strings.NewReader(body))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+		// Every leaderjob series carries app_name; compare without it.
+		line := appLabel.ReplaceAllString(sc.Text(), "")
+		line = strings.Replace(line, "{} ", " ", 1)
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			return v
 		}
 	}
@@ -71,7 +78,7 @@ func TestMetricsCountRunsAndSkips(t *testing.T) {
 	}
 
 	trigger("beat")
-	first := sample(t, base, `leaderjob_runs_total{job="beat",outcome="ran",reason=""}`)
+	first := sample(t, base, `leaderjob_runs_total{job_name="beat",outcome="ran",reason=""}`)
 	trigger("beat")
 	trigger("broken")
 	g.SetFollower("pod-b")
@@ -80,12 +87,12 @@ func TestMetricsCountRunsAndSkips(t *testing.T) {
 	trigger("beat")
 
 	want := map[string]string{
-		`leaderjob_runs_total{job="beat",outcome="ran",reason=""}`:                "2",
-		`leaderjob_runs_total{job="broken",outcome="failed",reason=""}`:           "1",
-		`leaderjob_runs_total{job="beat",outcome="skipped",reason="not_leader"}`:  "1",
-		`leaderjob_runs_total{job="beat",outcome="skipped",reason="unavailable"}`: "1",
-		`leaderjob_guard_errors_total{reason="unavailable"}`:                      "1",
-		`leaderjob_run_duration_seconds_count{job="beat"}`:                        "2",
+		`leaderjob_runs_total{job_name="beat",outcome="ran",reason=""}`:                "2",
+		`leaderjob_runs_total{job_name="broken",outcome="failed",reason=""}`:           "1",
+		`leaderjob_runs_total{job_name="beat",outcome="skipped",reason="not_leader"}`:  "1",
+		`leaderjob_runs_total{job_name="beat",outcome="skipped",reason="unavailable"}`: "1",
+		`leaderjob_guard_errors_total{reason="unavailable"}`:                           "1",
+		`leaderjob_run_duration_seconds_count{job_name="beat"}`:                        "2",
 		`leaderjob_is_leader`:                          "0",
 		`leaderjob_leadership_transitions_total`:       "2", // "" -> pod-a -> pod-b; an error changes nothing
 		`leaderjob_guard_check_duration_seconds_count`: "5",
@@ -98,10 +105,10 @@ func TestMetricsCountRunsAndSkips(t *testing.T) {
 			t.Errorf("%s = %q, want %q", series, got, v)
 		}
 	}
-	if got := sample(t, base, `leaderjob_last_success_timestamp_seconds{job="beat"}`); got == "" || got == "0" {
+	if got := sample(t, base, `leaderjob_last_success_timestamp_seconds{job_name="beat"}`); got == "" || got == "0" {
 		t.Errorf("last success timestamp of beat = %q, want a time", got)
 	}
-	if got := sample(t, base, `leaderjob_last_success_timestamp_seconds{job="broken"}`); got != "" {
+	if got := sample(t, base, `leaderjob_last_success_timestamp_seconds{job_name="broken"}`); got != "" {
 		t.Errorf("a job that never succeeded has a last success timestamp %q", got)
 	}
 }
@@ -193,22 +200,6 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func TestGocronElector(t *testing.T) {
-	g := guardtest.Leader()
-	e := leaderjob.GocronElector(g)
-	if err := e.IsLeader(context.Background()); err != nil {
-		t.Fatalf("leader: %v", err)
-	}
-	g.SetFollower("pod-b")
-	if err := e.IsLeader(context.Background()); !errors.Is(err, guard.ErrNotLeader) || !strings.Contains(err.Error(), "pod-b") {
-		t.Fatalf("follower: %v, want ErrNotLeader naming pod-b", err)
-	}
-	g.SetError(guard.ErrUnavailable)
-	if err := e.IsLeader(context.Background()); !errors.Is(err, guard.ErrUnavailable) {
-		t.Fatalf("error: %v", err)
 	}
 }
 

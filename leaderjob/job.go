@@ -77,18 +77,3 @@ var ErrRunTimeout = errors.New("run timed out")
 var everyReplicaGuard = guard.Func(func(ctx context.Context) (guard.Decision, error) {
 	return guard.Decision{Leader: true, Detail: "every replica"}, ctx.Err()
 })
-
-// withSelf fills in this replica's identity where a guard leaves it out
-// (Always, EveryReplica), so that logs and RunInfo name the replica that ran.
-func withSelf(g guard.Guard, self string) guard.Guard {
-	return guard.Func(func(ctx context.Context) (guard.Decision, error) {
-		d, err := g.Check(ctx)
-		if d.Self == "" {
-			d.Self = self
-		}
-		if d.Leader && d.Holder == "" {
-			d.Holder = self
-		}
-		return d, err
-	})
-}

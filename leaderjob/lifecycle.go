@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
+	"slices"
 	"syscall"
 	"time"
 
@@ -50,13 +52,14 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer stopHTTP()
 
-	// The guard outlives ctx: it must keep leadership while jobs drain.
+	// The guards outlive ctx: they must keep leadership while jobs drain.
 	guardCtx, stopGuard := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopGuard()
-	if s, ok := a.guard.(guard.Starter); ok {
-		if err := s.Start(guardCtx); err != nil {
-			return fmt.Errorf("leaderjob: starting guard %s: %w", a.guardName, err)
-		}
+	if err := a.startGuards(guardCtx); err != nil {
+		return err
+	}
+	if _, ok := a.guard.(guard.ChangeNotifier); ok {
+		go a.leader.probe(guardCtx) // is_leader and the holder from the start
 	}
 
 	if err := a.startScheduler(); err != nil {
@@ -173,17 +176,65 @@ func (a *App) shutdown() error {
 	return err
 }
 
-func (a *App) release() error {
-	r, ok := a.guard.(guard.Releaser)
-	if !ok {
-		return nil
+// guards lists the distinct guards the App uses: its own, then those given
+// to jobs with WithJobGuard, in registration order.
+func (a *App) guards() []guard.Guard {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	list := []guard.Guard{a.guard}
+	for _, j := range a.order {
+		g := j.cfg.guard
+		if g == nil || j.cfg.everyReplica {
+			continue
+		}
+		if !slices.ContainsFunc(list, func(h guard.Guard) bool { return sameGuard(g, h) }) {
+			list = append(list, g)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultReleaseTimeout)
-	defer cancel()
-	if err := r.Release(ctx); err != nil {
-		return fmt.Errorf("leaderjob: releasing guard %s: %w", a.guardName, err)
+	return list
+}
+
+// sameGuard reports whether a and b are the same guard value; guards whose
+// type cannot be compared (functions) are never the same as another.
+func sameGuard(a, b guard.Guard) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	return ta == tb && ta.Comparable() && a == b
+}
+
+// startGuards starts every guard that needs it; if one fails, those already
+// started are released.
+func (a *App) startGuards(ctx context.Context) error {
+	for i, g := range a.guards() {
+		s, ok := g.(guard.Starter)
+		if !ok {
+			continue
+		}
+		if err := s.Start(ctx); err != nil {
+			err = fmt.Errorf("leaderjob: starting guard %s: %w", guardName(g), err)
+			return errors.Join(err, a.releaseGuards(a.guards()[:i]))
+		}
 	}
 	return nil
+}
+
+// release hands back every guard's leadership; call it only after the jobs
+// have drained.
+func (a *App) release() error { return a.releaseGuards(a.guards()) }
+
+func (a *App) releaseGuards(gs []guard.Guard) error {
+	var errs []error
+	for _, g := range gs {
+		r, ok := g.(guard.Releaser)
+		if !ok {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		if err := r.Release(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("leaderjob: releasing guard %s: %w", guardName(g), err))
+		}
+		cancel()
+	}
+	return errors.Join(errs...)
 }
 
 // runningJobs names the jobs with a run in progress.

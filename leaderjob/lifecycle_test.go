@@ -111,8 +111,8 @@ func TestShutdownCancelsRunningJobsAndReleasesAfterThem(t *testing.T) {
 		t.Fatalf("events %v, want the job to return before the guard is released", ev)
 	}
 	recs := sink.runs(t, "work")
-	if len(recs) != 1 || recs[0].str("outcome") != "failed" || !strings.Contains(recs[0].str("error"), "shutting down") {
-		t.Fatalf("run records %v, want one failed run cancelled by the shutdown", recs)
+	if len(recs) != 1 || recs[0].str("outcome") != "canceled" || recs[0].str("level") != "WARN" || !strings.Contains(recs[0].str("error"), "shutting down") {
+		t.Fatalf("run records %v, want one canceled run at WARN, cut short by the shutdown", recs)
 	}
 }
 
@@ -239,8 +239,8 @@ func TestLosingLeadershipCancelsATriggeredRun(t *testing.T) {
 	}))
 	go func() { <-started; h.Guard.SetFollower("pod-b") }()
 	r := h.Trigger("long")
-	if r.Outcome != guard.Failed || !errors.Is(r.Err, guard.ErrLeadershipLost) {
-		t.Fatalf("%s (%v), want failed with ErrLeadershipLost", r.Outcome, r.Err)
+	if r.Outcome != guard.Canceled || !errors.Is(r.Err, guard.ErrLeadershipLost) {
+		t.Fatalf("%s (%v), want canceled with ErrLeadershipLost", r.Outcome, r.Err)
 	}
 }
 

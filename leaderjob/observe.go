@@ -5,40 +5,80 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
 )
 
-// leadership tracks what this replica knows about the leader: the last
-// answer of the App's guard and the changes it reported. It logs one record
-// per change of holder and feeds the metrics.
+// leadership tracks what this replica knows about the leader from the App's
+// guard: its answers (before runs and to probes), the changes it reports,
+// and the end of the term it last said this replica holds. It keeps
+// leaderjob_is_leader up to date between runs, and logs one record per
+// change of holder.
 type leadership struct {
 	self    string
 	logger  *slog.Logger
 	metrics *metrics
+	guard   guard.Guard
 
 	answered atomic.Bool // the guard has given at least one answer
 	mu       sync.Mutex
 	holder   string
+	leads    bool
+	lost     <-chan struct{} // the Lost channel of the term being watched
 }
 
-// observe wraps the App's guard so that every answer is recorded.
-func (l *leadership) observe(g guard.Guard) guard.Guard {
+// recording wraps the App's guard so that every answer updates the state.
+func (l *leadership) recording(g guard.Guard) guard.Guard {
+	l.guard = g
 	if n, ok := g.(guard.ChangeNotifier); ok {
-		n.OnChange(func(c guard.Change) { l.changed(c.Holder, c.Epoch, c.HasEpoch) })
+		n.OnChange(func(c guard.Change) {
+			l.changed(c.Holder, c.Epoch, c.HasEpoch)
+			// A change may open or end a term: ask the guard for the new
+			// term's Lost channel (on another goroutine: a guard may call
+			// OnChange functions from inside Check).
+			go l.probe(context.Background())
+		})
 	}
 	return guard.Func(func(ctx context.Context) (guard.Decision, error) {
-		start := time.Now()
 		d, err := g.Check(ctx)
-		l.answer(d, err, time.Since(start))
+		l.record(d, err)
 		return d, err
 	})
 }
 
-func (l *leadership) answer(d guard.Decision, err error, took time.Duration) {
-	l.metrics.observeCheck(d, err, took)
+// probe asks the guard on behalf of an endpoint or a change; the answer
+// updates the state but is not a run's check (no latency metric).
+func (l *leadership) probe(ctx context.Context) (guard.Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, guard.DefaultCheckTimeout)
+	defer cancel()
+	d, err := l.guard.Check(ctx)
+	l.record(d, err)
+	return d, err
+}
+
+func (l *leadership) record(d guard.Decision, err error) {
 	l.answered.Store(true)
+	leads := err == nil && d.Leader
+	l.mu.Lock()
+	l.leads = leads
+	l.metrics.setLeader(leads)
+	watch := leads && d.Lost != nil && d.Lost != l.lost
+	if watch {
+		l.lost = d.Lost
+	}
+	l.mu.Unlock()
+	if watch {
+		lost := d.Lost
+		go func() {
+			<-lost
+			l.mu.Lock()
+			if l.lost == lost {
+				l.leads, l.lost = false, nil
+				l.metrics.setLeader(false)
+			}
+			l.mu.Unlock()
+		}()
+	}
 	if err == nil {
 		holder := d.Holder
 		if d.Leader && holder == "" {
@@ -56,6 +96,10 @@ func (l *leadership) changed(holder string, epoch int64, hasEpoch bool) {
 		return
 	}
 	l.holder = holder
+	if holder != l.self {
+		l.leads = false
+		l.metrics.setLeader(false)
+	}
 	l.mu.Unlock()
 
 	l.metrics.transitions.Inc()

@@ -16,10 +16,10 @@ import (
 // Skip reasons added by the App to those of package guard.
 const (
 	// ReasonShuttingDown: the App was draining when the run was due.
-	ReasonShuttingDown = "shutting_down"
+	ReasonShuttingDown guard.Reason = "shutting_down"
 	// ReasonAlreadyRunning: the previous run of the job had not finished
 	// (a fire or App.Trigger that came while it was going; runs never overlap).
-	ReasonAlreadyRunning = "already_running"
+	ReasonAlreadyRunning guard.Reason = "already_running"
 )
 
 // Result describes one run attempt. Every attempt, run or skipped, produces
@@ -32,7 +32,7 @@ type Result struct {
 	Outcome guard.Kind
 	// Reason is the skip reason class (guard.Reason*, ReasonShuttingDown,
 	// ReasonAlreadyRunning); "" unless Outcome is guard.Skipped.
-	Reason string
+	Reason guard.Reason
 	// Err is the job's error, a *guard.PanicError, or why the run was
 	// skipped (wrapping guard.ErrSkipped); nil when the job ran and succeeded.
 	Err error
@@ -61,62 +61,124 @@ func (a *App) Trigger(ctx context.Context, name string) (Result, error) {
 func (a *App) fire(j *job) {
 	a.signals.fireStarted()
 	defer a.signals.fireFinished()
-	at := a.clock.Now()
-	if j.cron != nil {
-		if instant, ok := j.cron.firedAt(at); ok {
-			at = instant
-		}
-	}
-	a.runOnce(context.Background(), j, at)
+	a.runOnce(context.Background(), j, j.scheduledAt(a.clock.Now()))
 }
 
+// runOnce sends one attempt through the pipeline and reports its Result.
 func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time) Result {
-	info := &RunInfo{Job: j.name, RunID: a.runSeq.next(), ScheduledAt: scheduledAt}
-	res := Result{Job: info.Job, RunID: info.RunID, ScheduledAt: scheduledAt}
-
-	switch {
-	case !a.inflight.add():
-		res.Outcome, res.Reason = guard.Skipped, ReasonShuttingDown
-		res.Err = fmt.Errorf("%w (%s): the app is shutting down", guard.ErrSkipped, ReasonShuttingDown)
-	case !j.running.TryLock():
-		a.inflight.done()
-		res.Outcome, res.Reason = guard.Skipped, ReasonAlreadyRunning
-		res.Err = fmt.Errorf("%w (%s): the previous run has not finished", guard.ErrSkipped, ReasonAlreadyRunning)
-	default:
-		runCtx, cancel := context.WithCancelCause(context.WithValue(ctx, runInfoKey{}, info))
-		stop := context.AfterFunc(a.base, func() { cancel(context.Cause(a.base)) })
-		o := guard.Run(runCtx, j.guard, a.timed(j), guard.CheckTimeout(a.opts.checkTimeout))
-		stop()
-		cancel(nil)
-		j.running.Unlock()
-		a.inflight.done()
-		res.Outcome, res.Reason, res.Err, res.Decision = o.Kind, o.Reason, o.Err, o.Decision
-		res.CheckDuration, res.Duration = o.CheckDuration, o.Duration
-	}
-	a.report(ctx, res)
-	return res
+	at := &attempt{ctx: ctx, job: j, info: RunInfo{Job: j.name, RunID: a.runSeq.next(), ScheduledAt: scheduledAt}}
+	at.res = Result{Job: j.name, RunID: at.info.RunID, ScheduledAt: scheduledAt}
+	a.pipeline(at)
+	a.report(ctx, at.res)
+	return at.res
 }
 
-// timed applies the job's run timeout around its function.
-func (a *App) timed(j *job) func(context.Context) error {
-	return func(ctx context.Context) error {
-		j.calling.Store(true)
-		a.signals.changed()
-		defer func() { j.calling.Store(false); a.signals.changed() }()
-		if j.cfg.timeout <= 0 {
-			return j.fn(ctx)
-		}
-		ctx, cancel := context.WithTimeoutCause(ctx, j.cfg.timeout, ErrRunTimeout)
-		defer cancel()
-		return j.fn(ctx)
+// attempt is one run attempt on its way through the pipeline.
+type attempt struct {
+	ctx  context.Context
+	job  *job
+	info RunInfo
+	res  Result
+}
+
+// A stage wraps the rest of the pipeline: it may decide the attempt's
+// Result itself (a skip) instead of calling next.
+type stage func(next func(*attempt)) func(*attempt)
+
+// newPipeline builds the path of every attempt, once per App: the shutdown
+// gate, no overlap, the guard's check and the run context, then the job.
+// The job's function itself (with its timeout) runs inside the guard stage,
+// which alone knows the Decision and the run's outcome.
+func (a *App) newPipeline() func(*attempt) {
+	stages := []stage{a.shutdownGate, noOverlap, a.guarded}
+	run := func(*attempt) {}
+	for i := len(stages) - 1; i >= 0; i-- {
+		run = stages[i](run)
 	}
+	return run
+}
+
+// shutdownGate skips attempts once shutdown has begun, and counts the
+// others so that shutdown can wait for them.
+func (a *App) shutdownGate(next func(*attempt)) func(*attempt) {
+	return func(at *attempt) {
+		if !a.inflight.add() {
+			at.res.skip(ReasonShuttingDown, "the app is shutting down")
+			return
+		}
+		defer a.inflight.done()
+		next(at)
+	}
+}
+
+// noOverlap skips an attempt while the previous run of the job is going.
+func noOverlap(next func(*attempt)) func(*attempt) {
+	return func(at *attempt) {
+		if !at.job.running.TryLock() {
+			at.res.skip(ReasonAlreadyRunning, "the previous run has not finished")
+			return
+		}
+		defer at.job.running.Unlock()
+		next(at)
+	}
+}
+
+// guarded asks the job's guard and, if this replica may run, calls the job
+// with a run context that carries RunInfo (with the Decision) and ends at
+// shutdown, on loss of leadership and at the job's timeout.
+func (a *App) guarded(func(*attempt)) func(*attempt) {
+	return func(at *attempt) {
+		j := at.job
+		ctx, cancel := context.WithCancelCause(at.ctx)
+		stop := context.AfterFunc(a.base, func() { cancel(context.Cause(a.base)) })
+		defer func() { stop(); cancel(nil) }()
+		o := guard.Run(ctx, j.guard, func(ctx context.Context) error {
+			info := at.info
+			info.Decision, _ = guard.DecisionFrom(ctx)
+			info.Decision = a.withSelf(info.Decision)
+			ctx = context.WithValue(ctx, runInfoKey{}, &info)
+			if j.cfg.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeoutCause(ctx, j.cfg.timeout, ErrRunTimeout)
+				defer cancel()
+			}
+			j.calling.Store(true)
+			a.signals.changed()
+			defer func() { j.calling.Store(false); a.signals.changed() }()
+			return j.fn(ctx)
+		}, guard.CheckTimeout(a.opts.checkTimeout))
+		r := &at.res
+		r.Outcome, r.Reason, r.Err, r.Decision = o.Kind, o.Reason, o.Err, a.withSelf(o.Decision)
+		r.CheckDuration, r.Duration = o.CheckDuration, o.Duration
+		if r.Reason == guard.ReasonCanceled && a.base.Err() != nil {
+			r.skip(ReasonShuttingDown, "the app is shutting down") // the check was cut short by the shutdown
+		}
+	}
+}
+
+// withSelf fills in this replica's identity where a guard leaves it out
+// (Always, EveryReplica), so that logs and RunInfo name the replica that ran.
+func (a *App) withSelf(d guard.Decision) guard.Decision {
+	if d.Self == "" {
+		d.Self = a.self
+	}
+	if d.Leader && d.Holder == "" {
+		d.Holder = a.self
+	}
+	return d
+}
+
+// skip sets a skip decided by the App itself.
+func (r *Result) skip(reason guard.Reason, why string) {
+	r.Outcome, r.Reason = guard.Skipped, reason
+	r.Err = fmt.Errorf("%w (%s): %s", guard.ErrSkipped, reason, why)
 }
 
 // report writes the one log record of a run attempt and calls the hooks.
 func (a *App) report(ctx context.Context, r Result) {
-	level := slog.LevelInfo
-	if r.Outcome == guard.Failed || r.Outcome == guard.Panicked {
-		level = slog.LevelError
+	level := recordLevel(r)
+	if r.Outcome == guard.Skipped && isGuardError(r.Reason) {
+		a.skipWarn.note(ctx, a.logger, r)
 	}
 	if a.logger.Enabled(ctx, level) {
 		attrs := make([]slog.Attr, 0, 11)
@@ -126,7 +188,7 @@ func (a *App) report(ctx context.Context, r Result) {
 			slog.String("outcome", string(r.Outcome)),
 		)
 		if r.Reason != "" {
-			attrs = append(attrs, slog.String("reason", r.Reason))
+			attrs = append(attrs, slog.String("reason", string(r.Reason)))
 		}
 		attrs = append(attrs,
 			slog.Duration("duration", r.Duration),

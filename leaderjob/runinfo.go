@@ -32,9 +32,7 @@ func RunInfoFrom(ctx context.Context) (info RunInfo, ok bool) {
 	if !ok {
 		return RunInfo{}, false
 	}
-	info = *p
-	info.Decision, _ = guard.DecisionFrom(ctx)
-	return info, true
+	return *p, true
 }
 
 // JobName returns the name of the job ctx runs, or "" outside a run.
@@ -46,6 +44,6 @@ func JobName(ctx context.Context) string {
 // Epoch returns the fencing epoch of the leadership term the run belongs to;
 // ok is false outside a run or when the guard has no epoch.
 func Epoch(ctx context.Context) (epoch int64, ok bool) {
-	d, found := guard.DecisionFrom(ctx)
-	return d.Epoch, found && d.HasEpoch
+	info, found := RunInfoFrom(ctx)
+	return info.Decision.Epoch, found && info.Decision.HasEpoch
 }

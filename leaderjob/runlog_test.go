@@ -1,9 +1,13 @@
 package leaderjob_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,8 +62,8 @@ func TestOneRecordPerAttempt(t *testing.T) {
 		{"INFO", "ran", "", "pod-a", ""},
 		{"ERROR", "failed", "", "pod-a", "disk full"},
 		{"ERROR", "panicked", "", "pod-a", "kaboom"},
-		{"INFO", "skipped", "not_leader", "pod-b", "pod-b"},
-		{"INFO", "skipped", "unavailable", "", "unavailable"},
+		{"DEBUG", "skipped", "not_leader", "pod-b", "pod-b"},   // a standby's routine skip
+		{"DEBUG", "skipped", "unavailable", "", "unavailable"}, // plus a rate-limited WARN below
 	}
 	ids := map[string]bool{}
 	for i, rec := range recs {
@@ -149,7 +153,53 @@ func TestScheduledRunsAreRecorded(t *testing.T) {
 			t.Errorf("record %d scheduled_at %q, want t0+%dm", i, rec.str("scheduled_at"), i)
 		}
 	}
-	if recs[3].str("reason") != guard.ReasonNotLeader || recs[3].str("holder") != "pod-b" {
+	if recs[3].str("reason") != string(guard.ReasonNotLeader) || recs[3].str("holder") != "pod-b" {
 		t.Errorf("follower record %v, want not_leader naming pod-b", recs[3])
 	}
+}
+
+// A guard that cannot answer is reported at WARN at a bounded rate, not per
+// fire; a standby's routine skips and the per-attempt records of guard
+// problems are DEBUG, so a WARN-level logger prints only the summary.
+func TestGuardProblemsWarnAtABoundedRate(t *testing.T) {
+	g := guardtest.Leader(guardtest.WithSelf("pod-a"))
+	g.SetError(fmt.Errorf("%w: apiserver unreachable", guard.ErrUnavailable))
+	var buf syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	app, _ := newApp(t, leaderjob.WithGuard(g), leaderjob.WithLogger(logger))
+	noErr(t, app.Schedule("job", leaderjob.FixedRate(time.Hour), nop))
+	for range 50 {
+		if _, err := app.Trigger(context.Background(), "job"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.SetFollower("pod-b")
+	for range 5 {
+		if _, err := app.Trigger(context.Background(), "job"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"level":"WARN"`) || !strings.Contains(lines[0], "runs skipped: the guard cannot answer") ||
+		!strings.Contains(lines[0], `"reason":"unavailable"`) || !strings.Contains(lines[0], "apiserver unreachable") {
+		t.Fatalf("records at WARN:\n%s\nwant one WARN summary naming the reason and the error", buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/leaderjob/leaderjob/leaderjob/cron"
 )
 
 // ErrInvalidSchedule is wrapped by every error about a job's schedule.
@@ -217,4 +219,38 @@ func (s Schedule) kindName() string {
 		return "once"
 	}
 	return "schedule"
+}
+
+// interval is the longest gap between two consecutive fires of a resolved
+// schedule: the period of a fixed rate or delay; for cron, the longest gap
+// among its next thousand fires within two years of now (0 when fewer than
+// two fall in that span). Once and disabled schedules have none.
+func (s Schedule) interval(now time.Time) time.Duration {
+	switch {
+	case s.IsDisabled():
+		return 0
+	case s.kind == kindFixedRate, s.kind == kindFixedDelay:
+		return s.every
+	case s.kind != kindCron:
+		return 0
+	}
+	expr, err := cron.Parse(s.cronExpr)
+	if err != nil {
+		return 0
+	}
+	horizon := now.AddDate(2, 0, 0)
+	var longest time.Duration
+	prev := expr.Next(now.In(s.zone))
+	for range 1000 {
+		if prev.IsZero() || prev.After(horizon) {
+			break
+		}
+		next := expr.Next(prev)
+		if next.IsZero() || next.After(horizon) {
+			break
+		}
+		longest = max(longest, next.Sub(prev))
+		prev = next
+	}
+	return longest
 }

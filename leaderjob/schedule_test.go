@@ -131,12 +131,12 @@ func TestScheduleRejectsBadJobs(t *testing.T) {
 		t.Errorf("Adapt of a nil named func: %v, want ErrNilFunc", err)
 	}
 
-	if err := app.Schedule("", every, nop); !errors.Is(err, leaderjob.ErrInvalidOption) {
-		t.Errorf("empty name: %v, want ErrInvalidOption", err)
+	if err := app.Schedule("", every, nop); !errors.Is(err, leaderjob.ErrConfig) {
+		t.Errorf("empty name: %v, want ErrConfig", err)
 	}
 	err = app.Schedule("negative-timeout", every, nop, leaderjob.WithTimeout(-time.Second))
-	if !errors.Is(err, leaderjob.ErrInvalidOption) || !strings.Contains(err.Error(), `"negative-timeout"`) {
-		t.Errorf("negative timeout: %v, want ErrInvalidOption naming the job", err)
+	if !errors.Is(err, leaderjob.ErrConfig) || !strings.Contains(err.Error(), `"negative-timeout"`) {
+		t.Errorf("negative timeout: %v, want ErrConfig naming the job", err)
 	}
 
 	noErr(t, app.Schedule("report", every, nop))
@@ -161,12 +161,12 @@ func TestScheduleAfterRun(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	if _, err := leaderjob.New("", leaderjob.WithEnv(noEnv), leaderjob.WithGuard(guard.Always)); !errors.Is(err, leaderjob.ErrInvalidOption) {
-		t.Errorf("empty app name: %v, want ErrInvalidOption", err)
+	if _, err := leaderjob.New("", leaderjob.WithEnv(noEnv), leaderjob.WithGuard(guard.Always)); !errors.Is(err, leaderjob.ErrConfig) {
+		t.Errorf("empty app name: %v, want ErrConfig", err)
 	}
 	_, err := leaderjob.New("x", leaderjob.WithEnv(noEnv), leaderjob.WithGuard(guard.Always), leaderjob.WithDrainTimeout(-time.Second))
-	if !errors.Is(err, leaderjob.ErrInvalidOption) {
-		t.Errorf("negative drain timeout: %v, want ErrInvalidOption", err)
+	if !errors.Is(err, leaderjob.ErrConfig) {
+		t.Errorf("negative drain timeout: %v, want ErrConfig", err)
 	}
 }
 

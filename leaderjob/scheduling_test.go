@@ -117,6 +117,7 @@ func TestFixedRateCountsFromTheStart(t *testing.T) {
 	h := leaderjobtest.New(t)
 	g := newGate()
 	noErr(t, h.App.Schedule("rate", leaderjob.FixedRate(time.Minute).WithInitialDelay(time.Minute), g.job))
+	h.Hold("rate")
 	h.Start()
 	h.Advance(time.Minute)
 	if at := recv(t, g.started, "the first run"); !at.Equal(t0.Add(time.Minute)) {
@@ -139,6 +140,7 @@ func TestFixedDelayCountsFromCompletion(t *testing.T) {
 	h := leaderjobtest.New(t)
 	g := newGate()
 	noErr(t, h.App.Schedule("delay", leaderjob.FixedDelay(time.Minute).WithInitialDelay(time.Minute), g.job))
+	h.Hold("delay")
 	h.Start()
 	h.Advance(time.Minute)
 	recv(t, g.started, "the first run")
@@ -165,6 +167,7 @@ func TestFixedRateNeverOverlaps(t *testing.T) {
 	h := leaderjobtest.New(t)
 	g := newGate()
 	noErr(t, h.App.Schedule("slow", leaderjob.FixedRate(time.Minute), g.job))
+	h.Hold("slow")
 	h.Start()
 	recv(t, g.started, "the first run")
 

@@ -42,8 +42,8 @@ func (a *App) immediateFires() int {
 }
 
 // idleTimers counts the timers the scheduler keeps while no run is due: one
-// per enabled recurring job, plus one per delayed one-shot job that has not
-// fired.
+// per enabled recurring job (but none for a fixed-delay job while it runs),
+// plus one per delayed one-shot job that has not fired.
 func (a *App) idleTimers(fired func(job string) bool) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -55,6 +55,8 @@ func (a *App) idleTimers(fired func(job string) bool) int {
 			if s.delay > 0 && !fired(j.name) {
 				n++
 			}
+		case s.kind == kindFixedDelay && j.calling.Load():
+			// its next timer is set when the run completes
 		default:
 			n++
 		}

@@ -11,14 +11,21 @@
 // headers and body) and retries the ones that may fare better — connection
 // errors, timeouts, 429 and 5xx answers, bodies cut off mid-way — at most
 // DefaultRetries times with a short backoff, so that by default a call
-// gives up after about 810ms, well inside [guard.DefaultCheckTimeout]. It
-// reads at most DefaultMaxBodyBytes of a body, follows no redirects, rejects
-// invalid UTF-8, and quotes at most 64 bytes of a bad body in its errors.
+// gives up after about 810ms ([Client.MaxCallDuration]), well inside a
+// caller's deadline of a second or two. It reads at most DefaultMaxBodyBytes
+// of a body, follows no redirects, rejects invalid UTF-8, and quotes at most
+// 64 bytes of a bad body in its errors.
 //
-// Errors wrap one of the package's sentinels (ErrUnreachable, ErrTimeout,
-// ErrBadStatus, ErrMalformed, ErrLeaderUnknown, ErrStale), each of which
-// wraps the matching sentinel of package guard. [ErrorClass] maps an error
-// to a short, stable class for metrics.
+// Errors wrap one of the package's own sentinels (ErrUnreachable,
+// ErrTimeout, ErrBadStatus, ErrMalformed, ErrLeaderUnknown). [ErrorClass]
+// maps an error to a short, stable class for metrics.
+//
+// The client only speaks the protocol: it parses and returns an answer's
+// last_update but does not judge its age, and it imports nothing of this
+// module's guards. Policy lives with the caller: package guard/sidecar
+// compares the leader's name with this pod's, applies a max age to
+// last_update (ErrStale), and maps this package's sentinels onto package
+// guard's.
 //
 // Measured with go test -run x -bench . -benchmem -count=3 ./sidecarclient/
 // on a shared 2-vCPU AMD EPYC VM (load average about 9), against an
@@ -221,7 +228,8 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // It returns an error wrapping ErrLeaderUnknown, together with a Leader that
 // has an empty Name (and the answer's LastUpdate, if any), when the sidecar
 // names no leader. When ctx ends first, the error wraps ctx.Err() and none
-// of the sentinels. Leader does not judge LastUpdate; see [Client.CheckAge].
+// of the sentinels. Leader does not judge LastUpdate: how old an answer may
+// be is the caller's policy.
 func (c *Client) Leader(ctx context.Context) (Leader, error) {
 	start := time.Now()
 	k := call{Client: c}
@@ -230,30 +238,6 @@ func (c *Client) Leader(ctx context.Context) (Leader, error) {
 		c.observer(Result{Duration: time.Since(start), Attempts: k.attempts, Class: ErrorClass(err), Err: err})
 	}
 	return l, err
-}
-
-// CheckAge returns an error wrapping ErrStale when l.LastUpdate is more than
-// maxAge before now, or when l has no LastUpdate to judge; it returns nil
-// when maxAge is 0 or less. A LastUpdate after now counts as fresh.
-func (c *Client) CheckAge(l Leader, now time.Time, maxAge time.Duration) error {
-	if maxAge <= 0 {
-		return nil
-	}
-	if l.LastUpdate.IsZero() {
-		return &callError{url: c.display, fault: fault{
-			kind: ErrStale,
-			what: fmt.Sprintf("the answer has no last_update to check against the max age %v", maxAge),
-			hint: "this sidecar does not send last_update; turn the age check off",
-		}}
-	}
-	if age := now.Sub(l.LastUpdate); age > maxAge {
-		return &callError{url: c.display, fault: fault{
-			kind: ErrStale,
-			what: fmt.Sprintf("last_update %s is %v old, more than the max age %v", l.LastUpdate.Format(time.RFC3339), age.Round(time.Millisecond), maxAge),
-			hint: "the leader-elector has stopped refreshing its answer; check its logs, or raise the max age if it refreshes only when the leader changes",
-		}}
-	}
-	return nil
 }
 
 // call is the state of one Leader call across its attempts.

@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/sidecarclient"
 	"github.com/leaderjob/leaderjob/sidecarclient/sidecartest"
 )
@@ -80,7 +81,6 @@ func TestLeader(t *testing.T) {
 		opts    []sidecarclient.Option
 		want    sidecarclient.Leader
 		class   string   // ErrorClass of the error; "" for success
-		reason  string   // guard.ReasonOf of the error
 		text    []string // substrings of the error message
 		tries   int64    // requests the server must see; 0: don't check
 	}{
@@ -91,42 +91,42 @@ func TestLeader(t *testing.T) {
 		{name: "last_update with offset and extra fields", handler: sidecartest.Respond(200, "application/json", sample(t, "last-update-offset.json")), want: sidecarclient.Leader{Name: "pod-a", LastUpdate: updated.Add(123456 * time.Microsecond)}},
 		{name: "another pod", handler: sidecartest.Respond(200, "text/plain", sample(t, "other-pod.json")), want: sidecarclient.Leader{Name: "pod-b"}},
 		{name: "empty object", handler: sidecartest.Respond(200, "application/json", sample(t, "empty-object.json")),
-			class: "leader_unknown", reason: guard.ReasonLeaderUnknown, text: []string{"names no leader (no name field)", "check its logs"}, tries: 1},
+			class: "leader_unknown", text: []string{"names no leader (no name field)", "check its logs"}, tries: 1},
 		{name: "blank name", handler: sidecartest.Leader(""),
-			class: "leader_unknown", reason: guard.ReasonLeaderUnknown, text: []string{`names no leader ({"name":""})`}, tries: 1},
-		{name: "null name", handler: sidecartest.Respond(200, "", sample(t, "null-name.json")), class: "leader_unknown", reason: guard.ReasonLeaderUnknown},
+			class: "leader_unknown", text: []string{`names no leader ({"name":""})`}, tries: 1},
+		{name: "null name", handler: sidecartest.Respond(200, "", sample(t, "null-name.json")), class: "leader_unknown"},
 		{name: "no name, last_update", handler: sidecartest.Respond(200, "", sample(t, "no-name-with-last-update.json")),
-			want: sidecarclient.Leader{LastUpdate: updated}, class: "leader_unknown", reason: guard.ReasonLeaderUnknown},
+			want: sidecarclient.Leader{LastUpdate: updated}, class: "leader_unknown"},
 		{name: "500", handler: sidecartest.Respond(500, "text/plain", []byte("elector: apiserver unreachable")),
-			class: "bad_status", reason: guard.ReasonUnavailable, text: []string{"HTTP 500 Internal Server Error", `"elector: apiserver unreachable"`, "(3 attempts)", "check its logs"}, tries: 3},
+			class: "bad_status", text: []string{"HTTP 500 Internal Server Error", `"elector: apiserver unreachable"`, "(3 attempts)", "check its logs"}, tries: 3},
 		{name: "404 with HTML", handler: sidecartest.Respond(404, "text/html", sample(t, "html-404.html")),
-			class: "bad_status", reason: guard.ReasonUnavailable, text: []string{"HTTP 404 Not Found", `body starts "<!DOCTYPE html>`, "is another server listening on 127.0.0.1:"}, tries: 1},
+			class: "bad_status", text: []string{"HTTP 404 Not Found", `body starts "<!DOCTYPE html>`, "is another server listening on 127.0.0.1:"}, tries: 1},
 		{name: "200 with HTML", handler: sidecartest.Respond(200, "text/html; charset=utf-8", sample(t, "html-200.html")),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{"not a JSON object", "HTML page", "is another server listening on 127.0.0.1:"}, tries: 1},
+			class: "malformed", text: []string{"not a JSON object", "HTML page", "is another server listening on 127.0.0.1:"}, tries: 1},
 		{name: "slower than the timeout", handler: sidecartest.Stall(), opts: []sidecarclient.Option{sidecarclient.WithTimeout(shortTimeout)},
-			class: "timeout", reason: guard.ReasonUnavailable, text: []string{"no answer within 100ms (3 attempts)", "overloaded or stuck"}, tries: 3},
+			class: "timeout", text: []string{"no answer within 100ms (3 attempts)", "overloaded or stuck"}, tries: 3},
 		{name: "connection refused",
-			class: "unreachable", reason: guard.ReasonUnavailable, text: []string{"connection refused (3 attempts): is the leader-elector container running and listening on --http=127.0.0.1:"}},
+			class: "unreachable", text: []string{"connection refused (3 attempts): is the leader-elector container running and listening on --http=127.0.0.1:"}},
 		{name: "cut off mid-JSON", handler: sidecartest.CutOff(sample(t, "original.json"), 7),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{"body cut off after 7 bytes", "did it restart?"}, tries: 3},
+			class: "malformed", text: []string{"body cut off after 7 bytes", "did it restart?"}, tries: 3},
 		{name: "truncated JSON, complete body", handler: sidecartest.Respond(200, "", sample(t, "truncated.json")),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{"not valid JSON", `"{\"name\":\"po"`}, tries: 1},
+			class: "malformed", text: []string{"not valid JSON", `"{\"name\":\"po"`}, tries: 1},
 		{name: "10 MB with Content-Length", handler: largeBody(false),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{"body too large (Content-Length 10485760; the limit is 65536 bytes)"}, tries: 1},
+			class: "malformed", text: []string{"body too large (Content-Length 10485760; the limit is 65536 bytes)"}, tries: 1},
 		{name: "10 MB chunked", handler: largeBody(true),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{"body too large (more bytes; the limit is 65536 bytes)"}, tries: 1},
+			class: "malformed", text: []string{"body too large (more bytes; the limit is 65536 bytes)"}, tries: 1},
 		{name: "invalid UTF-8", handler: sidecartest.Respond(200, "text/plain", sample(t, "invalid-utf8.json")),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{`not valid UTF-8 (starts "{\"name\":\"pod-` + "\ufffd" + `\"}")`, "listening on 127.0.0.1:"}, tries: 1},
+			class: "malformed", text: []string{`not valid UTF-8 (starts "{\"name\":\"pod-` + "\ufffd" + `\"}")`, "listening on 127.0.0.1:"}, tries: 1},
 		{name: "redirect", handler: http.RedirectHandler("/elsewhere", http.StatusFound),
-			class: "bad_status", reason: guard.ReasonUnavailable, text: []string{`redirect (HTTP 302 Found) to "/elsewhere"`, "redirects are not followed"}, tries: 1},
+			class: "bad_status", text: []string{`redirect (HTTP 302 Found) to "/elsewhere"`, "redirects are not followed"}, tries: 1},
 		{name: "isLeader path", handler: sidecartest.Respond(200, "", sample(t, "is-leader.json")),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{"/isLeader", "point the sidecar URL at /"}},
+			class: "malformed", text: []string{"/isLeader", "point the sidecar URL at /"}},
 		{name: "other protocol", handler: sidecartest.Respond(200, "application/json", sample(t, "leader-field.json")),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{`"leader" but no "name"`}},
+			class: "malformed", text: []string{`"leader" but no "name"`}},
 		{name: "duplicate name", handler: sidecartest.Respond(200, "", sample(t, "duplicate-name.json")),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{`"name" appears twice`}},
+			class: "malformed", text: []string{`"name" appears twice`}},
 		{name: "bad last_update", handler: sidecartest.Respond(200, "", sample(t, "bad-last-update.json")),
-			class: "malformed", reason: guard.ReasonUnavailable, text: []string{`last_update "yesterday" is not an RFC 3339 time`}},
+			class: "malformed", text: []string{`last_update "yesterday" is not an RFC 3339 time`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,9 +161,6 @@ func TestLeader(t *testing.T) {
 				return
 			}
 			t.Logf("error: %v", err)
-			if reason := guard.ReasonOf(err); reason != tt.reason {
-				t.Errorf("guard.ReasonOf = %q, want %q", reason, tt.reason)
-			}
 			if msg := err.Error(); !strings.HasPrefix(msg, "sidecar "+url+": ") {
 				t.Errorf("error %q does not start with the sidecar's URL", msg)
 			}
@@ -184,20 +181,56 @@ func TestLeader(t *testing.T) {
 	}
 }
 
-func TestLeaderSentinels(t *testing.T) {
+// Each sentinel has its own class, and the sentinels are distinct: a
+// caller can tell every failure apart with errors.Is.
+func TestErrorClass(t *testing.T) {
+	sentinels := []error{sidecarclient.ErrUnreachable, sidecarclient.ErrTimeout, sidecarclient.ErrBadStatus,
+		sidecarclient.ErrMalformed, sidecarclient.ErrLeaderUnknown, sidecarclient.ErrStale}
 	for _, tt := range []struct {
 		err   error
-		guard error
+		class string
 	}{
-		{sidecarclient.ErrUnreachable, guard.ErrUnavailable},
-		{sidecarclient.ErrTimeout, guard.ErrUnavailable},
-		{sidecarclient.ErrBadStatus, guard.ErrUnavailable},
-		{sidecarclient.ErrMalformed, guard.ErrUnavailable},
-		{sidecarclient.ErrLeaderUnknown, guard.ErrLeaderUnknown},
-		{sidecarclient.ErrStale, guard.ErrStale},
+		{nil, ""},
+		{sidecarclient.ErrUnreachable, "unreachable"},
+		{sidecarclient.ErrTimeout, "timeout"},
+		{sidecarclient.ErrBadStatus, "bad_status"},
+		{sidecarclient.ErrMalformed, "malformed"},
+		{sidecarclient.ErrLeaderUnknown, "leader_unknown"},
+		{sidecarclient.ErrStale, "stale"},
+		{fmt.Errorf("checked: %w", sidecarclient.ErrStale), "stale"},
+		{&sidecarclient.StatusError{Code: 500, Status: "500 Internal Server Error"}, "bad_status"},
+		{fmt.Errorf("gave up: %w", context.DeadlineExceeded), "timeout"},
+		{fmt.Errorf("gave up: %w", context.Canceled), "canceled"},
+		{errors.New("something else"), "error"},
 	} {
-		if !errors.Is(tt.err, tt.guard) {
-			t.Errorf("%v does not wrap %v", tt.err, tt.guard)
+		if got := sidecarclient.ErrorClass(tt.err); got != tt.class {
+			t.Errorf("ErrorClass(%v) = %q, want %q", tt.err, got, tt.class)
+		}
+	}
+	for i, a := range sentinels {
+		for j, b := range sentinels {
+			if i != j && errors.Is(a, b) {
+				t.Errorf("%v matches %v", a, b)
+			}
+		}
+	}
+}
+
+// The client is a plain HTTP client: it must not depend on the guards that
+// use it, nor on anything else in this module.
+func TestImportsOneWay(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command to list the imports with: %v", err)
+	}
+	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	const module = "github.com/leaderjob/leaderjob/"
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, module) && pkg != module+"sidecarclient" {
+			t.Errorf("sidecarclient depends on %s", pkg)
 		}
 	}
 }
@@ -209,8 +242,8 @@ func TestStatusError(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != http.StatusForbidden || se.Excerpt != `"no"` {
 		t.Fatalf("errors.As(%v) = %+v", err, se)
 	}
-	if !errors.Is(err, sidecarclient.ErrBadStatus) || !errors.Is(err, guard.ErrUnavailable) {
-		t.Errorf("%v does not wrap ErrBadStatus and guard.ErrUnavailable", err)
+	if !errors.Is(err, sidecarclient.ErrBadStatus) {
+		t.Errorf("%v does not wrap ErrBadStatus", err)
 	}
 }
 
@@ -252,11 +285,8 @@ func TestDefaultBudget(t *testing.T) {
 	if sidecarclient.ErrorClass(err) != "timeout" {
 		t.Fatalf("Leader error = %v, want a timeout", err)
 	}
-	if c.MaxCallDuration() >= guard.DefaultCheckTimeout {
-		t.Errorf("MaxCallDuration %v is not under the guard deadline %v", c.MaxCallDuration(), guard.DefaultCheckTimeout)
-	}
 	if elapsed < 3*sidecarclient.DefaultTimeout || elapsed > c.MaxCallDuration()+2*time.Second {
-		t.Errorf("a stalled sidecar took %v; want 3 attempts, within %v and well under %v", elapsed, c.MaxCallDuration(), guard.DefaultCheckTimeout)
+		t.Errorf("a stalled sidecar took %v; want 3 attempts, within %v", elapsed, c.MaxCallDuration())
 	}
 }
 
@@ -270,11 +300,13 @@ func TestContext(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("Leader returned %v after cancel", d)
 		}
-		if !errors.Is(err, context.Canceled) || errors.Is(err, guard.ErrUnavailable) {
-			t.Errorf("err = %v: want context.Canceled and not guard.ErrUnavailable", err)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v: want context.Canceled", err)
 		}
-		if got := guard.ReasonOf(err); got != guard.ReasonCanceled {
-			t.Errorf("guard.ReasonOf = %q, want canceled", got)
+		for _, s := range []error{sidecarclient.ErrUnreachable, sidecarclient.ErrTimeout, sidecarclient.ErrBadStatus, sidecarclient.ErrMalformed} {
+			if errors.Is(err, s) { // a cancelled check must not look like an unavailable sidecar
+				t.Errorf("err = %v: wraps %v", err, s)
+			}
 		}
 		if got := sidecarclient.ErrorClass(err); got != "canceled" {
 			t.Errorf("ErrorClass = %q, want canceled", got)
@@ -339,41 +371,6 @@ func TestObserverAndLogger(t *testing.T) {
 		t.Errorf("a 54 kB body led to %d bytes of logs and a %d-byte error", logs.Len(), len(err.Error()))
 	}
 	t.Logf("logs:\n%s", logs.String())
-}
-
-func TestCheckAge(t *testing.T) {
-	c, err := sidecarclient.New("http://localhost:4040/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, tt := range []struct {
-		name   string
-		l      sidecarclient.Leader
-		maxAge time.Duration
-		stale  string // substring of the error, "" for fresh
-	}{
-		{"off", sidecarclient.Leader{Name: "a"}, 0, ""},
-		{"fresh", sidecarclient.Leader{Name: "a", LastUpdate: now.Add(-9 * time.Second)}, 10 * time.Second, ""},
-		{"future", sidecarclient.Leader{Name: "a", LastUpdate: now.Add(time.Hour)}, 10 * time.Second, ""},
-		{"stale", sidecarclient.Leader{Name: "a", LastUpdate: now.Add(-time.Minute)}, 10 * time.Second, "last_update 2026-01-02T03:03:05Z is 1m0s old, more than the max age 10s"},
-		{"absent", sidecarclient.Leader{Name: "a"}, 10 * time.Second, "no last_update"},
-	} {
-		err := c.CheckAge(tt.l, now, tt.maxAge)
-		switch {
-		case tt.stale == "" && err != nil:
-			t.Errorf("%s: CheckAge = %v, want nil", tt.name, err)
-		case tt.stale != "" && (!errors.Is(err, sidecarclient.ErrStale) || guard.ReasonOf(err) != guard.ReasonStale || !strings.Contains(fmtErr(err), tt.stale)):
-			t.Errorf("%s: CheckAge = %v, want ErrStale with %q", tt.name, err, tt.stale)
-		}
-	}
-}
-
-func fmtErr(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 func TestNew(t *testing.T) {

@@ -6,45 +6,35 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/leaderjob/leaderjob/guard"
 )
 
 // Sentinel errors. Every error returned by [Client.Leader] wraps exactly one
 // of them, or the caller's context error when the caller's context ended.
-// Each also wraps the matching guard sentinel, so that [guard.ReasonOf]
-// classifies a sidecar error without knowing this package.
+// They are this package's own: it knows nothing of its callers' error
+// vocabularies, which map these sentinels onto theirs (package guard/sidecar
+// maps them onto package guard's).
 var (
 	// ErrUnreachable: no HTTP answer (connection refused, reset, unknown
-	// host). Wraps guard.ErrUnavailable.
-	ErrUnreachable error = &sentinel{"sidecar unreachable", guard.ErrUnavailable}
+	// host).
+	ErrUnreachable = errors.New("sidecar unreachable")
 	// ErrTimeout: an attempt got no complete answer within the per-attempt
-	// timeout, and so did every retry. Wraps guard.ErrUnavailable.
-	ErrTimeout error = &sentinel{"sidecar timed out", guard.ErrUnavailable}
+	// timeout, and so did every retry.
+	ErrTimeout = errors.New("sidecar timed out")
 	// ErrBadStatus: the sidecar answered with a status other than 200,
-	// including a redirect. The error also holds a [*StatusError]. Wraps
-	// guard.ErrUnavailable.
-	ErrBadStatus error = &sentinel{"bad sidecar status", guard.ErrUnavailable}
+	// including a redirect. The error also holds a [*StatusError].
+	ErrBadStatus = errors.New("bad sidecar status")
 	// ErrMalformed: the body is not a leader-elector answer (not a JSON
-	// object, invalid UTF-8, too large, cut off, wrong field types). Wraps
-	// guard.ErrUnavailable.
-	ErrMalformed error = &sentinel{"malformed sidecar answer", guard.ErrUnavailable}
+	// object, invalid UTF-8, too large, cut off, wrong field types).
+	ErrMalformed = errors.New("malformed sidecar answer")
 	// ErrLeaderUnknown: a well-formed answer that names no leader ({} or
-	// {"name":""}). Wraps guard.ErrLeaderUnknown.
-	ErrLeaderUnknown error = &sentinel{"sidecar names no leader", guard.ErrLeaderUnknown}
-	// ErrStale: an answer whose last_update is older than the caller accepts;
-	// see [Client.CheckAge]. Wraps guard.ErrStale.
-	ErrStale error = &sentinel{"stale sidecar answer", guard.ErrStale}
+	// {"name":""}).
+	ErrLeaderUnknown = errors.New("sidecar names no leader")
+	// ErrStale: an answer whose last_update is older than the caller
+	// accepts. The Client never returns it, as it does not judge
+	// [Leader.LastUpdate]; it is for callers that do (a max age is their
+	// policy), so that [ErrorClass] reports their error as ClassStale.
+	ErrStale = errors.New("stale sidecar answer")
 )
-
-// sentinel is an error value that wraps a more general one.
-type sentinel struct {
-	msg    string
-	parent error
-}
-
-func (e *sentinel) Error() string { return e.msg }
-func (e *sentinel) Unwrap() error { return e.parent }
 
 // StatusError is held by errors that wrap [ErrBadStatus]; get it with
 // errors.As.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/sidecarclient"
 	"github.com/leaderjob/leaderjob/sidecarclient/sidecartest"
 )
@@ -45,9 +44,9 @@ func ExampleErrorClass() {
 	var se *sidecarclient.StatusError
 	fmt.Println(sidecarclient.ErrorClass(err), classes)
 	fmt.Println(errors.As(err, &se), se.Code)
-	fmt.Println(errors.Is(err, sidecarclient.ErrBadStatus), errors.Is(err, guard.ErrUnavailable), guard.ReasonOf(err))
+	fmt.Println(errors.Is(err, sidecarclient.ErrBadStatus), errors.Is(err, sidecarclient.ErrMalformed))
 	// Output:
 	// bad_status [bad_status]
 	// true 404
-	// true true unavailable
+	// true false
 }

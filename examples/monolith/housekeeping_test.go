@@ -19,7 +19,7 @@ import (
 func newHarness(t *testing.T, env map[string]string) (*leaderjobtest.Harness, *Housekeeping) {
 	t.Helper()
 	h := leaderjobtest.New(t)
-	hk := &Housekeeping{Sessions: newSessionStore(), Out: slog.New(slog.NewTextHandler(io.Discard, nil)), Work: time.Hour}
+	hk := &Housekeeping{Sessions: newSessionStore(), Out: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := Register(h.App, hk, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,8 @@ func TestLeaderRunsFollowerSkips(t *testing.T) {
 }
 
 func TestLosingLeadershipCancelsTheRun(t *testing.T) {
-	h, _ := newHarness(t, nil) // RefreshExchangeRates works for an hour unless cancelled
+	h, hk := newHarness(t, nil)
+	hk.Work = time.Hour // RefreshExchangeRates works for an hour unless cancelled
 	done := make(chan error, 1)
 	go func() { done <- h.Trigger("exchange-rates").Err }()
 

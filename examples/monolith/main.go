@@ -30,11 +30,13 @@ import (
 	"os"
 	_ "time/tzdata" // the report runs in Europe/Berlin even where the OS has no zone data
 
+	"github.com/leaderjob/leaderjob/kube"
 	"github.com/leaderjob/leaderjob/leaderjob"
 )
 
 func main() {
-	app, err := leaderjob.New("monolith")
+	// kube.Guards lets LEADERJOB_GUARD pick the Lease or sidecar guard.
+	app, err := leaderjob.New("monolith", kube.Guards())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

@@ -236,7 +236,7 @@ func TestFlipDuringRunCancelsJob(t *testing.T) {
 					return errors.New("not cancelled")
 				}
 			})
-			if o.Kind != guard.Failed || !errors.Is(o.Err, guard.ErrLeadershipLost) {
+			if o.Kind != guard.Canceled || !errors.Is(o.Err, guard.ErrLeadershipLost) {
 				t.Fatalf("outcome %s (%v), want the run cancelled with ErrLeadershipLost", o.Kind, o.Err)
 			}
 			if o.Decision.Epoch != 1 {

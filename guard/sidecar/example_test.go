@@ -2,10 +2,13 @@ package sidecar_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/sidecar"
+	"github.com/leaderjob/leaderjob/sidecarclient"
 	"github.com/leaderjob/leaderjob/sidecarclient/sidecartest"
 )
 
@@ -50,4 +53,21 @@ func ExampleGuard_OnChange() {
 	// leader "" -> "pod-a"
 	// leader "pod-a" -> "pod-b"
 	// leader: true
+}
+
+func ExampleGuard_Check_errors() {
+	// Something that is not a leader-elector answers at the sidecar's address.
+	s := sidecartest.NewServer(http.NotFoundHandler())
+	defer s.Close()
+	g, err := sidecar.New("pod-a", sidecar.WithURL(s.URL))
+	if err != nil {
+		panic(err)
+	}
+	_, err = g.Check(context.Background())
+	// The client's error, with its class, and the guard's reading of it.
+	fmt.Println(errors.Is(err, sidecarclient.ErrBadStatus), sidecarclient.ErrorClass(err))
+	fmt.Println(errors.Is(err, guard.ErrUnavailable), guard.ReasonOf(err))
+	// Output:
+	// true bad_status
+	// true unavailable
 }

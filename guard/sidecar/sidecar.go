@@ -9,6 +9,18 @@
 // [guard.Run] skips the run with reason unavailable, leader_unknown or
 // stale. The guard never fails open.
 //
+// The work is split so that imports run one way. Package sidecarclient
+// speaks the protocol and knows nothing of package guard: its errors wrap
+// its own sentinels. This package holds the policy: the exact name
+// comparison, the max age of last_update ([WithMaxAge]), and the one
+// mapping from the client's sentinels onto guard's — ErrUnreachable,
+// ErrTimeout, ErrBadStatus and ErrMalformed to guard.ErrUnavailable,
+// ErrLeaderUnknown to guard.ErrLeaderUnknown, ErrStale to guard.ErrStale.
+// The errors Check returns keep the client's message and sentinel, so
+// errors.Is, errors.As (for a [*sidecarclient.StatusError]) and
+// [sidecarclient.ErrorClass] work on them as on the client's own. A caller's
+// context ending is passed on as it is.
+//
 // Checks are coalesced: concurrent Checks share one request, and an answer
 // (an error included) is reused for at most the cache window after its
 // request was sent (DefaultCacheWindow). With the default window, 1,000
@@ -78,7 +90,8 @@ func WithClient(c *sidecarclient.Client) Option { return func(cfg *config) { cfg
 func WithCacheWindow(d time.Duration) Option { return func(c *config) { c.window = d } }
 
 // WithMaxAge makes answers whose last_update is older than d, or which have
-// none, "not leader" with an error wrapping guard.ErrStale. 0, the default,
+// none, "not leader" with an error wrapping guard.ErrStale and
+// sidecarclient.ErrStale. 0, the default,
 // turns the check off. Only set it for sidecars that refresh last_update
 // while the leader stays the same; some set it only when the leader changes.
 func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d } }
@@ -142,7 +155,11 @@ func New(self string, opts ...Option) (*Guard, error) {
 		}
 	}
 	g := &Guard{self: self, client: client, maxAge: cfg.maxAge, logger: cfg.logger, now: time.Now}
-	g.shared = shared{window: cfg.window, fetch: client.Leader, after: g.observe}
+	fetch := func(ctx context.Context) (sidecarclient.Leader, error) {
+		l, err := client.Leader(ctx)
+		return l, guardError(err)
+	}
+	g.shared = shared{window: cfg.window, fetch: fetch, after: g.observe}
 	return g, nil
 }
 
@@ -160,8 +177,8 @@ func (g *Guard) Check(ctx context.Context) (guard.Decision, error) {
 	if a.err != nil {
 		return d, a.err
 	}
-	if err := g.client.CheckAge(a.leader, g.now(), g.maxAge); err != nil {
-		return d, err
+	if err := checkAge(g.client.URL(), a.leader, g.now(), g.maxAge); err != nil {
+		return d, guardError(err)
 	}
 	d.Holder, d.Observed = a.leader.Name, a.leader.LastUpdate
 	if a.leader.Name != g.self {

@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -63,8 +64,9 @@ func TestCheck(t *testing.T) {
 		runOpts []guard.Option
 		now     time.Time // for the age check; zero: updated + 1s
 		want    guard.Decision
-		reason  string   // guard.Run's skip reason; "" if the job must run
-		text    []string // substrings of the Outcome's error
+		reason  guard.Reason // guard.Run's skip reason; "" if the job must run
+		class   string       // sidecarclient.ErrorClass of the Outcome's error; "" not checked
+		text    []string     // substrings of the Outcome's error
 	}{
 		{name: "original text/plain, this pod", handler: sidecartest.Leader(self),
 			want: guard.Decision{Leader: true, Holder: self, Self: self}},
@@ -78,14 +80,14 @@ func TestCheck(t *testing.T) {
 			want: guard.Decision{Leader: true, Holder: self, Self: self, Observed: updated}},
 		{name: "last_update stale", handler: sidecartest.Respond(200, "application/json", sample(t, "last-update.json")),
 			opts: []sidecar.Option{sidecar.WithMaxAge(10 * time.Second)}, now: updated.Add(time.Minute),
-			reason: guard.ReasonStale, text: []string{"last_update 2026-01-02T03:04:05Z is 1m0s old, more than the max age 10s", "stopped refreshing"}},
+			reason: guard.ReasonStale, class: "stale", text: []string{"last_update 2026-01-02T03:04:05Z is 1m0s old, more than the max age 10s", "stopped refreshing"}},
 		{name: "max age, no last_update", handler: sidecartest.Leader(self),
 			opts:   []sidecar.Option{sidecar.WithMaxAge(10 * time.Second)},
-			reason: guard.ReasonStale, text: []string{"no last_update"}},
+			reason: guard.ReasonStale, class: "stale", text: []string{"no last_update"}},
 		{name: "empty object", handler: sidecartest.Respond(200, "application/json", sample(t, "empty-object.json")),
-			reason: guard.ReasonLeaderUnknown, text: []string{"names no leader (no name field)"}},
+			reason: guard.ReasonLeaderUnknown, class: "leader_unknown", text: []string{"names no leader (no name field)"}},
 		{name: "blank name", handler: sidecartest.Leader(""),
-			reason: guard.ReasonLeaderUnknown, text: []string{`names no leader ({"name":""})`}},
+			reason: guard.ReasonLeaderUnknown, class: "leader_unknown", text: []string{`names no leader ({"name":""})`}},
 		{name: "another pod", handler: sidecartest.Respond(200, "text/plain", sample(t, "other-pod.json")),
 			want:   guard.Decision{Holder: "pod-b", Self: self, Detail: `leader is "pod-b"`},
 			reason: guard.ReasonNotLeader, text: []string{`not the leader: leader is "pod-b"`}},
@@ -93,25 +95,43 @@ func TestCheck(t *testing.T) {
 			want:   guard.Decision{Holder: "pod-a-7d9f", Self: self, Detail: `leader is "pod-a-7d9f"`},
 			reason: guard.ReasonNotLeader},
 		{name: "500", handler: sidecartest.Respond(500, "", []byte("internal error")),
-			reason: guard.ReasonUnavailable, text: []string{"HTTP 500 Internal Server Error", "check its logs"}},
+			reason: guard.ReasonUnavailable, class: "bad_status", text: []string{"HTTP 500 Internal Server Error", "check its logs"}},
 		{name: "404 with HTML", handler: sidecartest.Respond(404, "text/html", sample(t, "html-404.html")),
-			reason: guard.ReasonUnavailable, text: []string{"HTTP 404 Not Found", "is another server listening on"}},
+			reason: guard.ReasonUnavailable, class: "bad_status", text: []string{"HTTP 404 Not Found", "is another server listening on"}},
 		{name: "200 with HTML", handler: sidecartest.Respond(200, "text/html", sample(t, "html-200.html")),
-			reason: guard.ReasonUnavailable, text: []string{"the answer is an HTML page"}},
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{"the answer is an HTML page"}},
 		{name: "slower than the client's budget", handler: sidecartest.Stall(),
-			reason: guard.ReasonUnavailable, text: []string{"no answer within 250ms (3 attempts)"}},
+			reason: guard.ReasonUnavailable, class: "timeout", text: []string{"no answer within 250ms (3 attempts)"}},
 		{name: "slower than the check deadline", handler: sidecartest.Stall(), runOpts: []guard.Option{guard.CheckTimeout(100 * time.Millisecond)},
 			reason: guard.ReasonTimeout, text: []string{"guard did not answer within 100ms"}},
 		{name: "connection refused",
-			reason: guard.ReasonUnavailable, text: []string{"connection refused (3 attempts): is the leader-elector container running and listening on --http=127.0.0.1:"}},
+			reason: guard.ReasonUnavailable, class: "unreachable", text: []string{"connection refused (3 attempts): is the leader-elector container running and listening on --http=127.0.0.1:"}},
 		{name: "cut off mid-JSON", handler: sidecartest.CutOff(sample(t, "original.json"), 10),
-			reason: guard.ReasonUnavailable, text: []string{"body cut off after 10 bytes"}},
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{"body cut off after 10 bytes"}},
 		{name: "10 MB body", handler: sidecartest.Respond(200, "text/plain", make([]byte, 10<<20)),
-			reason: guard.ReasonUnavailable, text: []string{"body too large"}},
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{"body too large"}},
 		{name: "invalid UTF-8", handler: sidecartest.Respond(200, "", sample(t, "invalid-utf8.json")),
-			reason: guard.ReasonUnavailable, text: []string{"not valid UTF-8"}},
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{"not valid UTF-8"}},
 		{name: "redirect", handler: http.RedirectHandler("http://127.0.0.1:1/", http.StatusTemporaryRedirect),
-			reason: guard.ReasonUnavailable, text: []string{`redirect (HTTP 307 Temporary Redirect) to "http://127.0.0.1:1/"`}},
+			reason: guard.ReasonUnavailable, class: "bad_status", text: []string{`redirect (HTTP 307 Temporary Redirect) to "http://127.0.0.1:1/"`}},
+		{name: "null name", handler: sidecartest.Respond(200, "", sample(t, "null-name.json")),
+			reason: guard.ReasonLeaderUnknown, class: "leader_unknown"},
+		{name: "no name, last_update", handler: sidecartest.Respond(200, "", sample(t, "no-name-with-last-update.json")),
+			reason: guard.ReasonLeaderUnknown, class: "leader_unknown"},
+		{name: "truncated JSON, complete body", handler: sidecartest.Respond(200, "", sample(t, "truncated.json")),
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{"not valid JSON"}},
+		{name: "10 MB chunked", handler: largeChunked(),
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{"body too large (more bytes"}},
+		{name: "isLeader path", handler: sidecartest.Respond(200, "", sample(t, "is-leader.json")),
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{"/isLeader"}},
+		{name: "other protocol", handler: sidecartest.Respond(200, "application/json", sample(t, "leader-field.json")),
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{`"leader" but no "name"`}},
+		{name: "duplicate name", handler: sidecartest.Respond(200, "", sample(t, "duplicate-name.json")),
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{`"name" appears twice`}},
+		{name: "bad last_update", handler: sidecartest.Respond(200, "", sample(t, "bad-last-update.json")),
+			reason: guard.ReasonUnavailable, class: "malformed", text: []string{`last_update "yesterday" is not an RFC 3339 time`}},
+		{name: "403", handler: sidecartest.Respond(403, "text/plain", []byte("no")),
+			reason: guard.ReasonUnavailable, class: "bad_status", text: []string{"HTTP 403 Forbidden"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +165,11 @@ func TestCheck(t *testing.T) {
 				if out.Kind != guard.Skipped || out.Reason != tt.reason || j.calls.Load() != 0 {
 					t.Fatalf("outcome %s %q (%v), %d calls; want skipped with %q and no call", out.Kind, out.Reason, out.Err, j.calls.Load(), tt.reason)
 				}
+				if tt.class != "" {
+					if got := sidecarclient.ErrorClass(out.Err); got != tt.class {
+						t.Errorf("sidecarclient.ErrorClass = %q, want %q: the client's error is lost", got, tt.class)
+					}
+				}
 				for _, sub := range tt.text {
 					if !strings.Contains(out.Err.Error(), sub) {
 						t.Errorf("outcome error %q does not contain %q", out.Err, sub)
@@ -165,6 +190,32 @@ func TestCheckDecisionOnError(t *testing.T) {
 	d, err := g.Check(context.Background())
 	if d.Leader || d.Lost != nil || !errors.Is(err, guard.ErrLeaderUnknown) || !errors.Is(err, sidecarclient.ErrLeaderUnknown) {
 		t.Errorf("Check = %+v, %v; want not leader and ErrLeaderUnknown", d, err)
+	}
+}
+
+// largeChunked serves 10 MB of JSON-looking bytes without a Content-Length.
+func largeChunked() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		chunk := bytes.Repeat([]byte(" "), 32<<10)
+		w.Write([]byte(`{"name":"`))
+		for n := 0; n < 10<<20; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// A bad status keeps its details for errors.As and reads as unavailable.
+func TestCheckStatusError(t *testing.T) {
+	_, g := newGuard(t, sidecartest.Respond(http.StatusForbidden, "text/plain", []byte("no")))
+	_, err := g.Check(context.Background())
+	var se *sidecarclient.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusForbidden || se.Excerpt != `"no"` {
+		t.Fatalf("errors.As(%v) = %+v", err, se)
+	}
+	if !errors.Is(err, sidecarclient.ErrBadStatus) || !errors.Is(err, guard.ErrUnavailable) || guard.ReasonOf(err) != guard.ReasonUnavailable {
+		t.Errorf("%v does not wrap ErrBadStatus and guard.ErrUnavailable", err)
 	}
 }
 

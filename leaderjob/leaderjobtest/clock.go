@@ -69,15 +69,24 @@ func (t *trackedTimer) Reset(d time.Duration) bool {
 	return t.t.Reset(d)
 }
 
-// state reports the pending timers, the earliest deadline among them, the
-// callbacks still running and the callbacks that have returned.
-func (c *trackingClock) state() (pending int, next time.Time, running int, fired uint64) {
+// state reports the timers that are set and not yet due, the earliest
+// deadline among them, the callbacks that are due or running (a due timer's
+// callback starts on a goroutine of its own) and the callbacks that have
+// returned.
+func (c *trackingClock) state() (pending int, next time.Time, busy int, fired uint64) {
+	now := c.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	busy = c.running
 	for _, at := range c.live {
+		if !at.After(now) {
+			busy++
+			continue
+		}
+		pending++
 		if next.IsZero() || at.Before(next) {
 			next = at
 		}
 	}
-	return len(c.live), next, c.running, c.fired
+	return pending, next, busy, c.fired
 }

@@ -8,8 +8,18 @@
 //	h.Guard.SetFollower("pod-b")
 //	r = h.Trigger("report")             // skipped, reason not_leader
 //	h.Start()                           // the scheduler, on the fake clock
-//	h.Advance(time.Minute)
+//	h.Advance(time.Minute)              // every fire due in the minute has run
 //	r = h.Await("report")               // the run that fire caused
+//
+// Advance moves the fake clock as real time would pass: it stops at each
+// fire due in the interval, in order, lets the run complete and the
+// scheduler plan the next fire, and returns when every fire due by the new
+// time has run exactly once. Start runs the start-up fires (fixed-rate,
+// fixed-delay and one-shot jobs without an initial delay) the same way. A
+// job that blocks on purpose (to test overlapping fires) is declared with
+// Hold. Move the clock with Advance, not with Clock.Advance, once the App
+// runs: a jump of the fake clock over several fires is not what production
+// sees.
 package leaderjobtest
 
 import (
@@ -188,9 +198,14 @@ func (h *Harness) Start() {
 	go func() { h.runErr <- h.App.Run(ctx) }()
 	stopped := false
 	h.t.Cleanup(func() {
-		if !stopped {
-			cancel()
-			<-h.runErr
+		if stopped {
+			return
+		}
+		cancel()
+		select {
+		case <-h.runErr:
+		case <-time.After(WaitTimeout):
+			h.t.Errorf("leaderjobtest: the App did not stop within %v after the test: a job is still running", WaitTimeout)
 		}
 	})
 	h.stop = func() error { stopped = true; cancel(); return <-h.runErr }

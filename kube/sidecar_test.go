@@ -1,17 +1,18 @@
-package leaderjob_test
+package kube_test
 
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
-	"github.com/leaderjob/leaderjob/guard/guardtest"
+	"github.com/leaderjob/leaderjob/kube"
 	"github.com/leaderjob/leaderjob/leaderjob"
 	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
-	"github.com/leaderjob/leaderjob/sidecarclient"
 	"github.com/leaderjob/leaderjob/sidecarclient/sidecartest"
 )
 
@@ -24,11 +25,15 @@ func TestSidecarModeFromEnvironment(t *testing.T) {
 		"LEADERJOB_GUARD": "sidecar", "LEADERJOB_SIDECAR_URL": side.URL,
 		"POD_NAME": "pod-a", "LEADERJOB_HTTP_ADDR": "127.0.0.1:0",
 	}
-	app, err := leaderjob.New("sidecar-mode", leaderjob.WithEnv(envOf(env)),
+	app, err := leaderjob.New("sidecar-mode", kube.Guards(), leaderjob.WithEnv(envOf(env)),
 		leaderjob.WithLogger(leaderjobtest.Logger(t)), leaderjob.WithoutSignals())
 	noErr(t, err)
 	noErr(t, app.Schedule("job", leaderjob.FixedRate(time.Hour).WithInitialDelay(time.Hour), nop))
-	startApp(t, app)
+	ctx0, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx0) }()
+	defer func() { cancel(); <-done }()
+	<-app.Running()
 	base := "http://" + app.HTTPAddr()
 	ctx := context.Background()
 
@@ -53,25 +58,46 @@ func TestSidecarModeFromEnvironment(t *testing.T) {
 	}
 }
 
-// /leader speaks the sidecar protocol: this project's own sidecar client
-// reads it, so a leaderjob app can be another program's leader source.
-func TestLeaderEndpointRoundTrip(t *testing.T) {
-	g := guardtest.Leader(guardtest.WithSelf("pod-a"))
-	_, base, _ := opsApp(t, g, nil)
-	client, err := sidecarclient.New(base + "/leader")
+// Without kube.Guards the core builds only always and never: lease and
+// sidecar are start-up errors that say what to add, never a silent run on
+// every replica.
+func TestLeaseAndSidecarNeedTheKubernetesSources(t *testing.T) {
+	for _, source := range []string{"lease", "sidecar"} {
+		_, err := leaderjob.New("app", leaderjob.WithEnv(envOf(map[string]string{"LEADERJOB_GUARD": source})),
+			leaderjob.WithLogger(leaderjobtest.Logger(t)))
+		if !errors.Is(err, leaderjob.ErrConfig) || !strings.Contains(err.Error(), "kube.Guards()") || !strings.Contains(err.Error(), "LEADERJOB_GUARD="+source) {
+			t.Errorf("%s without kube.Guards: %v", source, err)
+		}
+	}
+}
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func noErr(t testing.TB, err error) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := client.Leader(context.Background())
-	if err != nil || l.Name != "pod-a" {
-		t.Fatalf("leader: %+v, %v; want pod-a", l, err)
+}
+
+func nop(context.Context) error { return nil }
+
+// sample reads one series from /metrics, without its app_name label.
+func sample(t *testing.T, base, series string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
 	}
-	g.SetFollower("pod-b")
-	if l, err = client.Leader(context.Background()); err != nil || l.Name != "pod-b" {
-		t.Fatalf("follower's view: %+v, %v; want pod-b", l, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		line = strings.Replace(line, `app_name="sidecar-mode",`, "", 1)
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
 	}
-	g.SetFollower("")
-	if _, err = client.Leader(context.Background()); !errors.Is(err, sidecarclient.ErrLeaderUnknown) {
-		t.Fatalf("no leader: %v, want ErrLeaderUnknown", err)
-	}
+	return ""
 }

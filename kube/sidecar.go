@@ -1,4 +1,4 @@
-package leaderjob
+package kube
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/sidecar"
+	"github.com/leaderjob/leaderjob/leaderjob"
 	"github.com/leaderjob/leaderjob/sidecarclient"
 )
 
@@ -16,15 +17,25 @@ const envSidecarURL = "LEADERJOB_SIDECAR_URL"
 
 // sidecarGuard builds the leader-elector sidecar guard from
 // LEADERJOB_SIDECAR_URL. attrs describe it for the start-up summary record.
-func sidecarGuard(lookup func(string) (string, bool), self string, logger *slog.Logger, m *metrics) (g guard.Guard, attrs []slog.Attr, err error) {
+func sidecarGuard(env leaderjob.SourceEnv) (g guard.Guard, attrs []slog.Attr, err error) {
+	logger, self := env.Logger, env.Identity
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	raw, _ := lookup(envSidecarURL)
+	count := func(r sidecarclient.Result) {
+		if env.CountRequest != nil {
+			class := r.Class
+			if class == "" {
+				class = "ok"
+			}
+			env.CountRequest(class)
+		}
+	}
+	raw, _ := env.Lookup(envSidecarURL)
 	if raw == "" {
 		raw = sidecar.DefaultURL
 	}
-	client, err := sidecarclient.New(raw, sidecarclient.WithLogger(logger), sidecarclient.WithObserver(m.observeSidecar))
+	client, err := sidecarclient.New(raw, sidecarclient.WithLogger(logger), sidecarclient.WithObserver(count))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w; set it to the leader-elector's --http address, for example %s=%s",
 			envSidecarURL, err, envSidecarURL, sidecar.DefaultURL)

@@ -1,0 +1,134 @@
+package kube
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/guard/lease"
+	"github.com/leaderjob/leaderjob/internal/incluster"
+	"github.com/leaderjob/leaderjob/leaderjob"
+)
+
+// Names of the environment variables the lease source reads. Errors of a guard built
+// by FromEnv name them, because that is where operators set the values.
+const (
+	EnvLeaseName      = "LEADERJOB_LEASE_NAME"
+	EnvLeaseNamespace = "LEADERJOB_LEASE_NAMESPACE"
+	EnvLeaseDuration  = "LEADERJOB_LEASE_DURATION"
+	EnvRenewDeadline  = "LEADERJOB_RENEW_DEADLINE"
+	EnvRetryPeriod    = "LEADERJOB_RETRY_PERIOD"
+)
+
+// envNames makes a guard's messages name the variables instead of the options.
+var envNames = lease.WithSettingNames(lease.SettingNames{
+	Name: EnvLeaseName, Namespace: EnvLeaseNamespace,
+	LeaseDuration: EnvLeaseDuration, RenewDeadline: EnvRenewDeadline, RetryPeriod: EnvRetryPeriod,
+})
+
+// leaseFromEnv builds a Lease guard from environment variables read with lookup
+// (os.LookupEnv in production), for the application appName with self as
+// this replica's identity:
+//
+//   - the connection: in-cluster (service account) when KUBERNETES_SERVICE_HOST
+//     and KUBERNETES_SERVICE_PORT are set, else the kubeconfig files in
+//     KUBECONFIG (a path list), else ~/.kube/config;
+//   - LEADERJOB_LEASE_NAME: the Lease name, default appName;
+//   - LEADERJOB_LEASE_NAMESPACE: the Lease namespace, default the Pod's own
+//     namespace (from the service account) in-cluster, else the current kubeconfig
+//     context's namespace, else "default";
+//   - LEADERJOB_LEASE_DURATION, LEADERJOB_RENEW_DEADLINE,
+//     LEADERJOB_RETRY_PERIOD: Go durations, default 15s, 10s, 2s.
+//
+// A malformed value, a bad combination and an invalid name are errors
+// wrapping lease.ErrInvalidConfig that name the variables; so do the guard's
+// later messages about a missing namespace. The user agent is
+// "leaderjob/<appName>". FromEnv sends no requests.
+func leaseFromEnv(lookup func(string) (string, bool), appName, self string, logger *slog.Logger) (*lease.Guard, error) {
+	get := func(name string) string {
+		v, _ := lookup(name)
+		return strings.TrimSpace(v)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := []lease.Option{envNames, lease.WithLogger(logger), lease.WithUserAgent("leaderjob/" + appName), lease.WithName(appName)}
+	if v := get(EnvLeaseName); v != "" {
+		opts = append(opts, lease.WithName(v))
+	}
+	for _, d := range []struct {
+		name string
+		opt  func(time.Duration) lease.Option
+	}{
+		{EnvLeaseDuration, lease.WithLeaseDuration},
+		{EnvRenewDeadline, lease.WithRenewDeadline},
+		{EnvRetryPeriod, lease.WithRetryPeriod},
+	} {
+		v := get(d.name)
+		if v == "" {
+			continue
+		}
+		dur, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("lease: %w: %s=%q is not a Go duration (such as 15s or 1m30s)", lease.ErrInvalidConfig, d.name, v)
+		}
+		opts = append(opts, d.opt(dur))
+	}
+	cfg, namespace, err := restConfig(lookup)
+	if err != nil {
+		return nil, err
+	}
+	if v := get(EnvLeaseNamespace); v != "" {
+		namespace = v
+	}
+	opts = append(opts, lease.WithNamespace(namespace))
+	return lease.New(cfg, self, opts...)
+}
+
+// restConfig finds the apiserver and the namespace to default to: the
+// pod's service account inside a cluster (incluster.Detect), else the
+// kubeconfig files in KUBECONFIG (a path list), else ~/.kube/config.
+func restConfig(lookup func(string) (string, bool)) (*rest.Config, string, error) {
+	if incluster.Detect(lookup) {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, "", fmt.Errorf("lease: in-cluster configuration: %w", err)
+		}
+		namespace := incluster.Namespace()
+		if namespace == "" {
+			namespace = lease.DefaultNamespace
+		}
+		return cfg, namespace, nil
+	}
+	rules := &clientcmd.ClientConfigLoadingRules{Precedence: []string{clientcmd.RecommendedHomeFile}}
+	kubeconfig, _ := lookup("KUBECONFIG")
+	if kubeconfig = strings.TrimSpace(kubeconfig); kubeconfig != "" {
+		rules.Precedence = filepath.SplitList(kubeconfig)
+	}
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	cfg, err := loader.ClientConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("lease: not in a cluster and no usable kubeconfig (KUBECONFIG=%q): %w", kubeconfig, err)
+	}
+	namespace, _, err := loader.Namespace()
+	if err != nil || namespace == "" {
+		namespace = lease.DefaultNamespace
+	}
+	return cfg, namespace, nil
+}
+
+// leaseGuard builds the in-process Lease guard from the LEADERJOB_LEASE_*
+// variables. attrs describe it for the start-up summary record.
+func leaseGuard(env leaderjob.SourceEnv) (g guard.Guard, attrs []slog.Attr, err error) {
+	lg, err := leaseFromEnv(env.Lookup, env.App, env.Identity, env.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lg, lg.LogValue().Group(), nil
+}
