@@ -35,7 +35,6 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/lease"
 	"github.com/leaderjob/leaderjob/internal/controlplane"
-	"github.com/leaderjob/leaderjob/leaderjob"
 )
 
 const manifests = "../../examples/kubernetes/lease"
@@ -523,7 +522,7 @@ func checkRestricted(t *testing.T, pod corev1.PodSpec) {
 
 // checkGracePeriod checks that the pod's grace period covers the app's
 // drain (LEADERJOB_DRAIN_TIMEOUT, default 20s) plus releasing leadership
-// (leaderjob.DefaultReleaseTimeout).
+// (5s).
 func checkGracePeriod(t *testing.T, pod corev1.PodSpec) {
 	t.Helper()
 	drain := 20 * time.Second
@@ -536,8 +535,9 @@ func checkGracePeriod(t *testing.T, pod corev1.PodSpec) {
 			drain = d
 		}
 	}
-	need := drain + leaderjob.DefaultReleaseTimeout
+	const release = 5 * time.Second // leaderjob's bound on releasing each guard at shutdown
+	need := drain + release
 	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second < need {
-		t.Errorf("terminationGracePeriodSeconds = %v, want at least drain %v + release %v", g, drain, leaderjob.DefaultReleaseTimeout)
+		t.Errorf("terminationGracePeriodSeconds = %v, want at least drain %v + release %v", g, drain, release)
 	}
 }
