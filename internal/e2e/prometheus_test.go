@@ -42,7 +42,7 @@ func TestPrometheusScrapesReplicas(t *testing.T) {
 		addr := freeAddr(t)
 		addrs[name] = addr
 		startProc(t, c, name,
-			"EXCHANGE_RATES_RATE=PT1H", "HEARTBEAT_RATE=PT1H", "SESSION_CLEANUP_DELAY=PT1H",
+			"EXCHANGE_RATES_RATE=PT1H", "HEARTBEAT_RATE=PT1H", "SESSION_CLEANUP_DELAY=PT1H", "SESSION_CLEANUP_INITIAL_DELAY=PT1H",
 			"LEADERJOB_HTTP_ADDR="+addr)
 	}
 
