@@ -24,7 +24,7 @@ func BenchmarkWrappedRun(b *testing.B) {
 	b.Run("always", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if o := guard.Run(ctx, guard.Always, work); o.Kind != guard.Ran {
+			if o := guard.Run(ctx, guard.Always, work); o.Outcome != guard.Ran {
 				b.Fatal(o.Err)
 			}
 		}
@@ -39,13 +39,13 @@ func BenchmarkWrappedRun(b *testing.B) {
 		}
 	})
 	lost := make(chan struct{})
-	term := guard.Func(func(context.Context) (guard.Decision, error) {
+	term := guard.CheckFunc(func(context.Context) (guard.Decision, error) {
 		return guard.Decision{Leader: true, Holder: "pod-a", Epoch: 1, HasEpoch: true, Lost: lost}, nil
 	})
 	b.Run("with-lost", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if o := guard.Run(ctx, term, work); o.Kind != guard.Ran {
+			if o := guard.Run(ctx, term, work); o.Outcome != guard.Ran {
 				b.Fatal(o.Err)
 			}
 		}
@@ -53,8 +53,8 @@ func BenchmarkWrappedRun(b *testing.B) {
 	b.Run("skipped", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if o := guard.Run(ctx, guard.Never, work); o.Kind != guard.Skipped {
-				b.Fatal(o.Kind)
+			if o := guard.Run(ctx, guard.Never, work); o.Outcome != guard.Skipped {
+				b.Fatal(o.Outcome)
 			}
 		}
 	})

@@ -15,10 +15,10 @@ func ExampleRun() {
 	}
 
 	o := guard.Run(context.Background(), guard.Always, report)
-	fmt.Println(o.Kind, o.Err)
+	fmt.Println(o.Outcome, o.Err)
 
 	o = guard.Run(context.Background(), guard.Never, report)
-	fmt.Println(o.Kind, o.Reason)
+	fmt.Println(o.Outcome, o.Reason)
 	// Output:
 	// sending the daily report
 	// ran <nil>
@@ -40,7 +40,7 @@ func ExampleWrap() {
 }
 
 func ExampleDecisionFrom() {
-	g := guard.Func(func(ctx context.Context) (guard.Decision, error) {
+	g := guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) {
 		return guard.Decision{Leader: true, Holder: "pod-a", Epoch: 4, HasEpoch: true}, nil
 	})
 	guard.Run(context.Background(), g, func(ctx context.Context) error {

@@ -5,7 +5,7 @@
 // [Decision] or an error. [Run] is the middleware that asks a Guard under a
 // short deadline and calls the job only when the answer is yes; any other
 // answer, including an error or a timeout, skips the run and says why in the
-// returned [Outcome]. The package fails closed: nothing but an explicit
+// returned [Result]. The package fails closed: nothing but an explicit
 // "leader" answer lets a job run.
 //
 // Guards that hold leadership for a term (a Kubernetes Lease, for example)
@@ -34,11 +34,11 @@ type Guard interface {
 	Check(ctx context.Context) (Decision, error)
 }
 
-// Func adapts an ordinary function to a [Guard].
-type Func func(ctx context.Context) (Decision, error)
+// CheckFunc adapts an ordinary function to a [Guard].
+type CheckFunc func(ctx context.Context) (Decision, error)
 
 // Check calls f(ctx).
-func (f Func) Check(ctx context.Context) (Decision, error) { return f(ctx) }
+func (f CheckFunc) Check(ctx context.Context) (Decision, error) { return f(ctx) }
 
 // Decision is one answer of a Guard.
 type Decision struct {

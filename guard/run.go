@@ -13,24 +13,24 @@ import (
 // whether it may go ahead is skipped, not delayed.
 const DefaultCheckTimeout = 2 * time.Second
 
-// Kind classifies the outcome of one run attempt.
-type Kind string
+// Outcome classifies one run attempt.
+type Outcome string
 
 // The kinds of outcome. They are stable strings, used as log values and
 // metric labels.
 const (
-	Ran      Kind = "ran"      // the job was called and returned nil
-	Skipped  Kind = "skipped"  // the job was not called; Outcome.Reason says why
-	Failed   Kind = "failed"   // the job was called and returned an error
-	Panicked Kind = "panicked" // the job was called and panicked; the panic was recovered
+	Ran      Outcome = "ran"      // the job was called and returned nil
+	Skipped  Outcome = "skipped"  // the job was not called; Result.Reason says why
+	Failed   Outcome = "failed"   // the job was called and returned an error
+	Panicked Outcome = "panicked" // the job was called and panicked; the panic was recovered
 	// Canceled: the job was called and returned an error after its context
 	// was cancelled from outside the job, with cause ErrLeadershipLost or
 	// ErrShuttingDown: the run was cut short, it did not fail on its own.
-	Canceled Kind = "canceled"
+	Canceled Outcome = "canceled"
 )
 
 // Reason is the class of a skipped run: a short, stable string for logs and
-// metric labels. The full explanation is in Outcome.Err.
+// metric labels. The full explanation is in Result.Err.
 type Reason string
 
 // Skip reasons.
@@ -46,14 +46,14 @@ const (
 	ReasonGuardError    Reason = "guard_error"    // any other error from the guard
 )
 
-// ErrSkipped is wrapped by Outcome.Err (and by the error a [Wrap]ped job
+// ErrSkipped is wrapped by Result.Err (and by the error a [Wrap]ped job
 // returns) whenever a run is skipped.
 var ErrSkipped = errors.New("run skipped")
 
-// Outcome describes one run attempt made by [Run].
-type Outcome struct {
-	Kind Kind
-	// Reason is one of the Reason* classes when Kind is Skipped, else "".
+// Result describes one run attempt made by [Run].
+type Result struct {
+	Outcome Outcome
+	// Reason is one of the Reason* classes when Outcome is Skipped, else "".
 	Reason Reason
 	// Err is nil for Ran; the job's error for Failed and Canceled; a *PanicError for
 	// Panicked; for Skipped an error wrapping ErrSkipped and the cause
@@ -67,7 +67,7 @@ type Outcome struct {
 	Duration time.Duration
 }
 
-// PanicError is the Outcome.Err of a job that panicked.
+// PanicError is the Result.Err of a job that panicked.
 type PanicError struct {
 	Value any    // the value passed to panic
 	Stack []byte // the panicking goroutine's stack
@@ -101,7 +101,7 @@ func CheckTimeout(d time.Duration) Option {
 // channel closes. A panic in fn is recovered into a *PanicError. Run never
 // calls fn when ctx has already ended, when g returns an error, or when the
 // Decision does not say Leader.
-func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...Option) Outcome {
+func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...Option) Result {
 	cfg := runConfig{checkTimeout: DefaultCheckTimeout}
 	for _, o := range opts {
 		o(&cfg)
@@ -142,14 +142,14 @@ func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...O
 
 	started := time.Now()
 	err = call(runCtx, fn)
-	o := Outcome{Kind: Ran, Decision: d, CheckDuration: checked, Duration: time.Since(started)}
+	o := Result{Outcome: Ran, Decision: d, CheckDuration: checked, Duration: time.Since(started)}
 	if err != nil {
-		o.Kind, o.Err = Failed, err
+		o.Outcome, o.Err = Failed, err
 		if _, ok := err.(*PanicError); ok {
-			o.Kind = Panicked
+			o.Outcome = Panicked
 		} else if cause := context.Cause(runCtx); runCtx.Err() != nil &&
 			(errors.Is(cause, ErrLeadershipLost) || errors.Is(cause, ErrShuttingDown)) {
-			o.Kind = Canceled
+			o.Outcome = Canceled
 		}
 	}
 	return o
@@ -203,9 +203,9 @@ func call(ctx context.Context, fn func(context.Context) error) (err error) {
 	return fn(ctx)
 }
 
-func skip(reason Reason, cause error, d Decision, checked time.Duration) Outcome {
-	return Outcome{
-		Kind:          Skipped,
+func skip(reason Reason, cause error, d Decision, checked time.Duration) Result {
+	return Result{
+		Outcome:       Skipped,
 		Reason:        reason,
 		Err:           fmt.Errorf("%w (%s): %w", ErrSkipped, reason, cause),
 		Decision:      d,

@@ -30,15 +30,15 @@ func (c *counter) calls() int                { return int(c.n.Load()) }
 
 // answer is a guard that always gives d and err.
 func answer(d guard.Decision, err error) guard.Guard {
-	return guard.Func(func(context.Context) (guard.Decision, error) { return d, err })
+	return guard.CheckFunc(func(context.Context) (guard.Decision, error) { return d, err })
 }
 
 func TestRunLeaderRuns(t *testing.T) {
 	var c counter
 	d := guard.Decision{Leader: true, Holder: "pod-a", Self: "pod-a", Epoch: 7, HasEpoch: true}
 	o := guard.Run(context.Background(), answer(d, nil), c.job)
-	if o.Kind != guard.Ran || o.Err != nil || o.Reason != "" {
-		t.Fatalf("outcome = %s/%q/%v, want ran with no reason or error", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Ran || o.Err != nil || o.Reason != "" {
+		t.Fatalf("outcome = %s/%q/%v, want ran with no reason or error", o.Outcome, o.Reason, o.Err)
 	}
 	if c.calls() != 1 {
 		t.Fatalf("job called %d times, want 1", c.calls())
@@ -64,8 +64,8 @@ func TestRunFollowerSkips(t *testing.T) {
 			if c.calls() != 0 {
 				t.Fatal("a follower called the job")
 			}
-			if o.Kind != guard.Skipped || o.Reason != guard.ReasonNotLeader {
-				t.Fatalf("outcome = %s/%q, want skipped/not_leader", o.Kind, o.Reason)
+			if o.Outcome != guard.Skipped || o.Reason != guard.ReasonNotLeader {
+				t.Fatalf("outcome = %s/%q, want skipped/not_leader", o.Outcome, o.Reason)
 			}
 			if !errors.Is(o.Err, guard.ErrSkipped) || !errors.Is(o.Err, guard.ErrNotLeader) {
 				t.Fatalf("err = %v, want ErrSkipped and ErrNotLeader", o.Err)
@@ -101,8 +101,8 @@ func TestRunGuardErrorSkips(t *testing.T) {
 			if c.calls() != 0 {
 				t.Fatal("the job ran although the guard failed")
 			}
-			if o.Kind != guard.Skipped || o.Reason != tc.reason {
-				t.Fatalf("outcome = %s/%q, want skipped/%q", o.Kind, o.Reason, tc.reason)
+			if o.Outcome != guard.Skipped || o.Reason != tc.reason {
+				t.Fatalf("outcome = %s/%q, want skipped/%q", o.Outcome, o.Reason, tc.reason)
 			}
 			if !errors.Is(o.Err, guard.ErrSkipped) || !errors.Is(o.Err, tc.err) {
 				t.Fatalf("err = %v, want ErrSkipped and %v", o.Err, tc.err)
@@ -144,11 +144,11 @@ func TestRunUpstreamTimeoutIsNotACheckTimeout(t *testing.T) {
 	upstream := fmt.Errorf("%w: lease default/app: update: %w", guard.ErrUnavailable, context.DeadlineExceeded)
 	for _, err := range []error{upstream, fmt.Errorf("renew: %w", context.DeadlineExceeded)} {
 		var c counter
-		o := guard.Run(context.Background(), guard.Func(func(context.Context) (guard.Decision, error) {
+		o := guard.Run(context.Background(), guard.CheckFunc(func(context.Context) (guard.Decision, error) {
 			return guard.Decision{}, err
 		}), c.job, guard.CheckTimeout(time.Second))
-		if o.Kind != guard.Skipped || o.Reason != guard.ReasonUnavailable {
-			t.Fatalf("%v: outcome %s/%s, want skipped/unavailable", err, o.Kind, o.Reason)
+		if o.Outcome != guard.Skipped || o.Reason != guard.ReasonUnavailable {
+			t.Fatalf("%v: outcome %s/%s, want skipped/unavailable", err, o.Outcome, o.Reason)
 		}
 		if strings.Contains(o.Err.Error(), "did not answer") || !strings.Contains(o.Err.Error(), err.Error()) {
 			t.Fatalf("message %q, want the guard's own error", o.Err)
@@ -162,7 +162,7 @@ func TestRunUpstreamTimeoutIsNotACheckTimeout(t *testing.T) {
 func TestRunSlowGuardTimesOut(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		check guard.Func
+		check guard.CheckFunc
 	}{
 		{"honours ctx", func(ctx context.Context) (guard.Decision, error) {
 			<-ctx.Done()
@@ -184,8 +184,8 @@ func TestRunSlowGuardTimesOut(t *testing.T) {
 			if c.calls() != 0 {
 				t.Fatal("the job ran although the guard did not answer in time")
 			}
-			if o.Kind != guard.Skipped || o.Reason != guard.ReasonTimeout {
-				t.Fatalf("outcome = %s/%q (%v), want skipped/timeout", o.Kind, o.Reason, o.Err)
+			if o.Outcome != guard.Skipped || o.Reason != guard.ReasonTimeout {
+				t.Fatalf("outcome = %s/%q (%v), want skipped/timeout", o.Outcome, o.Reason, o.Err)
 			}
 			if !errors.Is(o.Err, context.DeadlineExceeded) || !strings.Contains(o.Err.Error(), "10ms") {
 				t.Fatalf("err = %v, want a deadline error naming the timeout", o.Err)
@@ -208,7 +208,7 @@ func TestRunCheckDeadline(t *testing.T) {
 		{[]guard.Option{guard.CheckTimeout(time.Hour)}, time.Hour},
 	} {
 		var left time.Duration
-		g := guard.Func(func(ctx context.Context) (guard.Decision, error) {
+		g := guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) {
 			dl, ok := ctx.Deadline()
 			if !ok {
 				t.Error("the check has no deadline")
@@ -231,8 +231,8 @@ func TestRunLeaderWithErrorFailsClosed(t *testing.T) {
 	if c.calls() != 0 {
 		t.Fatal("the job ran on a yes that came with an error")
 	}
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonStale || !errors.Is(o.Err, guard.ErrStale) {
-		t.Fatalf("outcome = %s/%q (%v), want skipped/stale", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonStale || !errors.Is(o.Err, guard.ErrStale) {
+		t.Fatalf("outcome = %s/%q (%v), want skipped/stale", o.Outcome, o.Reason, o.Err)
 	}
 	if o.Decision.Leader {
 		t.Fatal("the outcome keeps a Leader decision that was not trusted")
@@ -241,13 +241,13 @@ func TestRunLeaderWithErrorFailsClosed(t *testing.T) {
 
 func TestRunGuardPanicSkips(t *testing.T) {
 	var c counter
-	g := guard.Func(func(context.Context) (guard.Decision, error) { panic("nil map") })
+	g := guard.CheckFunc(func(context.Context) (guard.Decision, error) { panic("nil map") })
 	o := guard.Run(context.Background(), g, c.job)
 	if c.calls() != 0 {
 		t.Fatal("the job ran after the guard panicked")
 	}
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonGuardError || !strings.Contains(o.Err.Error(), "nil map") {
-		t.Fatalf("outcome = %s/%q (%v), want skipped/guard_error naming the panic", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonGuardError || !strings.Contains(o.Err.Error(), "nil map") {
+		t.Fatalf("outcome = %s/%q (%v), want skipped/guard_error naming the panic", o.Outcome, o.Reason, o.Err)
 	}
 }
 
@@ -259,8 +259,8 @@ func TestRunLostBeforeRunSkips(t *testing.T) {
 	if c.calls() != 0 {
 		t.Fatal("the job ran under a term that had already ended")
 	}
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonNotLeader || !errors.Is(o.Err, guard.ErrNotLeader) {
-		t.Fatalf("outcome = %s/%q (%v), want skipped/not_leader", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonNotLeader || !errors.Is(o.Err, guard.ErrNotLeader) {
+		t.Fatalf("outcome = %s/%q (%v), want skipped/not_leader", o.Outcome, o.Reason, o.Err)
 	}
 }
 
@@ -278,8 +278,8 @@ func TestRunLostDuringRunCancelsJob(t *testing.T) {
 				return errors.New("the job context was not cancelled when the term ended")
 			}
 		})
-	if o.Kind != guard.Canceled || !errors.Is(o.Err, guard.ErrLeadershipLost) {
-		t.Fatalf("outcome = %s (%v), want canceled with cause ErrLeadershipLost", o.Kind, o.Err)
+	if o.Outcome != guard.Canceled || !errors.Is(o.Err, guard.ErrLeadershipLost) {
+		t.Fatalf("outcome = %s (%v), want canceled with cause ErrLeadershipLost", o.Outcome, o.Err)
 	}
 }
 
@@ -299,8 +299,8 @@ func TestRunJobContextEndsAfterRun(t *testing.T) {
 func TestRunJobError(t *testing.T) {
 	boom := errors.New("boom")
 	o := guard.Run(context.Background(), guard.Always, func(context.Context) error { return boom })
-	if o.Kind != guard.Failed || o.Err != boom || o.Reason != "" {
-		t.Fatalf("outcome = %s/%q (%v), want failed with the job's error", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Failed || o.Err != boom || o.Reason != "" {
+		t.Fatalf("outcome = %s/%q (%v), want failed with the job's error", o.Outcome, o.Reason, o.Err)
 	}
 }
 
@@ -316,8 +316,8 @@ func TestRunJobPanic(t *testing.T) {
 		{42, nil, "panic: 42"},
 	} {
 		o := guard.Run(context.Background(), guard.Always, func(context.Context) error { panic(tc.value) })
-		if o.Kind != guard.Panicked {
-			t.Fatalf("panic(%v): kind = %s, want panicked", tc.value, o.Kind)
+		if o.Outcome != guard.Panicked {
+			t.Fatalf("panic(%v): kind = %s, want panicked", tc.value, o.Outcome)
 		}
 		var pe *guard.PanicError
 		if !errors.As(o.Err, &pe) {
@@ -337,7 +337,7 @@ func TestRunJobPanic(t *testing.T) {
 
 func TestRunCanceledContextSkips(t *testing.T) {
 	var checks atomic.Int32
-	g := guard.Func(func(context.Context) (guard.Decision, error) {
+	g := guard.CheckFunc(func(context.Context) (guard.Decision, error) {
 		checks.Add(1)
 		return guard.Decision{Leader: true}, nil
 	})
@@ -349,8 +349,8 @@ func TestRunCanceledContextSkips(t *testing.T) {
 	if c.calls() != 0 || checks.Load() != 0 {
 		t.Fatalf("job calls %d, checks %d: want neither once the context ended", c.calls(), checks.Load())
 	}
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonCanceled {
-		t.Fatalf("outcome = %s/%q, want skipped/canceled", o.Kind, o.Reason)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonCanceled {
+		t.Fatalf("outcome = %s/%q, want skipped/canceled", o.Outcome, o.Reason)
 	}
 	if !errors.Is(o.Err, guard.ErrSkipped) || !errors.Is(o.Err, stopping) {
 		t.Fatalf("err = %v, want ErrSkipped and the context's cause", o.Err)
@@ -360,15 +360,15 @@ func TestRunCanceledContextSkips(t *testing.T) {
 func TestRunCanceledDuringCheckSkips(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	g := guard.Func(func(ctx context.Context) (guard.Decision, error) {
+	g := guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) {
 		cancel()
 		<-ctx.Done()
 		return guard.Decision{}, ctx.Err()
 	})
 	var c counter
 	o := guard.Run(ctx, g, c.job)
-	if c.calls() != 0 || o.Kind != guard.Skipped || o.Reason != guard.ReasonCanceled {
-		t.Fatalf("outcome = %s/%q (%v), calls %d; want skipped/canceled, no call", o.Kind, o.Reason, o.Err, c.calls())
+	if c.calls() != 0 || o.Outcome != guard.Skipped || o.Reason != guard.ReasonCanceled {
+		t.Fatalf("outcome = %s/%q (%v), calls %d; want skipped/canceled, no call", o.Outcome, o.Reason, o.Err, c.calls())
 	}
 }
 
@@ -383,8 +383,8 @@ func TestDecisionFrom(t *testing.T) {
 		got, ok = guard.DecisionFrom(ctx)
 		return nil
 	})
-	if o.Kind != guard.Ran || !ok {
-		t.Fatalf("outcome %s, found %v", o.Kind, ok)
+	if o.Outcome != guard.Ran || !ok {
+		t.Fatalf("outcome %s, found %v", o.Outcome, ok)
 	}
 	if got.Holder != want.Holder || got.Epoch != want.Epoch || !got.HasEpoch || got.Detail != want.Detail || !got.Leader {
 		t.Fatalf("DecisionFrom = %+v, want %+v", got, want)
@@ -412,7 +412,7 @@ func TestWrap(t *testing.T) {
 	if err := guard.Wrap(guard.Always, func(context.Context) error { panic("x") })(context.Background()); !errors.As(err, &pe) {
 		t.Fatalf("job panic: %v, want *PanicError", err)
 	}
-	slow := guard.Func(func(ctx context.Context) (guard.Decision, error) { <-ctx.Done(); return guard.Decision{}, ctx.Err() })
+	slow := guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) { <-ctx.Done(); return guard.Decision{}, ctx.Err() })
 	err = guard.Wrap(slow, c.job, guard.CheckTimeout(time.Millisecond))(context.Background())
 	if !errors.Is(err, guard.ErrSkipped) || guard.ReasonOf(err) != guard.ReasonTimeout || c.calls() != 1 {
 		t.Fatalf("slow guard: %v, want a skip classed as timeout (options passed through)", err)
@@ -442,8 +442,8 @@ func TestAlwaysNever(t *testing.T) {
 		t.Error("Never let the job run")
 		return nil
 	})
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonNotLeader || !strings.Contains(o.Err.Error(), "never") {
-		t.Fatalf("Run under Never = %s/%q (%v)", o.Kind, o.Reason, o.Err)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonNotLeader || !strings.Contains(o.Err.Error(), "never") {
+		t.Fatalf("Run under Never = %s/%q (%v)", o.Outcome, o.Reason, o.Err)
 	}
 }
 
@@ -454,8 +454,8 @@ func TestRunConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
-			if o := guard.Run(context.Background(), g, c.job); o.Kind != guard.Ran {
-				t.Errorf("outcome %s (%v)", o.Kind, o.Err)
+			if o := guard.Run(context.Background(), g, c.job); o.Outcome != guard.Ran {
+				t.Errorf("outcome %s (%v)", o.Outcome, o.Err)
 			}
 		})
 	}

@@ -45,7 +45,7 @@ func (s *logSink) Write(p []byte) (int, error) {
 	return s.buf.Write(p)
 }
 
-// logger is an info-level JSON logger writing to s.
+// logger is a debug-level JSON logger writing to s.
 func (s *logSink) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(s, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

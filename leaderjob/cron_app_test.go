@@ -14,7 +14,7 @@ import (
 // gocron's default parser would fire on every Friday and every 13th.
 func TestCronUsesSpringSemantics(t *testing.T) {
 	h := leaderjobtest.New(t) // the fake clock starts on Monday 2026-01-05 UTC
-	noErr(t, h.App.Schedule("friday-13th", leaderjob.Cron("0 0 0 13 * FRI").In(time.UTC), func(context.Context) error { return nil }))
+	noErr(t, h.App.Schedule("friday-13th", leaderjob.Cron("0 0 0 13 * FRI").InZone("UTC"), func(context.Context) error { return nil }))
 	h.Start()
 	h.Advance(time.Date(2026, 2, 13, 0, 0, 0, 0, time.UTC).Sub(h.Clock.Now()))
 	r := h.Await("friday-13th")
@@ -47,7 +47,7 @@ func TestCronFallBackFiresOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := leaderjobtest.New(t, leaderjobtest.WithStartTime(time.Date(2026, 10, 24, 12, 0, 0, 0, time.UTC)))
-	noErr(t, h.App.Schedule("nightly", leaderjob.Cron("0 30 2 * * *").In(berlin), func(context.Context) error { return nil }))
+	noErr(t, h.App.Schedule("nightly", leaderjob.Cron("0 30 2 * * *").InZone(berlin.String()), func(context.Context) error { return nil }))
 	want := []time.Time{
 		time.Date(2026, 10, 25, 2, 30, 0, 0, berlin).Add(-time.Hour), // 02:30 CEST, the first of the two
 		time.Date(2026, 10, 26, 2, 30, 0, 0, berlin),
@@ -85,7 +85,7 @@ func TestCronGoesOnAfterAHalfHourFallBack(t *testing.T) {
 	}
 	h := leaderjobtest.New(t, leaderjobtest.WithStartTime(time.Date(2021, 4, 3, 12, 0, 0, 0, loc)))
 	var runs []time.Time
-	noErr(t, h.App.Schedule("daily", leaderjob.Cron("0 0 1 * * *").In(loc), func(ctx context.Context) error {
+	noErr(t, h.App.Schedule("daily", leaderjob.Cron("0 0 1 * * *").InZone(loc.String()), func(ctx context.Context) error {
 		info, _ := leaderjob.RunInfoFrom(ctx)
 		runs = append(runs, info.ScheduledAt)
 		return nil

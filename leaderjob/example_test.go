@@ -150,3 +150,64 @@ func Example_gocronElector() {
 	// <nil>
 	// not the leader: leader is ""
 }
+
+// Adapt schedules methods with the shapes Spring code has, such as a
+// method with no arguments and no result.
+func ExampleAdapt() {
+	app, err := leaderjob.New("cache", append(quiet, leaderjob.WithGuard(guard.Always))...)
+	if err != nil {
+		panic(err)
+	}
+	refresh := func() { fmt.Println("refreshing") } // void refresh()
+	if err := app.Schedule("refresh", leaderjob.FixedRate(time.Minute), leaderjob.Adapt(refresh)); err != nil {
+		panic(err)
+	}
+	if _, err := app.Trigger(context.Background(), "refresh"); err != nil {
+		panic(err)
+	}
+	// Output:
+	// refreshing
+}
+
+// Trigger runs a job at once through the same path as a fire: on a
+// replica that does not lead it is skipped, with the reason.
+func ExampleApp_Trigger() {
+	g := guardtest.Follower("pod-b")
+	app, err := leaderjob.New("billing", append(quiet, leaderjob.WithGuard(g), leaderjob.WithIdentity("pod-a"))...)
+	if err != nil {
+		panic(err)
+	}
+	if err := app.Schedule("invoices", leaderjob.Cron("0 0 2 * * *"), func(context.Context) error { return nil }); err != nil {
+		panic(err)
+	}
+	r, _ := app.Trigger(context.Background(), "invoices")
+	fmt.Println(r.Outcome, r.Reason, r.Decision.Holder)
+	g.SetLeader()
+	r, _ = app.Trigger(context.Background(), "invoices")
+	fmt.Println(r.Outcome)
+	// Output:
+	// skipped not_leader pod-b
+	// ran
+}
+
+// EveryReplica runs a job on every replica, leader or not, such as the
+// refresh of a cache each replica keeps; WithTimeout bounds each run.
+func ExampleEveryReplica() {
+	app, err := leaderjob.New("web", append(quiet, leaderjob.WithGuard(guard.Never), leaderjob.WithIdentity("pod-a"))...)
+	if err != nil {
+		panic(err)
+	}
+	err = app.Schedule("local-cache", leaderjob.FixedRate(time.Minute), func(ctx context.Context) error {
+		_, bounded := ctx.Deadline()
+		fmt.Println("refreshed, bounded:", bounded)
+		return nil
+	}, leaderjob.EveryReplica(), leaderjob.WithTimeout(10*time.Second))
+	if err != nil {
+		panic(err)
+	}
+	r, _ := app.Trigger(context.Background(), "local-cache")
+	fmt.Println(r.Outcome, r.Decision.Holder)
+	// Output:
+	// refreshed, bounded: true
+	// ran pod-a
+}

@@ -74,6 +74,6 @@ func WithTimeout(d time.Duration) JobOption {
 var ErrRunTimeout = errors.New("run timed out")
 
 // everyReplicaGuard answers yes on every replica.
-var everyReplicaGuard = guard.Func(func(ctx context.Context) (guard.Decision, error) {
+var everyReplicaGuard = guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) {
 	return guard.Decision{Leader: true, Detail: "every replica"}, ctx.Err()
 })

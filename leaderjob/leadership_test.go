@@ -195,3 +195,12 @@ func TestMetricsNameTheAppAndTheJob(t *testing.T) {
 		}
 	}
 }
+
+// A guard that never changes (always) reports its state from the start, not
+// from the first run of an hourly job.
+func TestIsLeaderFromTheStart(t *testing.T) {
+	_, base, _ := opsApp(t, guard.Always, func(app *leaderjob.App) {
+		noErr(t, app.Schedule("hourly", leaderjob.Cron("0 0 * * * *"), nop))
+	})
+	waitUntil(t, func() bool { return sample(t, base, "leaderjob_is_leader") == "1" })
+}

@@ -58,9 +58,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.startGuards(guardCtx); err != nil {
 		return err
 	}
-	if _, ok := a.guard.(guard.ChangeNotifier); ok {
-		go a.leader.probe(guardCtx) // is_leader and the holder from the start
-	}
+	go a.leader.probe(guardCtx) // is_leader and the holder from the start, not from the first run
 
 	if err := a.startScheduler(); err != nil {
 		return errors.Join(err, a.release())

@@ -39,7 +39,7 @@ func (l *leadership) recording(g guard.Guard) guard.Guard {
 			go l.probe(context.Background())
 		})
 	}
-	return guard.Func(func(ctx context.Context) (guard.Decision, error) {
+	return guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) {
 		d, err := g.Check(ctx)
 		l.record(d, err)
 		return d, err

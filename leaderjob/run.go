@@ -28,8 +28,9 @@ type Result struct {
 	Job         string
 	RunID       string
 	ScheduledAt time.Time
-	// Outcome is guard.Ran, guard.Skipped, guard.Failed or guard.Panicked.
-	Outcome guard.Kind
+	// Outcome is guard.Ran, guard.Skipped, guard.Failed, guard.Panicked or
+	// guard.Canceled.
+	Outcome guard.Outcome
 	// Reason is the skip reason class (guard.Reason*, ReasonShuttingDown,
 	// ReasonAlreadyRunning); "" unless Outcome is guard.Skipped.
 	Reason guard.Reason
@@ -148,7 +149,7 @@ func (a *App) guarded(func(*attempt)) func(*attempt) {
 			return j.fn(ctx)
 		}, guard.CheckTimeout(a.opts.checkTimeout))
 		r := &at.res
-		r.Outcome, r.Reason, r.Err, r.Decision = o.Kind, o.Reason, o.Err, a.withSelf(o.Decision)
+		r.Outcome, r.Reason, r.Err, r.Decision = o.Outcome, o.Reason, o.Err, a.withSelf(o.Decision)
 		r.CheckDuration, r.Duration = o.CheckDuration, o.Duration
 		if r.Reason == guard.ReasonCanceled && a.base.Err() != nil {
 			r.skip(ReasonShuttingDown, "the app is shutting down") // the check was cut short by the shutdown

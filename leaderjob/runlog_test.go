@@ -1,13 +1,11 @@
 package leaderjob_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,8 +162,8 @@ func TestScheduledRunsAreRecorded(t *testing.T) {
 func TestGuardProblemsWarnAtABoundedRate(t *testing.T) {
 	g := guardtest.Leader(guardtest.WithSelf("pod-a"))
 	g.SetError(fmt.Errorf("%w: apiserver unreachable", guard.ErrUnavailable))
-	var buf syncBuffer
-	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	sink := &logSink{}
+	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	app, _ := newApp(t, leaderjob.WithGuard(g), leaderjob.WithLogger(logger))
 	noErr(t, app.Schedule("job", leaderjob.FixedRate(time.Hour), nop))
 	for range 50 {
@@ -179,27 +177,9 @@ func TestGuardProblemsWarnAtABoundedRate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 1 || !strings.Contains(lines[0], `"level":"WARN"`) || !strings.Contains(lines[0], "runs skipped: the guard cannot answer") ||
-		!strings.Contains(lines[0], `"reason":"unavailable"`) || !strings.Contains(lines[0], "apiserver unreachable") {
-		t.Fatalf("records at WARN:\n%s\nwant one WARN summary naming the reason and the error", buf.String())
+	recs := sink.records(t)
+	if len(recs) != 1 || recs[0].str("level") != "WARN" || recs[0].str("msg") != "runs skipped: the guard cannot answer" ||
+		recs[0].str("reason") != "unavailable" || !strings.Contains(recs[0].str("error"), "apiserver unreachable") {
+		t.Fatalf("records at WARN: %v; want one WARN summary naming the reason and the error", recs)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -92,16 +92,11 @@ func (s Schedule) WithInitialDelayString(v string) Schedule {
 }
 
 // InZone sets the time zone of a cron schedule by IANA name, such as
-// "Europe/Berlin" (Spring's zone attribute). An unknown name is reported at
+// "Europe/Berlin" (Spring's zone attribute; a *time.Location's String()
+// works too, "Local" included). An unknown name is reported at
 // registration.
 func (s Schedule) InZone(name string) Schedule {
 	s.zone, s.zoneName = nil, name
-	return s
-}
-
-// In sets the time zone of a cron schedule.
-func (s Schedule) In(loc *time.Location) Schedule {
-	s.zone, s.zoneName = loc, ""
 	return s
 }
 

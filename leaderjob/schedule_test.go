@@ -18,7 +18,7 @@ func TestScheduleString(t *testing.T) {
 	}{
 		{leaderjob.Cron("0 0 2 * * MON-FRI"), `cron="0 0 2 * * MON-FRI"`},
 		{leaderjob.Cron(" 0 0 2 * * * ").InZone("Europe/Berlin"), `cron="0 0 2 * * *" zone=Europe/Berlin`},
-		{leaderjob.Cron("@daily").In(time.UTC), `cron="@daily" zone=UTC`},
+		{leaderjob.Cron("@daily").InZone("UTC"), `cron="@daily" zone=UTC`},
 		{leaderjob.FixedRate(time.Minute), "fixedRate=1m0s"},
 		{leaderjob.FixedDelay(30 * time.Second), "fixedDelay=30s"},
 		{leaderjob.FixedRateString("PT1M"), `fixedRate="PT1M"`},
@@ -74,13 +74,13 @@ func TestScheduleRejectsInvalid(t *testing.T) {
 		{"negative-initial-delay", leaderjob.FixedRate(time.Second).WithInitialDelay(-time.Second), []string{"initialDelay", "-1s"}},
 		{"unknown-zone", leaderjob.Cron("0 0 2 * * *").InZone("Mars/Olympus_Mons"), []string{`"Mars/Olympus_Mons"`, "zone"}},
 		{"zone-on-fixed-rate", leaderjob.FixedRate(time.Minute).InZone("UTC"), []string{"zone", "fixedRate"}},
-		{"zone-on-once", leaderjob.Once().In(time.UTC), []string{"zone", "once"}},
+		{"zone-on-once", leaderjob.Once().InZone("UTC"), []string{"zone", "once"}},
 		{"cron-initial-delay", leaderjob.Cron("0 0 2 * * *").WithInitialDelay(time.Second), []string{"initialDelay", "cron"}},
 		{"cron-five-fields", leaderjob.Cron("0 2 * * *"), []string{`"0 2 * * *"`}},
 		{"cron-garbage", leaderjob.Cron("banana"), []string{`"banana"`}},
 		{"cron-bad-hour", leaderjob.Cron("0 0 25 * * *"), []string{`"0 0 25 * * *"`}},
 		{"cron-empty", leaderjob.Cron(""), nil},
-		{"cron-never", leaderjob.Cron("0 0 0 31 2 *").In(time.UTC), []string{`"0 0 0 31 2 *"`, "never"}},
+		{"cron-never", leaderjob.Cron("0 0 0 31 2 *").InZone("UTC"), []string{`"0 0 0 31 2 *"`, "never"}},
 		{"zero-schedule", leaderjob.Schedule{}, []string{"no schedule"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

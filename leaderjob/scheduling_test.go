@@ -250,7 +250,7 @@ func TestCronFiresDailyInItsZone(t *testing.T) {
 	start := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC) // summer: Berlin is UTC+2
 	h := leaderjobtest.New(t, leaderjobtest.WithStartTime(start))
 	noErr(t, h.App.Schedule("nightly", leaderjob.Cron("0 0 2 * * *").InZone("Europe/Berlin"), nop))
-	noErr(t, h.App.Schedule("weekdays", leaderjob.Cron("0 30 9 * * MON-FRI").In(berlin), nop))
+	noErr(t, h.App.Schedule("weekdays", leaderjob.Cron("0 30 9 * * MON-FRI").InZone(berlin.String()), nop))
 	h.Start()
 
 	h.Advance(12 * time.Hour) // 2026-07-02 00:00 UTC = 02:00 in Berlin

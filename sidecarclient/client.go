@@ -27,11 +27,7 @@
 // last_update (ErrStale), and maps this package's sentinels onto package
 // guard's.
 //
-// Measured with go test -run x -bench . -benchmem -count=3 ./sidecarclient/
-// on a shared 2-vCPU AMD EPYC VM (load average about 9), against an
-// httptest sidecar on loopback over one reused connection: a call takes
-// p50 ≈ 45µs, p99 0.25–2ms (the spread is the load), 10 KB and 113
-// allocations (BenchmarkLeader).
+// The README's measured table gives the cost of a call (BenchmarkLeader).
 package sidecarclient
 
 import (

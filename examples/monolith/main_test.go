@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -227,5 +228,52 @@ func TestBinaryRejectsBadConfiguration(t *testing.T) {
 		if n := len(p.records("started", "")); n != 0 {
 			t.Errorf("env %v: the program started its jobs", tc.env)
 		}
+	}
+}
+
+// An operator who sets LEADERJOB_LOG_LEVEL=warn sees what needs a person
+// and nothing else, even while the apiserver cannot be reached: no DEBUG or
+// INFO record on stdout, nothing from client-go on stderr, and the guard
+// problem reported at WARN, not once per fire.
+func TestBinaryAtWarnWithAnUnreachableAPIServer(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]
+current-context: x
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, binary(t), map[string]string{
+		"LEADERJOB_GUARD":          "lease",
+		"KUBECONFIG":               kubeconfig,
+		"LEADERJOB_LOG_LEVEL":      "warn",
+		"LEADERJOB_LEASE_DURATION": "3s", "LEADERJOB_RENEW_DEADLINE": "2s", "LEADERJOB_RETRY_PERIOD": "500ms",
+		"HEARTBEAT_RATE": "100ms",
+	})
+	time.Sleep(3 * time.Second)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.wait()
+	p.mu.Lock()
+	lines := append([]logLine(nil), p.lines...)
+	p.mu.Unlock()
+	skipped := 0
+	for _, l := range lines {
+		if lvl := l.str("level"); lvl != "WARN" && lvl != "ERROR" {
+			t.Errorf("a %s record at warn level: %v", lvl, l)
+		}
+		if l.str("msg") == "runs skipped: the guard cannot answer" {
+			skipped++
+		}
+	}
+	if skipped == 0 || skipped > 2 {
+		t.Errorf("%d WARN summaries of skipped runs in 3s of per-100ms fires, want one (at most one per reason)", skipped)
+	}
+	if s := p.stderr.String(); strings.TrimSpace(s) != "" {
+		t.Errorf("stderr at warn level:\n%s", s)
 	}
 }

@@ -17,11 +17,11 @@ func ExampleGuard() {
 	}
 
 	o := guard.Run(context.Background(), g, job)
-	fmt.Println(o.Kind)
+	fmt.Println(o.Outcome)
 
 	g.SetFollower("pod-b")
 	o = guard.Run(context.Background(), g, job)
-	fmt.Println(o.Kind, o.Reason, o.Decision.Holder)
+	fmt.Println(o.Outcome, o.Reason, o.Decision.Holder)
 
 	g.SetLeader()
 	guard.Run(context.Background(), g, job)

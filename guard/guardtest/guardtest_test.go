@@ -163,8 +163,8 @@ func TestSetDelayHonoursContext(t *testing.T) {
 		t.Error("the job ran behind a guard that answered too late")
 		return nil
 	}, guard.CheckTimeout(5*time.Millisecond))
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonTimeout {
-		t.Fatalf("Run with a slow fake = %s/%q", o.Kind, o.Reason)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonTimeout {
+		t.Fatalf("Run with a slow fake = %s/%q", o.Outcome, o.Reason)
 	}
 
 	g.SetDelay(time.Millisecond)
@@ -236,8 +236,8 @@ func TestFlipDuringRunCancelsJob(t *testing.T) {
 					return errors.New("not cancelled")
 				}
 			})
-			if o.Kind != guard.Canceled || !errors.Is(o.Err, guard.ErrLeadershipLost) {
-				t.Fatalf("outcome %s (%v), want the run cancelled with ErrLeadershipLost", o.Kind, o.Err)
+			if o.Outcome != guard.Canceled || !errors.Is(o.Err, guard.ErrLeadershipLost) {
+				t.Fatalf("outcome %s (%v), want the run cancelled with ErrLeadershipLost", o.Outcome, o.Err)
 			}
 			if o.Decision.Epoch != 1 {
 				t.Fatalf("outcome epoch %d, want the term the run started in", o.Decision.Epoch)

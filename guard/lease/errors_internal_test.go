@@ -49,7 +49,7 @@ func TestTimedOutRequestsAreUnavailable(t *testing.T) {
 				t.Errorf("%q does not say %q", err, want)
 			}
 			// Run must not take it for its own check timeout either.
-			o := guard.Run(context.Background(), guard.Func(func(context.Context) (guard.Decision, error) { return guard.Decision{}, err }),
+			o := guard.Run(context.Background(), guard.CheckFunc(func(context.Context) (guard.Decision, error) { return guard.Decision{}, err }),
 				func(context.Context) error { t.Error("the job ran"); return nil })
 			if o.Reason != guard.ReasonUnavailable {
 				t.Errorf("Run's reason = %s, want %s (%v)", o.Reason, guard.ReasonUnavailable, o.Err)

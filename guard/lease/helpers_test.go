@@ -204,7 +204,7 @@ type run struct {
 	replica string
 	fire    int
 	at      time.Time
-	outcome guard.Outcome
+	outcome guard.Result
 }
 
 // journal collects runs from many replicas.

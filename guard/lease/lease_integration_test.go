@@ -81,7 +81,7 @@ func TestSteadyStateRunsEachFireOnceOnTheHolder(t *testing.T) {
 func ranPerFire(runs []run) map[int][]string {
 	m := map[int][]string{}
 	for _, r := range runs {
-		if r.outcome.Kind == guard.Ran {
+		if r.outcome.Outcome == guard.Ran {
 			m[r.fire] = append(m[r.fire], r.replica)
 		}
 	}
@@ -218,8 +218,8 @@ func TestForbiddenIsReportedClearly(t *testing.T) {
 		t.Fatalf("Check = %v, want an *AccessError wrapping guard.ErrForbidden", err)
 	}
 	o := guard.Run(context.Background(), rs[0].g, func(context.Context) error { t.Error("the job ran"); return nil })
-	if o.Kind != guard.Skipped || o.Reason != guard.ReasonForbidden {
-		t.Errorf("run outcome = %s/%s, want skipped/forbidden", o.Kind, o.Reason)
+	if o.Outcome != guard.Skipped || o.Reason != guard.ReasonForbidden {
+		t.Errorf("run outcome = %s/%s, want skipped/forbidden", o.Outcome, o.Reason)
 	}
 	logged := rs[0].log.matching(slog.LevelWarn, `leases.coordination.k8s.io "forbidden" is forbidden`, `User "no-rbac"`,
 		"grant get, create, update and watch on leases", "namespace "+ns, "examples/kubernetes/lease/rbac.yaml")
@@ -384,7 +384,7 @@ func TestAPIServerOutage(t *testing.T) {
 	var staleSkips int
 	for _, r := range runs {
 		if r.at.After(stopped) && r.at.Before(restarting) {
-			if r.outcome.Kind == guard.Ran && r.at.After(limit) {
+			if r.outcome.Outcome == guard.Ran && r.at.After(limit) {
 				t.Errorf("%s ran fire %d at +%v after the apiserver stopped", r.replica, r.fire, r.at.Sub(stopped))
 			}
 			if r.replica == old.name && r.outcome.Reason == guard.ReasonStale {
@@ -402,7 +402,7 @@ func TestAPIServerOutage(t *testing.T) {
 	}
 	fires, leaders := 0, map[string]bool{}
 	for _, r := range runs {
-		if r.outcome.Kind == guard.Ran && r.at.After(settled) {
+		if r.outcome.Outcome == guard.Ran && r.at.After(settled) {
 			fires++
 			leaders[r.replica] = true
 		}
@@ -415,7 +415,7 @@ func TestAPIServerOutage(t *testing.T) {
 func lastRan(runs []run) time.Time {
 	var last time.Time
 	for _, r := range runs {
-		if r.outcome.Kind == guard.Ran && r.at.After(last) {
+		if r.outcome.Outcome == guard.Ran && r.at.After(last) {
 			last = r.at
 		}
 	}

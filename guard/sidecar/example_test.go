@@ -24,11 +24,11 @@ func ExampleNew() {
 			panic(err)
 		}
 		out := guard.Run(context.Background(), g, job)
-		if out.Kind == guard.Skipped {
+		if out.Outcome == guard.Skipped {
 			fmt.Println(self, "skipped:", out.Reason, "-", out.Decision.Detail)
 			continue
 		}
-		fmt.Println(self, out.Kind)
+		fmt.Println(self, out.Outcome)
 	}
 	// Output:
 	// sending the report

@@ -33,14 +33,9 @@
 // (Decision.HasEpoch is false). Keep jobs short and idempotent, or use the
 // Lease guard, which cancels a running job when its term ends.
 //
-// Measured with go test -run x -bench . -benchmem -count=3 ./guard/sidecar/
-// on a shared 2-vCPU AMD EPYC VM (load average about 9), against an
-// httptest sidecar on loopback:
-//
-//	BenchmarkCheck/window=0s          p50 ≈ 60µs    p99 0.4–2.8ms  1 request per Check
-//	BenchmarkCheck/window=500ms       p50 ≈ 145ns   p99 ≈ 200ns    0 allocs (answer reused)
-//	BenchmarkConcurrentChecks/0s      1.9–2.9 requests per 1,000 concurrent Checks
-//	BenchmarkConcurrentChecks/500ms   1 request per 1,000 concurrent Checks
+// The README's measured table gives the cost of a check, cached and not,
+// and how many requests concurrent checks make (BenchmarkCheck,
+// BenchmarkConcurrentChecks).
 //
 // With a window of 0, Checks that start after the shared request has
 // returned make a new one, hence the second or third request.

@@ -155,15 +155,15 @@ func TestCheck(t *testing.T) {
 			var j job
 			out := guard.Run(context.Background(), g, j.run, tt.runOpts...)
 			if out.Err != nil {
-				t.Logf("outcome: %s %s: %v", out.Kind, out.Reason, out.Err)
+				t.Logf("outcome: %s %s: %v", out.Outcome, out.Reason, out.Err)
 			}
 			if tt.reason == "" {
-				if out.Kind != guard.Ran || j.calls.Load() != 1 {
-					t.Fatalf("outcome %s (%s: %v), %d calls; want the job run once", out.Kind, out.Reason, out.Err, j.calls.Load())
+				if out.Outcome != guard.Ran || j.calls.Load() != 1 {
+					t.Fatalf("outcome %s (%s: %v), %d calls; want the job run once", out.Outcome, out.Reason, out.Err, j.calls.Load())
 				}
 			} else {
-				if out.Kind != guard.Skipped || out.Reason != tt.reason || j.calls.Load() != 0 {
-					t.Fatalf("outcome %s %q (%v), %d calls; want skipped with %q and no call", out.Kind, out.Reason, out.Err, j.calls.Load(), tt.reason)
+				if out.Outcome != guard.Skipped || out.Reason != tt.reason || j.calls.Load() != 0 {
+					t.Fatalf("outcome %s %q (%v), %d calls; want skipped with %q and no call", out.Outcome, out.Reason, out.Err, j.calls.Load(), tt.reason)
 				}
 				if tt.class != "" {
 					if got := sidecarclient.ErrorClass(out.Err); got != tt.class {
@@ -340,7 +340,7 @@ func TestEachCheckHonoursItsContext(t *testing.T) {
 	var j job
 	out := guard.Run(context.Background(), g, j.run, guard.CheckTimeout(30*time.Millisecond))
 	if out.Reason != guard.ReasonTimeout || j.calls.Load() != 0 {
-		t.Errorf("Run: %s %s %v; want skipped for timeout", out.Kind, out.Reason, out.Err)
+		t.Errorf("Run: %s %s %v; want skipped for timeout", out.Outcome, out.Reason, out.Err)
 	}
 
 	select {

@@ -162,12 +162,12 @@ func TestAdvanceAcrossDST(t *testing.T) {
 	}{
 		// 2026-03-29: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist that day.
 		{"daily 02:30 over spring forward", time.Date(2026, 3, 27, 12, 0, 0, 0, berlin),
-			leaderjob.Cron("0 30 2 * * *").In(berlin), 4 * 24 * time.Hour, 3, time.Date(2026, 3, 28, 2, 30, 0, 0, berlin)},
+			leaderjob.Cron("0 30 2 * * *").InZone(berlin.String()), 4 * 24 * time.Hour, 3, time.Date(2026, 3, 28, 2, 30, 0, 0, berlin)},
 		// 2026-10-25: 03:00 CEST falls back to 02:00 CET; 02:30 happens twice, runs once.
 		{"daily 02:30 over fall back", time.Date(2026, 10, 23, 12, 0, 0, 0, berlin),
-			leaderjob.Cron("0 30 2 * * *").In(berlin), 4 * 24 * time.Hour, 4, time.Date(2026, 10, 24, 2, 30, 0, 0, berlin)},
+			leaderjob.Cron("0 30 2 * * *").InZone(berlin.String()), 4 * 24 * time.Hour, 4, time.Date(2026, 10, 24, 2, 30, 0, 0, berlin)},
 		{"every 30 minutes over spring forward", time.Date(2026, 3, 29, 0, 0, 0, 0, berlin),
-			leaderjob.Cron("0 */30 * * * *").In(berlin), 6 * time.Hour, 12, time.Date(2026, 3, 29, 0, 30, 0, 0, berlin)},
+			leaderjob.Cron("0 */30 * * * *").InZone(berlin.String()), 6 * time.Hour, 12, time.Date(2026, 3, 29, 0, 30, 0, 0, berlin)},
 		{"fixed rate 1h over fall back", time.Date(2026, 10, 25, 0, 0, 0, 0, berlin),
 			leaderjob.FixedRate(time.Hour), 6 * time.Hour, 7, time.Date(2026, 10, 25, 0, 0, 0, 0, berlin)},
 	} {
