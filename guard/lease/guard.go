@@ -86,7 +86,8 @@ func New(cfg *rest.Config, self string, opts ...Option) (*Guard, error) {
 
 	g := &Guard{cfg: c, clock: c.clock, self: self, desc: c.namespace + "/" + c.name, relay: newRelay()}
 	g.log = c.logger.With(slog.String("component", "lease"))
-	g.tenure = tenure{clock: c.clock, renewDeadline: c.renewDeadline, log: g.log, desc: g.desc, recheck: g.reconcile}
+	g.tenure = tenure{clock: c.clock, renewDeadline: c.renewDeadline, log: g.log, desc: g.desc, recheck: g.reconcile,
+		opened: g.termOpened}
 	g.seen = observation{clock: c.clock, self: self, expired: func() { g.kick("the holder's lease expired") }}
 	g.klog = logr.FromSlogHandler(electorHandler{c.logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "client-go")})})
 
@@ -217,7 +218,20 @@ func (g *Guard) Healthy() error {
 // OnChange registers fn to be called for every change of holder (or epoch)
 // the guard observes from now on, including this replica's own acquisitions
 // and releases. Calls are sequential, from one goroutine; fn must not block.
+//
+// The write that acquires the Lease is seen (and reported) a moment before
+// client-go starts this replica's term, and a term can also end and open
+// again while the Lease keeps naming this replica (a renewal that went
+// stale, then succeeded). So whenever a term opens, that is, whenever Check
+// starts answering "leader", fn is called once more with Previous, Holder
+// and Self all this replica: a listener that asks Check on each change sees
+// the term.
 func (g *Guard) OnChange(fn func(guard.Change)) { g.relay.add(fn) }
+
+// termOpened queues the notification of a term that opened (g.mu held).
+func (g *Guard) termOpened(epoch int64) {
+	g.relay.queue(guard.Change{Previous: g.self, Holder: g.self, Self: g.self, Epoch: epoch, HasEpoch: true, At: g.clock.Now()})
+}
 
 // reconcile opens or ends the term (see tenure).
 func (g *Guard) reconcile() {

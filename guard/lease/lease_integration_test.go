@@ -441,3 +441,41 @@ func TestReleaseLeavesNoGoroutines(t *testing.T) {
 		}
 	}
 }
+
+// A listener that asks Check on every change sees the term: client-go starts
+// it a moment after the acquiring write is seen, and the guard notifies
+// again when it opens, so one of the Checks answers "leader" without any
+// other call to Check (as an App's leader gauge needs between hourly runs).
+func TestChangeListenersSeeTheTermOpen(t *testing.T) {
+	t.Parallel()
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	rs := newReplicas(t, c.Config(), ns, "notify", 1)
+	g := rs[0].g
+	type answer struct {
+		change guard.Change
+		leader bool
+	}
+	answers := make(chan answer, 100)
+	g.OnChange(func(ch guard.Change) {
+		d, err := g.Check(context.Background())
+		answers <- answer{ch, err == nil && d.Leader}
+	})
+	start(t, rs...)
+	var seen []answer
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case a := <-answers:
+			seen = append(seen, a)
+			if a.leader {
+				if a.change.Holder != rs[0].name || !a.change.HasEpoch {
+					t.Errorf("the change that opened the term: %+v", a.change)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no change after which Check answered leader; seen %+v", seen)
+		}
+	}
+}

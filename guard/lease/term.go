@@ -29,6 +29,7 @@ type tenure struct {
 	log           *slog.Logger
 	desc          string
 	recheck       func()
+	opened        func(epoch int64) // called (lock held) when a term opens; may be nil
 
 	leading    context.Context // the elector's leading context, nil when not leading
 	holding    bool            // our last successful write named us holder
@@ -62,6 +63,9 @@ func (t *tenure) reconcile(released bool) {
 	case fresh && t.term == nil:
 		t.term = &term{lost: make(chan struct{}), epoch: t.renewEpoch}
 		t.log.Info("leading", slog.String("lease", t.desc), slog.Int64("epoch", t.renewEpoch))
+		if t.opened != nil {
+			t.opened(t.renewEpoch)
+		}
 	case !fresh && t.term != nil:
 		close(t.term.lost)
 		attrs := []slog.Attr{slog.String("lease", t.desc), slog.Int64("epoch", t.term.epoch)}

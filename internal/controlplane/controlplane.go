@@ -9,9 +9,12 @@
 //
 // The apiserver serves HTTPS on 127.0.0.1 with client-certificate users (an
 // admin in system:masters, and any user a test adds), RBAC authorization,
-// and service-account tokens (TokenRequest). It can be stopped and started
-// again on the same port with the same certificates, to simulate an
-// outage. Nothing here talks to anything but loopback.
+// and service-account tokens (TokenRequest). Admission is kube-apiserver's
+// default set but ServiceAccount (envtest turns that one off), so Pod
+// Security admission enforces a namespace's pod-security.kubernetes.io
+// labels. It can be stopped and started again on the same port with the
+// same certificates, to simulate an outage. Nothing here talks to anything
+// but loopback.
 package controlplane
 
 import (

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,14 +17,17 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
@@ -49,7 +53,8 @@ func TestLeaseManifests(t *testing.T) {
 	}
 	applied := apply(ctx, t, c.Config(), manifests, ns)
 	slices.Sort(applied)
-	want := []string{"Deployment/monolith", "Role/monolith-leader-election", "RoleBinding/monolith-leader-election", "ServiceAccount/monolith"}
+	want := []string{"Deployment/monolith", "PodDisruptionBudget/monolith", "Role/monolith-leader-election", "RoleBinding/monolith-leader-election",
+		"Service/monolith-ops", "ServiceAccount/monolith"}
 	if !slices.Equal(applied, want) {
 		t.Fatalf("applied %v, want %v", applied, want)
 	}
@@ -125,6 +130,14 @@ func TestLeaseManifests(t *testing.T) {
 // returns them as Kind/name.
 func apply(ctx context.Context, t *testing.T, cfg *rest.Config, dir, ns string) []string {
 	t.Helper()
+	applied, _ := applyObjects(ctx, t, cfg, dir, ns, false)
+	return applied
+}
+
+// applyObjects is apply, as a server-side dry run (nothing is stored) if
+// dryRun is set. It also returns the objects it applied.
+func applyObjects(ctx context.Context, t *testing.T, cfg *rest.Config, dir, ns string, dryRun bool) ([]string, []*unstructured.Unstructured) {
+	t.Helper()
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +151,14 @@ func apply(ctx context.Context, t *testing.T, cfg *rest.Config, dir, ns string) 
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests in %s (%v)", dir, err)
 	}
-	var applied, resources []string
+	var (
+		applied, resources []string
+		objects            []*unstructured.Unstructured
+	)
+	opts := metav1.PatchOptions{FieldManager: "leaderjob-e2e", Force: ptr(true)}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -162,6 +182,18 @@ func apply(ctx context.Context, t *testing.T, cfg *rest.Config, dir, ns string) 
 			}
 			if obj.GetKind() == "Kustomization" {
 				resources, _, _ = unstructured.NestedStringSlice(obj.Object, "resources")
+				// Only a list of local files: then applying the files is
+				// what kubectl apply -k does.
+				for key := range obj.Object {
+					if key != "apiVersion" && key != "kind" && key != "resources" {
+						t.Errorf("%s: %q: the examples' kustomizations only list files (this test applies the files as they are)", file, key)
+					}
+				}
+				for _, r := range resources {
+					if _, err := os.Stat(filepath.Join(dir, r)); err != nil || strings.Contains(r, "/") {
+						t.Errorf("%s: resource %q is not a file beside it", file, r)
+					}
+				}
 				continue
 			}
 			gvk := obj.GroupVersionKind()
@@ -174,12 +206,11 @@ func apply(ctx context.Context, t *testing.T, cfg *rest.Config, dir, ns string) 
 			if err != nil {
 				t.Fatal(err)
 			}
-			force := true
-			if _, err := dyn.Resource(m.Resource).Namespace(ns).Patch(ctx, obj.GetName(), types.ApplyPatchType, body,
-				metav1.PatchOptions{FieldManager: "leaderjob-e2e", Force: &force}); err != nil {
+			if _, err := dyn.Resource(m.Resource).Namespace(ns).Patch(ctx, obj.GetName(), types.ApplyPatchType, body, opts); err != nil {
 				t.Fatalf("%s: applying %s %s: %v", file, gvk.Kind, obj.GetName(), err)
 			}
 			applied = append(applied, gvk.Kind+"/"+obj.GetName())
+			objects = append(objects, &obj)
 		}
 	}
 	for _, file := range files {
@@ -187,8 +218,10 @@ func apply(ctx context.Context, t *testing.T, cfg *rest.Config, dir, ns string) 
 			t.Errorf("kustomization.yaml does not list %s", base)
 		}
 	}
-	return applied
+	return applied, objects
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func checkDeployment(ctx context.Context, t *testing.T, c *controlplane.ControlPlane, ns string) {
 	t.Helper()
@@ -331,4 +364,180 @@ func (m *memlog) find(level slog.Level, part string) []string {
 		}
 	}
 	return out
+}
+
+// restricted are the labels of a namespace where Pod Security "restricted"
+// is enforced, and violations are also warned about and audited.
+var restricted = map[string]string{
+	"pod-security.kubernetes.io/enforce":         "restricted",
+	"pod-security.kubernetes.io/enforce-version": "latest",
+	"pod-security.kubernetes.io/warn":            "restricted",
+	"pod-security.kubernetes.io/warn-version":    "latest",
+	"pod-security.kubernetes.io/audit":           "restricted",
+	"pod-security.kubernetes.io/audit-version":   "latest",
+}
+
+// warnings collects the warnings an apiserver sends (Pod Security reports a
+// Deployment whose pods it would refuse this way, deprecated APIs too).
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, text)
+}
+
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.list
+	w.list = nil
+	return out
+}
+
+// Every example folder but monitoring (which needs the Prometheus Operator's
+// CRDs) applies, as a server-side dry run, into a namespace that enforces
+// Pod Security "restricted", without an error or a warning; and a pod made
+// from each Deployment's template is admitted there.
+func TestExamplesPassRestricted(t *testing.T) {
+	t.Parallel()
+	c := cp.Get(t)
+	dirs, err := filepath.Glob("../../examples/kubernetes/*/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tested []string
+	for _, k := range dirs {
+		dir := filepath.Dir(k)
+		name := filepath.Base(dir)
+		if name == "monitoring" {
+			continue
+		}
+		tested = append(tested, name)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cs, err := c.Client()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+				GenerateName: "restricted-", Labels: restricted}}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := &warnings{}
+			cfg := c.Config()
+			cfg.WarningHandler = w
+			applied, objects := applyObjects(ctx, t, cfg, dir, ns.Name, true)
+			t.Logf("dry run in %s: %v", ns.Name, applied)
+			if ws := w.take(); len(ws) > 0 {
+				t.Errorf("warnings from a dry run of %s:\n%s", dir, strings.Join(ws, "\n"))
+			}
+
+			// Enforcement applies to pods, not to Deployments: ask for one.
+			cs, err = kubernetes.NewForConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			deployments := 0
+			for _, obj := range objects {
+				if obj.GetKind() != "Deployment" {
+					continue
+				}
+				deployments++
+				var d appsv1.Deployment
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d); err != nil {
+					t.Fatal(err)
+				}
+				checkRestricted(t, d.Spec.Template.Spec)
+				checkGracePeriod(t, d.Spec.Template.Spec)
+				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: d.Name + "-pod", Labels: d.Spec.Template.Labels}, Spec: d.Spec.Template.Spec}
+				if _, err := cs.CoreV1().Pods(ns.Name).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+					t.Errorf("a pod of Deployment %s is refused: %v", d.Name, err)
+				}
+				if ws := w.take(); len(ws) > 0 {
+					t.Errorf("warnings for a pod of Deployment %s:\n%s", d.Name, strings.Join(ws, "\n"))
+				}
+			}
+			if deployments == 0 {
+				t.Errorf("%s has no Deployment", dir)
+			}
+
+			t.Run("kubectl apply -k --dry-run=server", func(t *testing.T) {
+				kubectl, err := exec.LookPath("kubectl")
+				if err != nil {
+					// The dry run above is the test; kubectl only renders
+					// the kustomization as users would.
+					t.Skipf("kubectl not on PATH (%v): checked with client-go only", err)
+				}
+				kc, err := c.WriteKubeconfig(c.Config(), ns.Name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kc, "apply", "-k", dir, "--dry-run=server", "-n", ns.Name)
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				err = cmd.Run()
+				t.Logf("%s\n%s", strings.TrimSpace(stdout.String()), strings.TrimSpace(stderr.String()))
+				if err != nil {
+					t.Fatalf("kubectl apply -k %s --dry-run=server: %v", dir, err)
+				}
+				if stderr.Len() > 0 {
+					t.Errorf("kubectl apply -k %s --dry-run=server wrote to stderr (warnings?):\n%s", dir, stderr.String())
+				}
+				if n := strings.Count(strings.TrimSpace(stdout.String()), "\n") + 1; n != len(applied) {
+					t.Errorf("kubectl applied %d objects, the files hold %d", n, len(applied))
+				}
+			})
+		})
+	}
+	if len(tested) < 2 {
+		t.Errorf("example folders tested: %v, want lease and sidecar at least", tested)
+	}
+}
+
+// checkRestricted checks the settings of the README's promise directly, so
+// that a failure names the field (Pod Security's message lists them too).
+func checkRestricted(t *testing.T, pod corev1.PodSpec) {
+	t.Helper()
+	sc := pod.SecurityContext
+	if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || *sc.RunAsUser == 0 ||
+		sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod securityContext %+v: want runAsNonRoot, a non-zero runAsUser and seccompProfile RuntimeDefault", sc)
+	}
+	for _, c := range append(slices.Clone(pod.InitContainers), pod.Containers...) {
+		sc := c.SecurityContext
+		if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+			sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+			sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+			t.Errorf("container %s securityContext %+v: want allowPrivilegeEscalation false, capabilities.drop [ALL], readOnlyRootFilesystem", c.Name, sc)
+		}
+	}
+}
+
+// checkGracePeriod checks that the pod's grace period covers the app's
+// drain (LEADERJOB_DRAIN_TIMEOUT, default 20s) plus releasing leadership
+// (5s).
+func checkGracePeriod(t *testing.T, pod corev1.PodSpec) {
+	t.Helper()
+	drain := 20 * time.Second
+	for _, e := range pod.Containers[0].Env {
+		if e.Name == "LEADERJOB_DRAIN_TIMEOUT" {
+			d, err := time.ParseDuration(e.Value)
+			if err != nil {
+				t.Fatalf("LEADERJOB_DRAIN_TIMEOUT=%q: %v", e.Value, err)
+			}
+			drain = d
+		}
+	}
+	const release = 5 * time.Second // leaderjob's bound on releasing each guard at shutdown
+	need := drain + release
+	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second < need {
+		t.Errorf("terminationGracePeriodSeconds = %v, want at least drain %v + release %v", g, drain, release)
+	}
 }

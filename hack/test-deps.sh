@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs the tools the tests run as processes, beyond Go and the control
+# plane that hack/controlplane.sh builds:
+#
+#   prometheus, promtool   Debian's "prometheus" package: promtool checks and
+#                          unit-tests examples/prometheus/leaderjob-rules.yaml,
+#                          and internal/e2e scrapes the example with a real
+#                          server on a free loopback port.
+#
+# Idempotent: when every tool is present it only says so. Otherwise it needs
+# root and apt (as CI has); apt-get update runs only when something is
+# missing. The package's own service is never started: a policy-rc.d refuses
+# it during the install, and afterwards the service is stopped and disabled
+# in case an init system started it anyway, so nothing is left listening on
+# Prometheus's default port 9090.
+set -euo pipefail
+
+missing=()
+for tool in prometheus promtool; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]} == 0)); then
+  echo "test-deps: prometheus and promtool present ($(promtool --version 2>&1 | head -n1))" >&2
+  exit 0
+fi
+echo "test-deps: missing ${missing[*]}; installing Debian's prometheus package" >&2
+
+if [[ $(id -u) != 0 ]]; then
+  echo "test-deps: run as root (apt-get install -y --no-install-recommends prometheus)" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "test-deps: no apt-get; install prometheus and promtool (Prometheus 2.x) by other means" >&2
+  exit 1
+fi
+
+# Refuse service starts while the package installs (invoke-rc.d asks
+# /usr/sbin/policy-rc.d; 101 means "not allowed"). An existing policy is
+# put back afterwards.
+policy=/usr/sbin/policy-rc.d
+saved=""
+if [[ -e $policy ]]; then
+  saved="$(mktemp)"
+  cp -p "$policy" "$saved"
+fi
+restore_policy() {
+  if [[ -n $saved ]]; then
+    cp -p "$saved" "$policy"
+    rm -f "$saved"
+  else
+    rm -f "$policy"
+  fi
+}
+trap restore_policy EXIT
+printf '#!/bin/sh\n# test-deps.sh: no service starts while packages install\nexit 101\n' >"$policy"
+chmod 755 "$policy"
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+
+# The package enables its service for the next boot; disable it, and stop
+# it if an init system started it regardless.
+if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+  systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
+if command -v update-rc.d >/dev/null && [[ -e /etc/init.d/prometheus ]]; then
+  update-rc.d prometheus disable >/dev/null 2>&1 || true
+  /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+fi
+
+for tool in prometheus promtool; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "test-deps: $tool is still missing after installing the prometheus package" >&2
+    exit 1
+  fi
+done
+if command -v ss >/dev/null && ss -Hltn 'sport = :9090' | grep -q .; then
+  echo "test-deps: something listens on :9090 (the tests use free ports of their own):" >&2
+  ss -Hltnp 'sport = :9090' >&2 || true
+fi
+echo "test-deps: installed $(promtool --version 2>&1 | head -n1)" >&2
