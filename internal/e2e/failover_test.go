@@ -56,7 +56,11 @@ func TestGracefulHandOff(t *testing.T) {
 // resumed process runs nothing while the other holds the Lease.
 func TestPausedLeaderStaysQuietAfterResume(t *testing.T) {
 	t.Parallel()
-	ps := startProcs(t, newCluster(t, "pause"), 2)
+	// At debug level every attempt has a record, skips included (at info a
+	// standby's not_leader skips are not logged, and guard problems only as
+	// a rate-limited summary).
+	c := newCluster(t, "pause")
+	ps := []*proc{startProc(t, c, "pause-a", "LEADERJOB_LOG_LEVEL=debug"), startProc(t, c, "pause-b", "LEADERJOB_LOG_LEVEL=debug")}
 	old, standbys := leader(t, ps, 30*time.Second)
 	time.Sleep(time.Second)
 
