@@ -301,6 +301,13 @@ func (g *Guard) wrote(lease *coordinationv1.Lease, sent time.Time) {
 // notification when its holder or epoch changed.
 func (g *Guard) observeLocked(lease *coordinationv1.Lease) {
 	change, ok := g.seen.observe(lease)
+	if g.seen.lease == lease && holderOf(lease) != g.self && g.tenure.holding {
+		// The newest Lease seen names another holder, or none: this
+		// replica does not hold it, whatever its last renewal says. Its
+		// term ends now, not at the renew deadline.
+		g.tenure.dropped()
+		g.tenure.reconcile(g.life.released)
+	}
 	if !ok {
 		return
 	}

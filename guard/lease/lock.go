@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,6 +69,16 @@ func (l *leaseLock) Create(ctx context.Context, record rl.LeaderElectionRecord) 
 func (l *leaseLock) Update(ctx context.Context, record rl.LeaderElectionRecord) error {
 	if l.cached == nil {
 		return errors.New("lease: update before the Lease was read or created")
+	}
+	if record.HolderIdentity == "" && holderOf(l.cached) != l.g.self {
+		// client-go's release reads the Lease but decides with the holder it
+		// observed before: after a pause it would clear the Lease of the
+		// replica that took over meanwhile, and a third one could lead
+		// beside it. A Lease this replica does not hold is not ours to
+		// release.
+		l.g.log.Debug("not releasing a Lease held by another replica", slog.String("lease", l.g.desc),
+			slog.String("holder", holderOf(l.cached)))
+		return nil
 	}
 	lease := l.cached.DeepCopy() // keeps resourceVersion: the update is a compare-and-swap
 	lease.Spec = rl.LeaderElectionRecordToLeaseSpec(&record)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
+	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/leaderjob/leaderjob/guard"
@@ -324,4 +325,70 @@ func TestStandbyReadsComeFromTheWatch(t *testing.T) {
 	g.errs.refused = &AccessError{Namespace: "ns", Name: "app", Verb: "get", Err: errors.New("forbidden")}
 	g.mu.Unlock()
 	get(true, "")
+}
+
+// A Lease newer than this replica's last renewal that names another holder
+// (or none) ends the term at once, not at the renew deadline: after a pause,
+// another replica may have taken the Lease while the last renewal still
+// looks fresh.
+func TestTermEndsWhenANewerLeaseNamesAnotherHolder(t *testing.T) {
+	for _, holder := range []string{"pod-b", ""} {
+		c := clocktesting.NewFakeClock(epoch0)
+		g, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, "pod-a", WithName("app"), WithNamespace("ns"),
+			WithLeaseDuration(3*time.Second), WithRenewDeadline(2*time.Second), WithRetryPeriod(500*time.Millisecond), withClock(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.mu.Lock()
+		g.life.started = true
+		g.mu.Unlock()
+		ctx, cancel := context.WithCancel(context.Background())
+		g.startedLeading(ctx)
+		g.wrote(fakeLease("pod-a", 4, "20"), c.Now())
+		d, err := g.Check(context.Background())
+		if err != nil || !d.Leader {
+			t.Fatalf("Check = %+v, %v; want leader", d, err)
+		}
+		g.watched(fakeLease("pod-a", 4, "19"), false) // older: ignored
+		if d2, err := g.Check(context.Background()); err != nil || !d2.Leader {
+			t.Fatalf("after an older Lease: %+v, %v; want still leader", d2, err)
+		}
+		c.Step(100 * time.Millisecond)
+		g.watched(fakeLease(holder, 5, "21"), false)
+		if !isClosed(d.Lost) {
+			t.Fatalf("holder %q: the term did not end when a newer Lease named it", holder)
+		}
+		if d3, err := g.Check(context.Background()); err == nil && d3.Leader {
+			t.Fatalf("holder %q: Check = %+v, want not leader", holder, d3)
+		}
+		cancel()
+	}
+}
+
+// client-go's release decides with the holder it observed before its read:
+// after a pause it would clear a Lease that another replica took meanwhile.
+// The lock does not write a release of a Lease this replica does not hold.
+func TestNoReleaseOfAnotherHoldersLease(t *testing.T) {
+	g, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, "pod-a", WithName("app"), WithNamespace("ns"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := fake.NewClientset(fakeLease("pod-b", 5, "30"))
+	l := &leaseLock{g: g, client: cs.CoordinationV1().Leases("ns")}
+	ctx := context.Background()
+	if _, _, err := l.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Update(ctx, rl.LeaderElectionRecord{LeaderTransitions: 5, LeaseDurationSeconds: 1}); err != nil {
+		t.Fatalf("release of pod-b's Lease: %v", err)
+	}
+	got, err := cs.CoordinationV1().Leases("ns").Get(ctx, "app", metav1.GetOptions{})
+	if err != nil || holderOf(got) != "pod-b" {
+		t.Fatalf("Lease after the release: %v, %v; want pod-b still holding it", got, err)
+	}
+	for _, a := range cs.Actions() {
+		if a.GetVerb() == "update" {
+			t.Fatalf("a release was written: %v", a)
+		}
+	}
 }

@@ -76,6 +76,8 @@ func (t *tenure) reconcile(released bool) {
 			attrs = append(attrs, slog.String("why", "released"))
 		case !leading:
 			attrs = append(attrs, slog.String("why", "the elector stopped leading"))
+		case t.lastRenew.IsZero():
+			attrs = append(attrs, slog.String("why", "the Lease names another holder"))
 		default:
 			attrs = append(attrs, slog.String("why", fmt.Sprintf("not renewed for %v (renew deadline %v)",
 				age.Round(time.Millisecond), t.renewDeadline)))
