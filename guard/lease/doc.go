@@ -50,12 +50,26 @@
 // Release (called by the application after it has drained its jobs) stops
 // the elector, which clears the Lease's holder (client-go's
 // ReleaseOnCancel). Standbys watch the Lease object; when they see it
-// released, or see its holder's lease run out by their own observation, they
-// restart their elector, whose first attempt is immediate, instead of waiting
-// for client-go's retry tick (RetryPeriod plus up to 120% jitter). A graceful
-// hand-off then takes one watch event plus two requests — milliseconds on a
-// healthy apiserver. Without the watch permission (or with [WithoutWatch])
-// the guard still works; standbys notice on their retry tick.
+// released or deleted, or see its holder's lease run out by their own
+// observation, they restart their elector, whose first attempt is
+// immediate, instead of waiting for client-go's retry tick (RetryPeriod plus
+// up to 120% jitter). A graceful hand-off then takes one watch event plus
+// one request (the update; the read is served by the watch) — milliseconds
+// on a healthy apiserver.
+//
+// While the watch is up, a standby's elector reads the Lease as the watch
+// last showed it instead of asking the apiserver: it keeps client-go's
+// rules and timing (it notices a renewal, or its absence, on its own retry
+// tick, and takes the Lease over once it has stayed unchanged for
+// LeaseDuration), but sends no requests while another replica renews. A
+// Lease seen on the watch is as good as a read for the compare-and-swap that
+// guards every write; a write based on a stale one fails with a conflict,
+// after which the next read goes to the apiserver. Reads go to the
+// apiserver, as in client-go, while the watch is down, before it has shown
+// the Lease, after the Lease was deleted, and while this replica holds the
+// Lease. Without the watch (no permission, [WithoutWatch], an apiserver that
+// keeps failing it) the guard still works: standbys poll on client-go's
+// retry tick and notice a release on their next attempt.
 //
 // # Permissions
 //
@@ -63,22 +77,44 @@
 // leases.coordination.k8s.io: get, create, update, and watch (optional, for
 // the fast hand-off). get, update and watch may be limited to the Lease's
 // name with resourceNames; create cannot. See examples/kubernetes/lease.
-// Missing permissions, rejected credentials and a missing namespace are
-// logged with the rule or object that is needed (at most once per
-// [WithErrorLogPeriod] while they last), and Check returns an [*AccessError]
-// that wraps [guard.ErrForbidden], so skipped runs say "forbidden".
+//
+// New refuses a Lease name that is not a valid object name (an RFC 1123
+// subdomain) and a namespace that is not a valid namespace name (an RFC 1123
+// label), naming the option to change ([FromEnv]: the variable).
+//
+// A request the apiserver refuses for a reason no retry fixes by itself —
+// missing permissions, rejected credentials, a missing namespace, a request
+// it finds invalid — is a configuration problem: Check returns an
+// [*AccessError] (wrapping [guard.ErrForbidden] unless the request was
+// invalid, so skipped runs say "forbidden"), Ready returns it too, with the
+// rule or object that is needed, and it is logged as a warning at most once
+// per [WithErrorLogPeriod]. Healthy stays nil: a restart would not help.
+// While the problem lasts the guard sends one request per error log period
+// instead of one per retry tick, so that fixing the cause (granting the
+// Role, creating the namespace) makes it contend again within about one
+// period, without a restart.
 //
 // # Traffic and logging
 //
 // Election requests use their own client: a copy of the given rest.Config
 // with a request timeout of RenewDeadline/2, QPS 5, burst 10 and the user
-// agent "leaderjob/<name>". The leader sends one update per RetryPeriod; a
-// standby one get per 1–2.2 RetryPeriods; each replica also keeps one watch
-// open, re-established every 5–10 minutes.
+// agent "leaderjob/<name>". A request that fails or times out (a slow link
+// to the apiserver) makes Check return an error wrapping
+// [guard.ErrUnavailable] that names the request ("renew request timed out
+// after 5s"); it does not wrap [context.DeadlineExceeded], so a caller does
+// not take it for its own check's timeout.
 //
-// client-go's election messages are routed to the guard's slog logger at
-// debug level (through the context logger client-go reads, so nothing
-// process-wide such as klog's global logger is changed); the guard logs the
-// events that matter itself: contending, leading, leadership ended, leader
-// changed, released, and access errors.
+// The leader sends one update per RetryPeriod. A standby whose watch is up
+// sends nothing while the leader renews; without the watch, one get per
+// 1–2.2 RetryPeriods. Each replica keeps one watch open, re-established
+// every 5–10 minutes.
+//
+// client-go's messages (the elector's and the REST client's, errors
+// included) are routed to the guard's slog logger at debug level, through
+// the context logger client-go reads: every request the guard sends carries
+// it, so nothing is written through klog's global logger (stderr), and
+// nothing process-wide is changed. A logger above debug level gets none of
+// them. The guard logs the events that matter itself: contending, leading,
+// leadership ended, leader changed, released, and request failures (at most
+// once per [WithErrorLogPeriod] while they last).
 package lease

@@ -13,8 +13,30 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// NamespaceFile is where a Pod finds its own namespace.
-const NamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+// namespaceFile is where a Pod finds its own namespace.
+const namespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// Names of the environment variables FromEnv reads. Errors of a guard built
+// by FromEnv name them, because that is where operators set the values.
+const (
+	EnvLeaseName      = "LEADERJOB_LEASE_NAME"
+	EnvLeaseNamespace = "LEADERJOB_LEASE_NAMESPACE"
+	EnvLeaseDuration  = "LEADERJOB_LEASE_DURATION"
+	EnvRenewDeadline  = "LEADERJOB_RENEW_DEADLINE"
+	EnvRetryPeriod    = "LEADERJOB_RETRY_PERIOD"
+)
+
+// envNames makes a guard's messages name the variables instead of the options.
+var envNames = settingNames{
+	name: EnvLeaseName, namespace: EnvLeaseNamespace,
+	leaseDuration: EnvLeaseDuration, renewDeadline: EnvRenewDeadline, retryPeriod: EnvRetryPeriod,
+	assign: func(setting string, value any) string {
+		if s, ok := value.(string); ok {
+			return fmt.Sprintf("%s=%q", setting, s)
+		}
+		return fmt.Sprintf("%s=%v", setting, value)
+	},
+}
 
 // FromEnv builds a Guard from environment variables read with lookup
 // (os.LookupEnv in production), for the application appName with self as
@@ -25,13 +47,14 @@ const NamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 //     KUBECONFIG (a path list), else ~/.kube/config;
 //   - LEADERJOB_LEASE_NAME: the Lease name, default appName;
 //   - LEADERJOB_LEASE_NAMESPACE: the Lease namespace, default the Pod's own
-//     namespace (NamespaceFile) in-cluster, else the current kubeconfig
+//     namespace (from the service account) in-cluster, else the current kubeconfig
 //     context's namespace, else "default";
 //   - LEADERJOB_LEASE_DURATION, LEADERJOB_RENEW_DEADLINE,
 //     LEADERJOB_RETRY_PERIOD: Go durations, default 15s, 10s, 2s.
 //
-// A malformed value is an error that names the variable and the value; a
-// bad combination is an error wrapping ErrInvalidConfig. The user agent is
+// A malformed value, a bad combination and an invalid name are errors
+// wrapping ErrInvalidConfig that name the variables; so do the guard's
+// later messages about a missing namespace. The user agent is
 // "leaderjob/<appName>". FromEnv sends no requests.
 func FromEnv(lookup func(string) (string, bool), appName, self string, logger *slog.Logger) (*Guard, error) {
 	get := func(name string) string {
@@ -41,7 +64,7 @@ func FromEnv(lookup func(string) (string, bool), appName, self string, logger *s
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	opts := []Option{WithLogger(logger), WithUserAgent("leaderjob/" + appName), WithName(appName)}
+	opts := []Option{withSettingNames(envNames), WithLogger(logger), WithUserAgent("leaderjob/" + appName), WithName(appName)}
 	if v := get(EnvLeaseName); v != "" {
 		opts = append(opts, WithName(v))
 	}
@@ -81,7 +104,7 @@ func restConfig(get func(string) string) (*rest.Config, string, error) {
 		switch {
 		case err == nil:
 			namespace := DefaultNamespace
-			if b, err := os.ReadFile(NamespaceFile); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			if b, err := os.ReadFile(namespaceFile); err == nil && len(strings.TrimSpace(string(b))) > 0 {
 				namespace = strings.TrimSpace(string(b))
 			}
 			return cfg, namespace, nil

@@ -3,6 +3,8 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -27,17 +29,26 @@ func TestNewValidates(t *testing.T) {
 		{"defaults", "pod-a", nil, nil},
 		{"test timings", "pod-a", timings(3*time.Second, 2*time.Second, 500*time.Millisecond), nil},
 		{"lease not above renew", "pod-a", timings(10*time.Second, 10*time.Second, 2*time.Second),
-			[]string{"LEADERJOB_LEASE_DURATION=10s must be longer than LEADERJOB_RENEW_DEADLINE=10s"}},
+			[]string{"WithLeaseDuration(10s) must be longer than WithRenewDeadline(10s)"}},
 		{"renew not above 1.2 retry", "pod-a", timings(15*time.Second, 2400*time.Millisecond, 2*time.Second),
-			[]string{"LEADERJOB_RENEW_DEADLINE=2.4s must be longer than 1.2 × LEADERJOB_RETRY_PERIOD=2s"}},
+			[]string{"WithRenewDeadline(2.4s) must be longer than 1.2 × WithRetryPeriod(2s)"}},
 		{"sub-second lease", "pod-a", timings(900*time.Millisecond, 500*time.Millisecond, 100*time.Millisecond),
-			[]string{"LEADERJOB_LEASE_DURATION=900ms is under 1s"}},
+			[]string{"WithLeaseDuration(900ms) is under 1s"}},
 		{"zero", "pod-a", timings(0, 10*time.Second, 2*time.Second), []string{"must all be positive"}},
 		{"negative", "pod-a", timings(15*time.Second, 10*time.Second, -time.Second), []string{"must all be positive"}},
 		{"several at once", "pod-a", timings(2*time.Second, 3*time.Second, 3*time.Second),
-			[]string{"LEADERJOB_LEASE_DURATION=2s must be longer", "LEADERJOB_RENEW_DEADLINE=3s must be longer"}},
-		{"no name", "pod-a", []lease.Option{lease.WithName("")}, []string{"Lease name is empty (LEADERJOB_LEASE_NAME)"}},
-		{"no namespace", "pod-a", []lease.Option{lease.WithNamespace("")}, []string{"LEADERJOB_LEASE_NAMESPACE"}},
+			[]string{"WithLeaseDuration(2s) must be longer", "WithRenewDeadline(3s) must be longer"}},
+		{"no name", "pod-a", []lease.Option{lease.WithName("")}, []string{"Lease name is empty (WithName)"}},
+		{"no namespace", "pod-a", []lease.Option{lease.WithNamespace("")}, []string{"Lease namespace is empty (WithNamespace)"}},
+		{"dotted name", "pod-a", []lease.Option{lease.WithName("billing.jobs-1")}, nil},
+		{"bad name", "pod-a", []lease.Option{lease.WithName("Billing_Jobs")},
+			[]string{`WithName("Billing_Jobs") is not a valid Lease name: a lowercase RFC 1123 subdomain`}},
+		{"long name", "pod-a", []lease.Option{lease.WithName(strings.Repeat("a", 254))},
+			[]string{"is not a valid Lease name: must be no more than 253 characters"}},
+		{"bad namespace", "pod-a", []lease.Option{lease.WithNamespace("jobs.prod")},
+			[]string{`WithNamespace("jobs.prod") is not a valid namespace: must not contain dots`}},
+		{"upper-case namespace", "pod-a", []lease.Option{lease.WithNamespace("Jobs")},
+			[]string{`WithNamespace("Jobs") is not a valid namespace: a lowercase RFC 1123 label`}},
 		{"no identity", "", nil, []string{"identity is empty (set POD_NAME)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,54 +122,37 @@ func TestStartTwice(t *testing.T) {
 	}
 }
 
-func TestFromEnv(t *testing.T) {
-	kubeconfig := t.TempDir() + "/kubeconfig"
-	if err := writeFile(kubeconfig, `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u, namespace: from-context}}]
-current-context: x
-`); err != nil {
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// An apiserver that does not answer in time makes Check report the election
+// request that timed out, as unavailable, not as the caller's timeout.
+func TestSlowAPIServerIsUnavailable(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	g, err := lease.New(&rest.Config{Host: srv.URL}, "pod-a", append(timings(3*time.Second, 2*time.Second, 500*time.Millisecond),
+		lease.WithName("app"), lease.WithoutWatch())...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name    string
-		env     map[string]string
-		want    []string // substrings of the LogValue
-		wantErr string
-	}{
-		{"kubeconfig namespace", map[string]string{"KUBECONFIG": kubeconfig},
-			[]string{"lease_namespace=from-context", "lease_name=billing", "lease_duration=15s", "renew_deadline=10s", "retry_period=2s"}, ""},
-		{"overrides", map[string]string{"KUBECONFIG": kubeconfig, "LEADERJOB_LEASE_NAMESPACE": "jobs", "LEADERJOB_LEASE_NAME": "billing-leader",
-			"LEADERJOB_LEASE_DURATION": "30s", "LEADERJOB_RENEW_DEADLINE": "20s", "LEADERJOB_RETRY_PERIOD": "4s"},
-			[]string{"lease_namespace=jobs", "lease_name=billing-leader", "lease_duration=30s", "renew_deadline=20s", "retry_period=4s"}, ""},
-		{"bad duration", map[string]string{"KUBECONFIG": kubeconfig, "LEADERJOB_RENEW_DEADLINE": "ten"}, nil,
-			`LEADERJOB_RENEW_DEADLINE="ten" is not a Go duration`},
-		{"bad combination", map[string]string{"KUBECONFIG": kubeconfig, "LEADERJOB_LEASE_DURATION": "5s"}, nil,
-			"LEADERJOB_LEASE_DURATION=5s must be longer than LEADERJOB_RENEW_DEADLINE=10s"},
-		{"no kubeconfig", map[string]string{"KUBECONFIG": t.TempDir() + "/missing"}, nil, "not in a cluster and no usable kubeconfig"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
-			g, err := lease.FromEnv(lookup, "billing", "pod-a", nil)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("FromEnv = %v, want an error containing %q", err, tc.wantErr)
-				}
-				return
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Release(context.Background())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := g.Check(context.Background())
+		if errors.Is(err, guard.ErrUnavailable) {
+			if guard.ReasonOf(err) != guard.ReasonUnavailable || errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Check = %v (reason %s), want unavailable without the deadline error", err, guard.ReasonOf(err))
 			}
-			if err != nil {
-				t.Fatal(err)
+			if !strings.Contains(err.Error(), "get request timed out after 1") {
+				t.Errorf("Check = %v, want it to say the get request timed out after the 1s request timeout", err)
 			}
-			got := g.LogValue().String()
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("LogValue %s does not contain %s", got, w)
-				}
-			}
-		})
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Check = %v after 5s, want unavailable", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -2,6 +2,7 @@ package lease_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -40,7 +41,8 @@ type replica struct {
 	g        *lease.Guard
 	log      *records
 	requests atomic.Int64
-	agents   sync.Map // user agents seen
+	agents   sync.Map    // user agents seen
+	cut      atomic.Bool // new requests fail, as if the replica had lost its network
 }
 
 // newReplicas creates n guards named <prefix>-0.. on the Lease ns/name, each
@@ -52,7 +54,7 @@ func newReplicas(t *testing.T, cfg *rest.Config, ns, name string, n int, opts ..
 	for i := range rs {
 		r := &replica{name: fmt.Sprintf("%s-%d", name, i), log: &records{}}
 		c := rest.CopyConfig(cfg)
-		c.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counter{rt, &r.requests, &r.agents} })
+		c.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counter{rt, &r.requests, &r.agents, &r.cut} })
 		all := append([]lease.Option{
 			lease.WithNamespace(ns), lease.WithName(name),
 			lease.WithLeaseDuration(testLease), lease.WithRenewDeadline(testRenew), lease.WithRetryPeriod(testRetry),
@@ -129,9 +131,13 @@ type counter struct {
 	rt     http.RoundTripper
 	n      *atomic.Int64
 	agents *sync.Map
+	cut    *atomic.Bool
 }
 
 func (c counter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.cut.Load() {
+		return nil, errors.New("cut off")
+	}
 	c.n.Add(1)
 	c.agents.Store(r.Header.Get("User-Agent"), true)
 	return c.rt.RoundTrip(r)

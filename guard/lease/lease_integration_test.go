@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/leaderjob/leaderjob/guard"
@@ -150,6 +152,52 @@ func TestReleaseHandsOverWithinMilliseconds(t *testing.T) {
 	}
 }
 
+// While the leader renews and their watch is up, standbys send nothing; when
+// the leader's renewals stop (it lost its network: a crash, as far as the
+// others can tell), a standby takes over within LeaseDuration plus about
+// two retry periods.
+func TestStandbysWatchAndTakeOverWhenRenewalsStop(t *testing.T) {
+	t.Parallel()
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	rs := newReplicas(t, c.Config(), ns, "quiet", 3)
+	start(t, rs...)
+	old := leaderOf(t, rs, 10*time.Second)
+	standbys := slices.DeleteFunc(slices.Clone(rs), func(r *replica) bool { return r == old })
+	time.Sleep(2 * testRetry) // the standbys have parked
+	before := map[*replica]int64{}
+	for _, r := range rs {
+		before[r] = r.requests.Load()
+	}
+	const window = 5 * time.Second
+	time.Sleep(window)
+	for _, r := range standbys {
+		// At the retry tick (500ms–1.1s) it would be 5 or more; a renewal
+		// that comes late (a slow machine) costs one read.
+		if n := r.requests.Load() - before[r]; n > 2 {
+			t.Errorf("standby %s sent %d requests in %v while the leader renewed", r.name, n, window)
+		} else {
+			t.Logf("standby %s sent %d requests in %v", r.name, n, window)
+		}
+	}
+	if n := old.requests.Load() - before[old]; n < int64(window/testRetry)-2 {
+		t.Errorf("the leader sent %d requests in %v, want one renewal per %v", n, window, testRetry)
+	}
+
+	old.cut.Store(true)
+	cut := time.Now()
+	next := leaderOf(t, standbys, testLease+5*time.Second)
+	took := time.Since(cut)
+	t.Logf("%s took over %v after %s's requests stopped", next.name, took.Round(time.Millisecond), old.name)
+	if limit := testLease + 2200*time.Millisecond*testRetry/time.Second + 300*time.Millisecond; took > limit {
+		t.Errorf("take-over took %v, want at most %v (LeaseDuration + 2.2 × RetryPeriod + 300ms)", took, limit)
+	}
+	if d, err := old.g.Check(context.Background()); err == nil && d.Leader {
+		t.Error("the cut-off leader still says it leads")
+	}
+	old.cut.Store(false)
+}
+
 // Without any permission the guard does not become a silent follower: Check
 // says forbidden, and the log names the missing rule, once per log period.
 func TestForbiddenIsReportedClearly(t *testing.T) {
@@ -173,8 +221,8 @@ func TestForbiddenIsReportedClearly(t *testing.T) {
 	if o.Kind != guard.Skipped || o.Reason != guard.ReasonForbidden {
 		t.Errorf("run outcome = %s/%s, want skipped/forbidden", o.Kind, o.Reason)
 	}
-	logged := rs[0].log.matching(slog.LevelError, `leases.coordination.k8s.io "forbidden" is forbidden`, `User "no-rbac"`,
-		"grant get, create, update and watch on leases", "namespace "+ns, lease.RBACHint)
+	logged := rs[0].log.matching(slog.LevelWarn, `leases.coordination.k8s.io "forbidden" is forbidden`, `User "no-rbac"`,
+		"grant get, create, update and watch on leases", "namespace "+ns, "examples/kubernetes/lease/rbac.yaml")
 	if len(logged) != 1 {
 		t.Errorf("the access error was logged %d times in 3s, want exactly once (rate-limited); log:\n%s", len(logged), rs[0].log)
 	} else {
@@ -182,8 +230,78 @@ func TestForbiddenIsReportedClearly(t *testing.T) {
 	}
 }
 
+// A forbidden guard is not ready, stays healthy, retries once per error log
+// period instead of every retry tick, and leads soon after the Role is
+// granted, without a restart.
+func TestGrantingTheRoleHealsAForbiddenGuard(t *testing.T) {
+	t.Parallel()
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	cfg, err := c.User("late-rbac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const period = 3 * time.Second
+	rs := newReplicas(t, cfg, ns, "late", 1, lease.WithRetryPeriod(200*time.Millisecond), lease.WithErrorLogPeriod(period))
+	r := rs[0]
+	started := time.Now()
+	start(t, r)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.g.Ready() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the forbidden guard is still ready after 5s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := r.g.Ready(); !errors.Is(err, guard.ErrForbidden) || !strings.Contains(err.Error(), "grant get, create, update and watch on leases") {
+		t.Errorf("Ready = %v, want the forbidden error and the fix", err)
+	}
+	before := r.requests.Load()
+	time.Sleep(2 * period)
+	if err := r.g.Healthy(); err != nil {
+		t.Errorf("Healthy = %v, want nil: a restart would not help", err)
+	}
+	// Every 200ms–440ms at the retry tick would be 30 requests or more.
+	if n := r.requests.Load() - before; n > 6 {
+		t.Errorf("%d requests in %v while forbidden, want at most 6 (one get and one watch per error log period)", n, 2*period)
+	}
+
+	admin, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := admin.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "lease"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"},
+			Verbs: []string{"get", "create", "update", "watch"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "lease"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "lease"},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "late-rbac"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	granted := time.Now()
+	leaderOf(t, rs, period+2*time.Second)
+	t.Logf("leading %v after the Role was granted (error log period %v)", time.Since(granted).Round(time.Millisecond), period)
+	if err := r.g.Ready(); err != nil {
+		t.Errorf("Ready after the grant = %v, want nil", err)
+	}
+	warned := r.log.matching(slog.LevelWarn, "lease request failed", "is forbidden")
+	if limit := int(time.Since(started)/period) + 1; len(warned) > limit {
+		t.Errorf("the refusal was logged %d times, want at most %d (once per %v)", len(warned), limit, period)
+	}
+	for _, l := range r.log.matching(slog.LevelError) {
+		t.Errorf("error record: %s", l)
+	}
+}
+
 // A missing namespace is an access error that names the namespace and the
-// variable to change.
+// option to change.
 func TestMissingNamespaceIsReportedClearly(t *testing.T) {
 	t.Parallel()
 	c := controlPlane(t)
@@ -193,8 +311,8 @@ func TestMissingNamespaceIsReportedClearly(t *testing.T) {
 	for {
 		_, err := rs[0].g.Check(context.Background())
 		if errors.Is(err, guard.ErrForbidden) {
-			for _, want := range []string{`namespaces "no-such-namespace" not found`, lease.EnvLeaseNamespace} {
-				if len(rs[0].log.matching(slog.LevelError, want)) == 0 {
+			for _, want := range []string{`namespaces "no-such-namespace" not found`, "WithNamespace"} {
+				if len(rs[0].log.matching(slog.LevelWarn, want)) == 0 {
 					t.Errorf("no error log mentions %q; log:\n%s", want, rs[0].log)
 				}
 			}

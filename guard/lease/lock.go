@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +15,10 @@ import (
 // client-go's LeaseLock does and, in addition, reports every answer of the
 // apiserver to the Guard: the Lease as read or written (holder, epoch,
 // resourceVersion), when this replica's renewals succeeded, and failures.
+// While the apiserver refuses the guard for a reason only an operator can
+// fix, it sends a request only once per error log period (see holdOff).
+// A standby's reads are served by the watch while it works (see fromWatch),
+// so a standby sends no requests while another replica renews the Lease.
 //
 // The elector calls it from one goroutine at a time (its Run calls are
 // sequential), so the cached Lease needs no lock of its own.
@@ -28,10 +31,19 @@ type leaseLock struct {
 var _ rl.Interface = (*leaseLock)(nil)
 
 func (l *leaseLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, error) {
-	lease, err := l.client.Get(ctx, l.g.cfg.name, metav1.GetOptions{})
-	if err != nil {
-		l.g.failed(ctx, "get", err)
+	if err := l.g.holdOff(); err != nil {
 		return nil, nil, err
+	}
+	lease, fromServer := l.g.fromWatch(), false
+	if lease == nil {
+		sent := l.g.clock.Now()
+		var err error
+		lease, err = l.client.Get(ctx, l.g.cfg.name, metav1.GetOptions{})
+		if err != nil {
+			l.g.failed(ctx, "get", "get", sent, err)
+			return nil, nil, err
+		}
+		fromServer = true
 	}
 	l.cached = lease
 	record := rl.LeaseSpecToLeaderElectionRecord(&lease.Spec)
@@ -39,7 +51,7 @@ func (l *leaseLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, 
 	if err != nil {
 		return nil, nil, err
 	}
-	l.g.read(lease, raw)
+	l.g.read(lease, raw, fromServer)
 	return record, raw, nil
 }
 
@@ -48,7 +60,7 @@ func (l *leaseLock) Create(ctx context.Context, record rl.LeaderElectionRecord) 
 		ObjectMeta: metav1.ObjectMeta{Name: l.g.cfg.name, Namespace: l.g.cfg.namespace},
 		Spec:       rl.LeaderElectionRecordToLeaseSpec(&record),
 	}
-	return l.write(ctx, "create", func(ctx context.Context) (*coordinationv1.Lease, error) {
+	return l.write(ctx, "create", "create", func(ctx context.Context) (*coordinationv1.Lease, error) {
 		return l.client.Create(ctx, lease, metav1.CreateOptions{})
 	})
 }
@@ -59,20 +71,31 @@ func (l *leaseLock) Update(ctx context.Context, record rl.LeaderElectionRecord) 
 	}
 	lease := l.cached.DeepCopy() // keeps resourceVersion: the update is a compare-and-swap
 	lease.Spec = rl.LeaderElectionRecordToLeaseSpec(&record)
-	return l.write(ctx, "update", func(ctx context.Context) (*coordinationv1.Lease, error) {
+	what := "take-over"
+	switch {
+	case record.HolderIdentity == "":
+		what = "release"
+	case record.HolderIdentity == l.g.self && holderOf(l.cached) == l.g.self:
+		what = "renew"
+	}
+	return l.write(ctx, "update", what, func(ctx context.Context) (*coordinationv1.Lease, error) {
 		return l.client.Update(ctx, lease, metav1.UpdateOptions{})
 	})
 }
 
 // write sends one write and reports it. The time taken before sending is
 // what counts as the renewal time: the apiserver stored the Lease no earlier.
-func (l *leaseLock) write(ctx context.Context, verb string, do func(context.Context) (*coordinationv1.Lease, error)) error {
+// verb is the request's verb, what the election step it is (such as renew).
+func (l *leaseLock) write(ctx context.Context, verb, what string, do func(context.Context) (*coordinationv1.Lease, error)) error {
+	if err := l.g.holdOff(); err != nil {
+		return err
+	}
 	l.g.writing(true)
-	sent := time.Now()
+	sent := l.g.clock.Now()
 	lease, err := do(ctx)
 	l.g.writing(false)
 	if err != nil {
-		l.g.failed(ctx, verb, err)
+		l.g.failed(ctx, verb, what, sent, err)
 		return err
 	}
 	l.cached = lease

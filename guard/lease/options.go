@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/clock"
 )
 
 // Defaults, the same as Kubernetes' own controllers use.
@@ -16,16 +19,6 @@ const (
 	DefaultNamespace       = "default"
 	DefaultHealthTolerance = 20 * time.Second
 	DefaultErrorLogPeriod  = 30 * time.Second
-)
-
-// Names of the environment variables that set the timings. Validation
-// errors name them, because that is where operators set the values.
-const (
-	EnvLeaseName      = "LEADERJOB_LEASE_NAME"
-	EnvLeaseNamespace = "LEADERJOB_LEASE_NAMESPACE"
-	EnvLeaseDuration  = "LEADERJOB_LEASE_DURATION"
-	EnvRenewDeadline  = "LEADERJOB_RENEW_DEADLINE"
-	EnvRetryPeriod    = "LEADERJOB_RETRY_PERIOD"
 )
 
 // ErrInvalidConfig is wrapped by every error New returns for a bad option.
@@ -50,7 +43,35 @@ type config struct {
 	healthTolerance time.Duration
 	errorLogPeriod  time.Duration
 	watch           bool
+	settings        settingNames
+	clock           clock.WithDelayedExecution
 }
+
+// settingNames are how messages refer to the settings an operator changes:
+// by default the options of this package; [FromEnv] names its variables.
+type settingNames struct {
+	name, namespace, leaseDuration, renewDeadline, retryPeriod string
+	// assign formats a setting and its value: "WithName(\"x\")" or "NAME=\"x\"".
+	assign func(setting string, value any) string
+}
+
+var optionNames = settingNames{
+	name: "WithName", namespace: "WithNamespace",
+	leaseDuration: "WithLeaseDuration", renewDeadline: "WithRenewDeadline", retryPeriod: "WithRetryPeriod",
+	assign: func(setting string, value any) string {
+		if s, ok := value.(string); ok {
+			return fmt.Sprintf("%s(%q)", setting, s)
+		}
+		return fmt.Sprintf("%s(%v)", setting, value)
+	},
+}
+
+// withClock sets the clock the guard's own rules read (tests use a fake
+// one); client-go's elector always reads the real clock.
+func withClock(c clock.WithDelayedExecution) Option { return func(cfg *config) { cfg.clock = c } }
+
+// withSettingNames makes messages name the settings as names does.
+func withSettingNames(names settingNames) Option { return func(c *config) { c.settings = names } }
 
 func defaults() config {
 	return config{
@@ -62,6 +83,8 @@ func defaults() config {
 		healthTolerance: DefaultHealthTolerance,
 		errorLogPeriod:  DefaultErrorLogPeriod,
 		watch:           true,
+		settings:        optionNames,
+		clock:           clock.RealClock{},
 	}
 }
 
@@ -99,8 +122,10 @@ func WithUserAgent(ua string) Option { return func(c *config) { c.userAgent = ua
 // has not renewed may go before Healthy reports an error (default 20s).
 func WithHealthTolerance(d time.Duration) Option { return func(c *config) { c.healthTolerance = d } }
 
-// WithErrorLogPeriod sets how often a persisting access error (missing RBAC,
-// missing namespace, apiserver unreachable) is logged again (default 30s).
+// WithErrorLogPeriod sets how often a persisting request failure (missing
+// RBAC, a missing namespace, an unreachable apiserver) is logged again, and
+// how often a request refused for a reason only an operator can fix is
+// retried (default 30s).
 func WithErrorLogPeriod(d time.Duration) Option { return func(c *config) { c.errorLogPeriod = d } }
 
 // WithoutWatch turns off the watch on the Lease that lets a standby take a
@@ -110,31 +135,40 @@ func WithErrorLogPeriod(d time.Duration) Option { return func(c *config) { c.err
 // is refused.
 func WithoutWatch() Option { return func(c *config) { c.watch = false } }
 
-// validate applies client-go's rules, with messages that name the
-// environment variables an operator would change.
+// validate applies client-go's rules to the timings and Kubernetes' rules
+// to the Lease's name and namespace, with messages that name the settings
+// an operator would change.
 func (c *config) validate() error {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	n := c.settings
 	ld, rd, rp := c.leaseDuration, c.renewDeadline, c.retryPeriod
+	lds, rds, rps := n.assign(n.leaseDuration, ld), n.assign(n.renewDeadline, rd), n.assign(n.retryPeriod, rp)
 	switch {
 	case ld <= 0 || rd <= 0 || rp <= 0:
-		bad("%s=%v, %s=%v and %s=%v must all be positive", EnvLeaseDuration, ld, EnvRenewDeadline, rd, EnvRetryPeriod, rp)
+		bad("%s, %s and %s must all be positive", lds, rds, rps)
 	default:
 		if ld < time.Second {
-			bad("%s=%v is under 1s; the Lease stores whole seconds", EnvLeaseDuration, ld)
+			bad("%s is under 1s; the Lease stores whole seconds", lds)
 		}
 		if ld <= rd {
-			bad("%s=%v must be longer than %s=%v", EnvLeaseDuration, ld, EnvRenewDeadline, rd)
+			bad("%s must be longer than %s", lds, rds)
 		}
 		if rd <= time.Duration(jitterFactor*float64(rp)) {
-			bad("%s=%v must be longer than 1.2 × %s=%v", EnvRenewDeadline, rd, EnvRetryPeriod, rp)
+			bad("%s must be longer than 1.2 × %s", rds, rps)
 		}
 	}
-	if c.name == "" {
-		bad("the Lease name is empty (%s)", EnvLeaseName)
+	switch errs := validation.IsDNS1123Subdomain(c.name); {
+	case c.name == "":
+		bad("the Lease name is empty (%s)", n.name)
+	case len(errs) > 0:
+		bad("%s is not a valid Lease name: %s", n.assign(n.name, c.name), strings.Join(errs, "; "))
 	}
-	if c.namespace == "" {
-		bad("the Lease namespace is empty (%s)", EnvLeaseNamespace)
+	switch errs := validation.IsDNS1123Label(c.namespace); {
+	case c.namespace == "":
+		bad("the Lease namespace is empty (%s)", n.namespace)
+	case len(errs) > 0:
+		bad("%s is not a valid namespace: %s", n.assign(n.namespace, c.namespace), strings.Join(errs, "; "))
 	}
 	if c.logger == nil {
 		bad("the logger is nil")

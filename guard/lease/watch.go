@@ -20,22 +20,26 @@ const maxWatchBackoff = 30 * time.Second
 // watch keeps a watch open on the Lease object (by name, so resourceNames
 // in RBAC can limit it) and feeds what it sees to the guard. A watch that
 // the apiserver refuses is retried once per error log period; the guard
-// works without it, only slower to take over a released Lease.
+// works without it, only slower to take over a released Lease, and with
+// standbys reading the Lease from the apiserver.
 func (g *Guard) watch(ctx context.Context) {
 	var rv string
 	backoff := g.cfg.retryPeriod
 	for ctx.Err() == nil {
 		err := g.watchOnce(ctx, &rv)
 		if err == nil || ctx.Err() != nil {
+			// A watch that ended in a normal way is reopened at once, from
+			// where it was: reads stay served by the watch.
 			backoff = g.cfg.retryPeriod
 			continue
 		}
+		g.watchState(false)
 		wait := backoff
 		backoff = min(2*backoff, maxWatchBackoff)
 		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 			wait = max(wait, g.cfg.errorLogPeriod)
 			g.mu.Lock()
-			g.logLimitedLocked(&g.watchLog, slog.LevelWarn, "cannot watch the Lease; standbys take over a released Lease on their retry tick instead of at once (grant watch on leases)",
+			g.logLimitedLocked(&g.errs.watchLog, slog.LevelWarn, "cannot watch the Lease; standbys take over a released Lease on their retry tick instead of at once (grant watch on leases)",
 				"watch "+err.Error(), err)
 			g.mu.Unlock()
 		} else {
@@ -43,7 +47,7 @@ func (g *Guard) watch(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(wait):
+		case <-g.clock.After(wait):
 		}
 	}
 }
@@ -63,6 +67,7 @@ func (g *Guard) watchOnce(ctx context.Context, rv *string) error {
 		return err
 	}
 	defer w.Stop()
+	g.watchState(true)
 	for {
 		var ev watch.Event
 		var ok bool
@@ -104,8 +109,14 @@ func (g *Guard) watched(lease *coordinationv1.Lease, deleted bool) {
 		lease = lease.DeepCopy()
 		lease.Spec.HolderIdentity = nil
 	}
-	g.observeLocked(lease, time.Now())
-	if g.holder == "" {
+	if g.errs.refused == nil {
+		g.succeededLocked() // the apiserver answers
+	}
+	g.observeLocked(lease)
+	if deleted {
+		g.seen.forget()
+	}
+	if g.seen.holder == "" {
 		g.kickLocked("the Lease is free")
 	}
 }

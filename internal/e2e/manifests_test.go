@@ -107,11 +107,11 @@ func TestLeaseManifests(t *testing.T) {
 		if guard.ReasonOf(err) != guard.ReasonForbidden {
 			t.Errorf("reason = %s, want forbidden", guard.ReasonOf(err))
 		}
-		logged := gs[0].logs.find(slog.LevelError, `system:serviceaccount:`+ns+`:unbound`)
+		logged := gs[0].logs.find(slog.LevelWarn, `system:serviceaccount:`+ns+`:unbound" cannot get`)
 		if len(logged) != 1 {
 			t.Fatalf("error records naming the service account: %q, want one", logged)
 		}
-		for _, want := range []string{"grant get, create, update and watch on leases", "in namespace " + ns, lease.RBACHint} {
+		for _, want := range []string{"grant get, create, update and watch on leases", "in namespace " + ns, "examples/kubernetes/lease/rbac.yaml"} {
 			if !strings.Contains(logged[0], want) {
 				t.Errorf("the error record %q does not say %q", logged[0], want)
 			}
