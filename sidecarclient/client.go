@@ -74,6 +74,28 @@ type Leader struct {
 	// means depends on the sidecar: some refresh it on every renewal, others
 	// only when the leader changes.
 	LastUpdate time.Time
+
+	// The fields below are sent by leaderjob-elector (and ignored by
+	// clients of the original protocol); they are zero when absent.
+
+	// Epoch is the answer's "epoch": the Lease's leaseTransitions, a
+	// fencing token that grows each time leadership changes hands. It is
+	// valid when HasEpoch is true.
+	Epoch    int64
+	HasEpoch bool
+	// IsLeader is the answer's "is_leader": whether the sidecar itself
+	// (its identity, ID) is the leader. Valid when HasIsLeader is true.
+	IsLeader    bool
+	HasIsLeader bool
+	// ID is the answer's "id": the sidecar's own identity.
+	ID string
+	// LeaseExpires is the answer's "lease_expires": when the holder's
+	// lease runs out unless renewed, as the sidecar sees it.
+	LeaseExpires time.Time
+	// Reason and Error are the answer's "reason" (a short code such as
+	// "unavailable" or "stale") and "error": why it names no leader.
+	Reason string
+	Error  string
 }
 
 // Result describes one call of [Client.Leader], for metrics.

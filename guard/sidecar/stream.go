@@ -1,0 +1,122 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/sidecarclient"
+)
+
+// ErrIdentityMismatch reports an answer whose is_leader contradicts the
+// name comparison: the sidecar's identity is not this pod's name. It wraps
+// guard.ErrUnavailable, so the run is skipped.
+var ErrIdentityMismatch = errors.New("the sidecar's identity is not this pod's name")
+
+// crossCheck compares the answer's is_leader, when it has one, with the
+// name comparison. They disagree only when the sidecar elects under
+// another identity than the pod's name (its --id), and then no pod's jobs
+// may be trusted to run: fail closed, loudly.
+func (g *Guard) crossCheck(l sidecarclient.Leader) error {
+	if !l.HasIsLeader || l.IsLeader == (l.Name == g.self) {
+		return nil
+	}
+	var what string
+	if l.IsLeader {
+		what = fmt.Sprintf("the sidecar says it leads as %q, but this pod is %q", l.Name, g.self)
+	} else {
+		what = fmt.Sprintf("the sidecar names this pod (%q) leader but says it does not lead itself (its identity is %q)", g.self, l.ID)
+	}
+	return fmt.Errorf("sidecar %s: %w: %s: give the leader-elector --id=$(POD_NAME) from the same downward API field as POD_NAME: %w",
+		g.client.URL(), ErrIdentityMismatch, what, guard.ErrUnavailable)
+}
+
+// Start follows the sidecar's change stream when it offers one
+// (leaderjob-elector's GET /sse): on every event the cached answer is
+// dropped, so that the next Check asks again instead of reusing an answer
+// for the rest of the cache window, and OnChange listeners hear of the
+// change at once. A sidecar without a stream (the original image answers
+// /sse with its plain JSON answer) is detected on the first attempt, and
+// the guard then works exactly as without Start. Start returns at once; the
+// stream is followed until ctx ends, and reopened when it breaks.
+func (g *Guard) Start(ctx context.Context) error {
+	g.streamMu.Lock()
+	defer g.streamMu.Unlock()
+	if g.started {
+		return errors.New("sidecar guard: started twice")
+	}
+	g.started = true
+	go g.follow(ctx)
+	return nil
+}
+
+const (
+	streamRetryMin = 200 * time.Millisecond
+	streamRetryMax = 5 * time.Second
+)
+
+func (g *Guard) follow(ctx context.Context) {
+	wait := streamRetryMin
+	for ctx.Err() == nil {
+		opened := time.Now()
+		err := g.client.Watch(ctx, func(l sidecarclient.Leader, err error) {
+			g.setStreaming(true)
+			g.shared.drop()
+			g.observe(&answer{leader: l, err: guardError(err)})
+		})
+		if g.setStreaming(false) {
+			g.shared.drop() // changes may be missed while reconnecting
+		}
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, sidecarclient.ErrNoStream):
+			g.debug("the sidecar offers no change stream; answers are reused for the cache window", err)
+			return
+		}
+		g.debug("the sidecar's change stream broke; reopening", err)
+		if time.Since(opened) > 10*streamRetryMax {
+			wait = streamRetryMin
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, streamRetryMax)
+	}
+}
+
+// setStreaming records whether the stream is open and returns whether it
+// was.
+func (g *Guard) setStreaming(on bool) (was bool) {
+	g.streamMu.Lock()
+	defer g.streamMu.Unlock()
+	if on && !g.streaming {
+		g.debug("following the sidecar's change stream", nil)
+	}
+	was, g.streaming = g.streaming, on
+	return was
+}
+
+// Streaming reports whether the guard follows the sidecar's change stream
+// now.
+func (g *Guard) Streaming() bool {
+	g.streamMu.Lock()
+	defer g.streamMu.Unlock()
+	return g.streaming
+}
+
+func (g *Guard) debug(msg string, err error) {
+	if g.logger == nil {
+		return
+	}
+	attrs := []any{slog.String("sidecar_url", g.client.URL())}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	g.logger.Debug(msg, attrs...)
+}
