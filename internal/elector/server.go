@@ -73,10 +73,14 @@ func (s *Server) Update() {
 	if a.Epoch != nil {
 		attrs = append(attrs, slog.Int64("epoch", *a.Epoch))
 	}
-	if a.Name == "" {
+	switch {
+	case a.Name == "" && (a.Reason == "unavailable" || a.Reason == "stale" || a.Reason == "forbidden"):
 		attrs = append(attrs, slog.String("reason", a.Reason), slog.String("error", a.Error))
 		s.log.Warn("leader unknown", attrs...)
-	} else {
+	case a.Name == "": // free, released, or being taken: a step of a hand-off
+		attrs = append(attrs, slog.String("reason", a.Reason), slog.String("error", a.Error))
+		s.log.Info("no leader", attrs...)
+	default:
 		s.log.Info("leader changed", attrs...)
 	}
 	for ch := range s.subs {
