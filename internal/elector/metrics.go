@@ -17,6 +17,7 @@ type metrics struct {
 	requests *prometheus.CounterVec // kind: answer, stream
 	streams  prometheus.Gauge
 	info     *prometheus.GaugeVec
+	upstream *prometheus.CounterVec // verb, result
 }
 
 func newMetrics(reg *prometheus.Registry, election string) *metrics {
@@ -50,12 +51,16 @@ func newMetrics(reg *prometheus.Registry, election string) *metrics {
 			Name: "leaderjob_elector_streams", ConstLabels: labels,
 			Help: "Open change streams.",
 		}),
+		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leaderjob_elector_apiserver_requests_total", ConstLabels: labels,
+			Help: "Requests sent to the apiserver for the election, by verb (get, create, update, watch) and result (2xx, 4xx, 5xx, error).",
+		}, []string{"verb", "result"}),
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "leaderjob_elector_info", ConstLabels: labels,
 			Help: "1, labelled with the Lease's namespace and this elector's identity.",
 		}, []string{"namespace", "replica"}),
 	}
-	reg.MustRegister(m.isLeader, m.known, m.changes, m.epoch, m.requests, m.streams, m.info,
+	reg.MustRegister(m.isLeader, m.known, m.changes, m.epoch, m.requests, m.streams, m.info, m.upstream,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.requests.WithLabelValues("answer")
 	m.requests.WithLabelValues("stream")

@@ -126,6 +126,11 @@ func run(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg, cfg.Election)
+	m.info.WithLabelValues(cfg.Namespace, cfg.ID).Set(1)
+	rc.Wrap(countRequests(m.upstream))
+
 	opts := []lease.Option{
 		lease.WithName(cfg.Election),
 		lease.WithNamespace(cfg.Namespace),
@@ -156,10 +161,6 @@ func run(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 		}
 		defer ls.ops.Close()
 	}
-
-	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, cfg.Election)
-	m.info.WithLabelValues(cfg.Namespace, cfg.ID).Set(1)
 
 	if err := g.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
