@@ -84,11 +84,11 @@ type Leader struct {
 	Epoch    int64
 	HasEpoch bool
 	// IsLeader is the answer's "is_leader": whether the sidecar itself
-	// (its identity, ID) is the leader. Valid when HasIsLeader is true.
+	// (its identity, Self) is the leader. Valid when HasIsLeader is true.
 	IsLeader    bool
 	HasIsLeader bool
-	// ID is the answer's "id": the sidecar's own identity.
-	ID string
+	// Self is the answer's "self": the sidecar's own identity.
+	Self string
 	// LeaseExpires is the answer's "lease_expires": when the holder's
 	// lease runs out unless renewed, as the sidecar sees it.
 	LeaseExpires time.Time

@@ -7,12 +7,12 @@ import (
 )
 
 func TestParseElectorFields(t *testing.T) {
-	l, f := parse([]byte(`{"name":"pod-a","last_update":"2026-01-02T03:04:05.5Z","epoch":4,"is_leader":false,"id":"pod-b","lease_expires":"2026-01-02T03:04:15Z"}`))
+	l, f := parse([]byte(`{"name":"pod-a","last_update":"2026-01-02T03:04:05.5Z","epoch":4,"is_leader":false,"self":"pod-b","lease_expires":"2026-01-02T03:04:15Z"}`))
 	if f != nil {
 		t.Fatal(f.what)
 	}
 	want := Leader{Name: "pod-a", LastUpdate: time.Date(2026, 1, 2, 3, 4, 5, 5e8, time.UTC), Epoch: 4, HasEpoch: true,
-		HasIsLeader: true, ID: "pod-b", LeaseExpires: time.Date(2026, 1, 2, 3, 4, 15, 0, time.UTC)}
+		HasIsLeader: true, Self: "pod-b", LeaseExpires: time.Date(2026, 1, 2, 3, 4, 15, 0, time.UTC)}
 	if !l.LastUpdate.Equal(want.LastUpdate) || !l.LeaseExpires.Equal(want.LeaseExpires) {
 		t.Errorf("times: %+v", l)
 	}

@@ -85,7 +85,7 @@ func parse(body []byte) (Leader, *fault) {
 }
 
 // extras decodes the fields leaderjob-elector adds to the original answer:
-// epoch, is_leader, id, lease_expires, reason and error. Each is optional
+// epoch, is_leader, self, lease_expires, reason and error. Each is optional
 // (absent or null is zero), but one of the wrong type makes the answer
 // malformed rather than silently ignored.
 func extras(fields map[string]json.RawMessage, l *Leader) *fault {
@@ -111,7 +111,7 @@ func extras(fields map[string]json.RawMessage, l *Leader) *fault {
 		}
 		l.LeaseExpires = t
 	}
-	for key, dst := range map[string]*string{"id": &l.ID, "reason": &l.Reason, "error": &l.Error} {
+	for key, dst := range map[string]*string{"self": &l.Self, "reason": &l.Reason, "error": &l.Error} {
 		v, _, f := stringField(fields, key)
 		if f != nil {
 			return f

@@ -28,7 +28,7 @@ func (g *Guard) crossCheck(l sidecarclient.Leader) error {
 	if l.IsLeader {
 		what = fmt.Sprintf("the sidecar says it leads as %q, but this pod is %q", l.Name, g.self)
 	} else {
-		what = fmt.Sprintf("the sidecar names this pod (%q) leader but says it does not lead itself (its identity is %q)", g.self, l.ID)
+		what = fmt.Sprintf("the sidecar names this pod (%q) leader but says it does not lead itself (its identity is %q)", g.self, l.Self)
 	}
 	return fmt.Errorf("sidecar %s: %w: %s: give the leader-elector --id=$(POD_NAME) from the same downward API field as POD_NAME: %w",
 		g.client.URL(), ErrIdentityMismatch, what, guard.ErrUnavailable)

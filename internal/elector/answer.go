@@ -37,8 +37,9 @@ type Answer struct {
 	Reason string `json:"reason,omitempty"`
 	// Error explains an answer without a name.
 	Error string `json:"error,omitempty"`
-	// ID is this elector's identity.
-	ID string `json:"id,omitempty"`
+	// Self is this elector's identity (its --id), as in the app's
+	// /leader answer.
+	Self string `json:"self,omitempty"`
 }
 
 // key identifies an answer for the change stream: a new event is sent only
@@ -56,7 +57,7 @@ func (a Answer) key() string {
 // renew deadline): an elector that cannot reach the apiserver must not
 // keep naming a leader.
 func answer(ctx context.Context, src Source, id string, freshness time.Duration, now time.Time) Answer {
-	a := Answer{ID: id}
+	a := Answer{Self: id}
 	d, err := src.Check(ctx)
 	if err != nil {
 		a.Reason, a.Error = reasonOf(err), err.Error()

@@ -73,7 +73,7 @@ func TestClientRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Name != "pod-a" || !l.HasEpoch || l.Epoch != 7 || !l.HasIsLeader || !l.IsLeader || l.ID != "pod-a" ||
+	if l.Name != "pod-a" || !l.HasEpoch || l.Epoch != 7 || !l.HasIsLeader || !l.IsLeader || l.Self != "pod-a" ||
 		time.Since(l.LastUpdate) > time.Second || time.Until(l.LeaseExpires) < 5*time.Second {
 		t.Errorf("leader answer: %+v", l)
 	}
