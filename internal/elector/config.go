@@ -37,6 +37,7 @@ type Config struct {
 	LogFormat      string
 	LogLevel       slog.Level
 	ReleaseTimeout time.Duration
+	ReleaseDelay   time.Duration
 	Watch          bool
 }
 
@@ -75,6 +76,7 @@ func Parse(args []string, lookup func(string) (string, bool), output io.Writer) 
 	logFormat := fs.String("log-format", "", "log format: text or json (default $LEADERJOB_LOG_FORMAT, else text)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error (default $LEADERJOB_LOG_LEVEL, else info)")
 	fs.DurationVar(&c.ReleaseTimeout, "release-timeout", DefaultReleaseTimeout, "how long SIGTERM waits for the Lease to be released")
+	fs.DurationVar(&c.ReleaseDelay, "release-delay", 0, "on SIGTERM, keep leading this long before releasing: for a plain (not native) sidecar container, set it to the app's drain timeout")
 	noWatch := fs.Bool("no-watch", false, "do not watch the Lease (standbys then notice a release on their next retry)")
 
 	if err := fs.Parse(args); err != nil {
@@ -165,6 +167,9 @@ func Parse(args []string, lookup func(string) (string, bool), output io.Writer) 
 		return c, usageErr("%s: lease duration %v must be longer than the renew deadline %v (%s)", ldName, c.LeaseDuration, c.RenewDeadline, rdName)
 	case float64(c.RenewDeadline) <= 1.2*float64(c.RetryPeriod):
 		return c, usageErr("%s: renew deadline %v must be longer than 1.2 × the retry period %v (%s)", rdName, c.RenewDeadline, c.RetryPeriod, rpName)
+	}
+	if c.ReleaseDelay < 0 {
+		return c, usageErr("--release-delay=%v: want 0 (release at once) or more", c.ReleaseDelay)
 	}
 	if c.ReleaseTimeout <= 0 {
 		return c, usageErr("--release-timeout=%v: want a positive duration, such as 5s", c.ReleaseTimeout)

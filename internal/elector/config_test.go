@@ -66,6 +66,7 @@ func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
 		{[]string{"--election=x"}, []string{"LEADERJOB_RETRY_PERIOD", "soon"}, "LEADERJOB_RETRY_PERIOD"},
 		{[]string{"--election=x"}, []string{"LEADERJOB_LOG_FORMAT", "xml"}, "LEADERJOB_LOG_FORMAT"},
 		{[]string{"--election=x", "--release-timeout=0s"}, nil, "--release-timeout"},
+		{[]string{"--election=x", "--release-delay=-1s"}, nil, "--release-delay"},
 	} {
 		var out bytes.Buffer
 		e := append([]string{"POD_NAME", "p"}, tc.env...)

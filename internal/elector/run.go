@@ -210,6 +210,21 @@ loop:
 		}
 	}
 
+	if cfg.ReleaseDelay > 0 {
+		// A plain sidecar container gets SIGTERM together with the app:
+		// keep the Lease while the app drains.
+		log.Info("shutting down: keeping the Lease while the app drains", slog.Duration("release_delay", cfg.ReleaseDelay))
+		delay := time.NewTimer(cfg.ReleaseDelay)
+	wait:
+		for {
+			select {
+			case <-delay.C:
+				break wait
+			case <-tick.C:
+				srv.Update()
+			}
+		}
+	}
 	log.Info("shutting down: releasing the Lease", slog.Duration("release_timeout", cfg.ReleaseTimeout))
 	relCtx, cancel := context.WithTimeout(context.Background(), cfg.ReleaseTimeout)
 	relErr := g.Release(relCtx)
