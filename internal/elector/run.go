@@ -246,10 +246,16 @@ loop:
 	return nil
 }
 
+// checker is the Lease guard's health and readiness.
+type checker interface {
+	Healthy() error
+	Ready() error
+}
+
 // opsHandler serves /healthz (the election loop is not wedged), /readyz
 // (no configuration problem, and a leader was named at least once) and
 // /metrics.
-func opsHandler(g *lease.Guard, srv *Server, reg *prometheus.Registry) http.Handler {
+func opsHandler(g checker, srv *Server, reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := g.Healthy(); err != nil {
