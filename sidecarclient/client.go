@@ -20,6 +20,12 @@
 // ErrTimeout, ErrBadStatus, ErrMalformed, ErrLeaderUnknown). [ErrorClass]
 // maps an error to a short, stable class for metrics.
 //
+// Answers of leaderjob-elector (cmd/leaderjob-elector) carry more fields,
+// which [Leader] holds too: epoch, is_leader, self, lease_expires, and a
+// reason and error when they name no leader. [Client.Watch] follows its
+// change stream (GET /sse, text/event-stream) and tells a sidecar that has
+// none by the answer's Content-Type ([ErrNoStream]).
+//
 // The client only speaks the protocol: it parses and returns an answer's
 // last_update but does not judge its age, and it imports nothing of this
 // module's guards. Policy lives with the caller: package guard/sidecar
