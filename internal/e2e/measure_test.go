@@ -119,7 +119,11 @@ func stats(ds []time.Duration) string {
 }
 
 // traffic runs three in-process guards for window and returns the requests
-// per minute of the leader and the mean of the standbys.
+// per minute of the leader and the mean of the standbys. The count covers
+// every request a guard sends (gets, creates, updates, and each watch it
+// opens or reopens): the guard's clients are copies of cfg and keep its
+// transport wrapper. A watch is reopened every 5–10 minutes, so a window of
+// a minute or two may show none.
 func traffic(t *testing.T, tm timings, window time.Duration) (leader, standby float64) {
 	t.Helper()
 	c := cp.Get(t)
