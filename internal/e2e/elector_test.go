@@ -464,13 +464,11 @@ func TestElectorAPIServerOutage(t *testing.T) {
 	if err := own.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
-	stopped := time.Now()
 	took := waitAnswers(t, es, func(name string) bool { return name == "" }, renewDeadline+2*time.Second)
 	t.Logf("apiserver down: both electors answer {\"name\":\"\"} after %v (renew deadline %v)", took.Round(time.Millisecond), renewDeadline)
 	if took > renewDeadline+200*time.Millisecond {
 		t.Errorf("the electors named a leader %v after the apiserver went away, want within the renew deadline %v", took, renewDeadline)
 	}
-	_ = stopped
 	sc, _ := sidecarclient.New(es[0].url)
 	if l, err := sc.Leader(ctx); !errors.Is(err, sidecarclient.ErrLeaderUnknown) || l.Reason == "" || l.Error == "" {
 		t.Errorf("answer during the outage: %+v, %v; want a reason and an error", l, err)
@@ -480,7 +478,7 @@ func TestElectorAPIServerOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	took = waitAnswers(t, es, func(name string) bool { return name != "" }, 30*time.Second)
-	t.Logf("apiserver back: both electors name a leader again after %v", took.Round(time.Millisecond))
+	t.Logf("apiserver back (ready): both electors name a leader again %v later", took.Round(time.Millisecond))
 	a, b := es[0].answer(t), es[1].answer(t)
 	if a != b {
 		t.Errorf("after the outage the electors answer %q and %q", a, b)

@@ -53,9 +53,11 @@ func (a Answer) key() string {
 }
 
 // answer builds the answer from src now. freshness is how old the last
-// confirmation of another holder may be before the name is withheld (the
-// renew deadline): an elector that cannot reach the apiserver must not
-// keep naming a leader.
+// confirmation of another holder may be before the name is withheld: an
+// elector whose view of the Lease stopped moving (a watch gone silent) must
+// not keep naming a leader. A failed request makes src.Check fail, and the
+// name is withheld at once; the leader's own answer follows its Lease
+// guard's renew deadline.
 func answer(ctx context.Context, src Source, id string, freshness time.Duration, now time.Time) Answer {
 	a := Answer{Self: id}
 	d, err := src.Check(ctx)

@@ -165,7 +165,11 @@ func run(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 	if err := g.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	srv := NewServer(g, cfg.ID, cfg.RenewDeadline, log, m)
+	// A standby that polls (no watch, or while the watch reconnects) reads
+	// the Lease every 1 to 2.2 retry periods; between two reads it must not
+	// flap to "stale". An unreachable apiserver is reported at the first
+	// failed read anyway.
+	srv := NewServer(g, cfg.ID, cfg.RenewDeadline+cfg.RetryPeriod*6/5, log, m)
 	g.OnChange(func(guard.Change) { srv.Update() })
 
 	log.Info("leaderjob-elector started",
