@@ -70,6 +70,14 @@ func (s *shared) get(ctx context.Context) (*answer, error) {
 	}
 }
 
+// current reports whether a belongs to the current generation: no change
+// was reported since its request was sent.
+func (s *shared) current(a *answer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return a.gen == s.gen
+}
+
 func (s *shared) run(ctx context.Context, a *answer) {
 	a.leader, a.err = s.fetch(ctx)
 	s.mu.Lock()

@@ -26,11 +26,12 @@
 // request was sent (DefaultCacheWindow). With the default window, 1,000
 // concurrent Checks make one request.
 //
-// Decision.Lost is nil: a job that is running when the sidecar's leader
-// changes is not cancelled and runs to its end, possibly alongside the new
-// leader's next run. Every run asks again before it starts. Keep jobs short
-// and idempotent, or use the Lease guard, which cancels a running job when
-// its term ends.
+// With a sidecar that only answers requests, Decision.Lost is nil: a job
+// that is running when the sidecar's leader changes is not cancelled and
+// runs to its end, possibly alongside the new leader's next run. Every run
+// asks again before it starts. Keep jobs short and idempotent, use a
+// sidecar with a change stream (below), or use the Lease guard, which
+// cancels a running job when its term ends.
 //
 // Sidecars that send more than the original answer are understood too
 // (leaderjob-elector, cmd/leaderjob-elector, sends all of these): an
@@ -41,7 +42,11 @@
 // ([Guard.Start], which leaderjob.App does) and the sidecar offers a change
 // stream (GET /sse answering text/event-stream), every event drops the
 // cached answer, so a hand-off is seen on the next Check rather than after
-// the cache window; sidecars without one are asked as before.
+// the cache window; sidecars without one are asked as before. While the
+// stream is open, a "leader" Decision also carries a Lost channel, closed
+// when an event no longer names this pod at the same epoch, or when the
+// stream breaks (the guard can then no longer tell, so it fails closed):
+// guard.Run cancels the running job's context with guard.ErrLeadershipLost.
 //
 // Measured with go test -run x -bench . -benchmem -count=3 ./guard/sidecar/
 // on a shared 2-vCPU AMD EPYC VM (load average about 9), against an
@@ -123,7 +128,8 @@ type Guard struct {
 
 	streamMu  sync.Mutex
 	started   bool
-	streaming bool // the change stream is open
+	streaming bool  // the change stream is open
+	term      *term // while streaming: the term the last answers belong to
 
 	notifyMu sync.Mutex
 	holder   string // the last holder an answer named
@@ -205,6 +211,7 @@ func (g *Guard) Check(ctx context.Context) (guard.Decision, error) {
 		return d, nil
 	}
 	d.Leader = true
+	d.Lost = g.lostFor(a)
 	return d, nil
 }
 

@@ -63,13 +63,10 @@ func (g *Guard) follow(ctx context.Context) {
 	for ctx.Err() == nil {
 		opened := time.Now()
 		err := g.client.Watch(ctx, func(l sidecarclient.Leader, err error) {
-			g.setStreaming(true)
-			g.shared.drop()
+			g.event(l, err)
 			g.observe(&answer{leader: l, err: guardError(err)})
 		})
-		if g.setStreaming(false) {
-			g.shared.drop() // changes may be missed while reconnecting
-		}
+		g.streamEnded()
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -90,16 +87,75 @@ func (g *Guard) follow(ctx context.Context) {
 	}
 }
 
-// setStreaming records whether the stream is open and returns whether it
-// was.
-func (g *Guard) setStreaming(on bool) (was bool) {
+// term is a stretch of answers naming this pod, at one epoch, seen while
+// the change stream is open. lost is closed when an event ends it or the
+// stream breaks.
+type term struct {
+	lost     chan struct{}
+	epoch    int64
+	hasEpoch bool
+}
+
+// event handles one change-stream event: the cached answer is dropped, and
+// a term ends unless the event still names this pod at the term's epoch.
+func (g *Guard) event(l sidecarclient.Leader, err error) {
 	g.streamMu.Lock()
 	defer g.streamMu.Unlock()
-	if on && !g.streaming {
+	if !g.streaming {
 		g.debug("following the sidecar's change stream", nil)
+		g.streaming = true
 	}
-	was, g.streaming = g.streaming, on
-	return was
+	g.shared.drop()
+	if t := g.term; t != nil && (err != nil || l.Name != g.self || l.HasEpoch != t.hasEpoch || l.Epoch != t.epoch ||
+		(l.HasIsLeader && !l.IsLeader)) {
+		g.endTermLocked()
+	}
+}
+
+// streamEnded records that the stream is closed. Without it the guard
+// cannot tell when leadership ends, so the open term ends now (fail
+// closed), and changes may be missed until it reopens, so the cached
+// answer goes too.
+func (g *Guard) streamEnded() {
+	g.streamMu.Lock()
+	defer g.streamMu.Unlock()
+	if !g.streaming {
+		return
+	}
+	g.streaming = false
+	g.shared.drop()
+	g.endTermLocked()
+}
+
+func (g *Guard) endTermLocked() {
+	if g.term != nil {
+		close(g.term.lost)
+		g.term = nil
+	}
+}
+
+// closed is a Lost channel for an answer overtaken by a change event.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// lostFor returns the Lost channel of a "leader" answer a: nil when the
+// stream is not open (the guard cannot tell when leadership ends), the
+// open term's channel, or a new term's. An answer whose request was sent
+// before a change event is already lost.
+func (g *Guard) lostFor(a *answer) <-chan struct{} {
+	g.streamMu.Lock()
+	defer g.streamMu.Unlock()
+	switch {
+	case !g.streaming:
+		return nil
+	case !g.shared.current(a):
+		return closed
+	case g.term == nil:
+		g.term = &term{lost: make(chan struct{}), epoch: a.leader.Epoch, hasEpoch: a.leader.HasEpoch}
+	case g.term.epoch != a.leader.Epoch || g.term.hasEpoch != a.leader.HasEpoch:
+		g.endTermLocked()
+		g.term = &term{lost: make(chan struct{}), epoch: a.leader.Epoch, hasEpoch: a.leader.HasEpoch}
+	}
+	return g.term.lost
 }
 
 // Streaming reports whether the guard follows the sidecar's change stream

@@ -211,3 +211,67 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// With the stream open, a "leader" Decision carries a Lost channel that is
+// closed when the elector stops naming this pod, or when the stream breaks.
+func TestGuardLostFollowsTheStream(t *testing.T) {
+	src := &fakeSource{}
+	src.set(leads("pod-a", "pod-a", 5), nil)
+	s, hs := newTestServer(t, src, "pod-a")
+	g, _ := sidecar.New("pod-a", sidecar.WithURL(hs.URL+"/"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream", g.Streaming)
+	d, err := g.Check(ctx)
+	if err != nil || !d.Leader || d.Lost == nil {
+		t.Fatalf("leader with the stream open: %+v, %v; want a Lost channel", d, err)
+	}
+	if d2, _ := g.Check(ctx); d2.Lost != d.Lost {
+		t.Error("two answers of one term have different Lost channels")
+	}
+	select {
+	case <-d.Lost:
+		t.Fatal("Lost closed while the elector still names this pod")
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	// The elector's renewals go stale: its answer stops naming this pod.
+	src.set(guard.Decision{Self: "pod-a"}, guard.ErrStale)
+	s.Update()
+	select {
+	case <-d.Lost:
+	case <-time.After(time.Second):
+		t.Fatal("Lost not closed after the elector stopped naming this pod")
+	}
+
+	// A new term, then the stream breaks (the elector is killed).
+	src.set(leads("pod-a", "pod-a", 6), nil)
+	s.Update()
+	var d3 guard.Decision
+	waitFor(t, "a new term", func() bool { d3, err = g.Check(ctx); return err == nil && d3.Leader && d3.Epoch == 6 })
+	if d3.Lost == nil || d3.Lost == d.Lost {
+		t.Fatalf("new term: %+v", d3)
+	}
+	hs.CloseClientConnections()
+	select {
+	case <-d3.Lost:
+	case <-time.After(time.Second):
+		t.Fatal("Lost not closed when the stream broke")
+	}
+}
+
+func TestNoLostWithoutStream(t *testing.T) {
+	fake := sidecartest.NewServer(sidecartest.Leader("pod-a"))
+	defer fake.Close()
+	g, _ := sidecar.New("pod-a", sidecar.WithURL(fake.URL))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_ = g.Start(ctx)
+	time.Sleep(50 * time.Millisecond)
+	if d, err := g.Check(ctx); err != nil || !d.Leader || d.Lost != nil {
+		t.Errorf("%+v, %v; want leader without a Lost channel", d, err)
+	}
+}
