@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
@@ -40,16 +41,26 @@ func (g *Guard) crossCheck(l sidecarclient.Leader) error {
 // for the rest of the cache window, and OnChange listeners hear of the
 // change at once. A sidecar without a stream (the original image answers
 // /sse with its plain JSON answer) is detected on the first attempt, and
-// the guard then works exactly as without Start. Start returns at once; the
-// stream is followed until ctx ends, and reopened when it breaks.
+// the guard then works exactly as without Start. Start returns after the
+// first attempt (at most the client's MaxCallDuration); the stream is
+// followed until ctx ends, and reopened when it breaks.
 func (g *Guard) Start(ctx context.Context) error {
 	g.streamMu.Lock()
-	defer g.streamMu.Unlock()
-	if g.started {
+	started := g.started
+	g.started = true
+	g.streamMu.Unlock()
+	if started {
 		return errors.New("sidecar guard: started twice")
 	}
-	g.started = true
-	go g.follow(ctx)
+	probed := make(chan struct{})
+	go g.follow(ctx, probed)
+	// Wait for the first attempt, so that the first runs already have the
+	// stream when the sidecar offers one; never longer than one attempt.
+	select {
+	case <-probed:
+	case <-ctx.Done():
+	case <-time.After(g.client.MaxCallDuration()):
+	}
 	return nil
 }
 
@@ -58,14 +69,21 @@ const (
 	streamRetryMax = 5 * time.Second
 )
 
-func (g *Guard) follow(ctx context.Context) {
+// follow follows the stream; probed is closed once the first attempt has
+// delivered its first event or failed.
+func (g *Guard) follow(ctx context.Context, probed chan struct{}) {
+	var once sync.Once
+	done := func() { once.Do(func() { close(probed) }) }
+	defer done()
 	wait := streamRetryMin
 	for ctx.Err() == nil {
 		opened := time.Now()
 		err := g.client.Watch(ctx, func(l sidecarclient.Leader, err error) {
 			g.event(l, err)
 			g.observe(&answer{leader: l, err: guardError(err)})
+			done()
 		})
+		done()
 		g.streamEnded()
 		switch {
 		case ctx.Err() != nil:

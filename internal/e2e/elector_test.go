@@ -210,10 +210,10 @@ func (e *eproc) waitExit(t *testing.T, within time.Duration) {
 var electorTimings = timings{leaseDuration, renewDeadline, retryPeriod}
 
 // startPod starts an elector and then the app asking it.
-func startPod(t *testing.T, c cluster, name string, tm timings) *pod {
+func startPod(t *testing.T, c cluster, name string, tm timings, extraEnv ...string) *pod {
 	t.Helper()
 	e := startElector(t, c, name, tm)
-	app := startProc(t, c, name,
+	app := startProc(t, c, name, append([]string{
 		"LEADERJOB_GUARD=sidecar",
 		"LEADERJOB_SIDECAR_URL="+e.url,
 		"KUBECONFIG=",
@@ -223,7 +223,7 @@ func startPod(t *testing.T, c cluster, name string, tm timings) *pod {
 		"EXCHANGE_RATES_RATE=1h",
 		"SESSION_CLEANUP_DELAY=1h",
 		"SESSION_CLEANUP_INITIAL_DELAY=1h",
-	)
+	}, extraEnv...)...)
 	return &pod{name: name, elector: e, app: app}
 }
 
@@ -380,7 +380,10 @@ func assertFiresOnce(t *testing.T, pods []*pod, maxLost int) {
 func TestElectorCrashFailsClosed(t *testing.T) {
 	t.Parallel()
 	c := electorCluster(t)
-	pods := []*pod{startPod(t, c, "pod-a", electorTimings), startPod(t, c, "pod-b", electorTimings)}
+	// exchange-rates runs once at start, on the leader, for 30s (its
+	// timeout): a job running when the elector dies.
+	slow := []string{"EXCHANGE_RATES_WORK=1h"}
+	pods := []*pod{startPod(t, c, "pod-a", electorTimings, slow...), startPod(t, c, "pod-b", electorTimings, slow...)}
 	old, next := reportLeader(t, pods, 30*time.Second)
 	time.Sleep(time.Second)
 
@@ -414,6 +417,24 @@ func TestElectorCrashFailsClosed(t *testing.T) {
 		t.Errorf("%s's app logged no skipped run after its elector was killed", old.name)
 	}
 	assertFiresOnce(t, pods, int(bound/time.Second)+1)
+
+	// The running exchange-rates job was cancelled when the stream broke.
+	var ended *record
+	for _, r := range old.app.snapshot() {
+		if r.Msg == "job run" && r.Job == "exchange-rates" && r.Time.After(killed) {
+			ended = &r
+			break
+		}
+	}
+	switch {
+	case ended == nil:
+		t.Errorf("%s's running exchange-rates job did not end after its elector was killed", old.name)
+	case ended.Time.Sub(killed) > 500*time.Millisecond || !strings.Contains(ended.raw, "leadership lost"):
+		t.Errorf("%s's running job ended %v after the kill: %s; want cancelled at once for lost leadership",
+			old.name, ended.Time.Sub(killed), ended.raw)
+	default:
+		t.Logf("%s's running job was cancelled %v after its elector was killed: %s", old.name, ended.Time.Sub(killed).Round(time.Millisecond), ended.raw)
+	}
 }
 
 // Bad flags: exit code 2 and a message naming the flag, before any request.
