@@ -212,7 +212,13 @@ var electorTimings = timings{leaseDuration, renewDeadline, retryPeriod}
 // startPod starts an elector and then the app asking it.
 func startPod(t *testing.T, c cluster, name string, tm timings, extraEnv ...string) *pod {
 	t.Helper()
-	e := startElector(t, c, name, tm)
+	return startPodWith(t, c, name, tm, nil, extraEnv...)
+}
+
+// startPodWith starts a pod whose elector gets the extra flags args.
+func startPodWith(t *testing.T, c cluster, name string, tm timings, args []string, extraEnv ...string) *pod {
+	t.Helper()
+	e := startElector(t, c, name, tm, args...)
 	app := startProc(t, c, name, append([]string{
 		"LEADERJOB_GUARD=sidecar",
 		"LEADERJOB_SIDECAR_URL="+e.url,
@@ -524,4 +530,44 @@ func waitAnswers(t *testing.T, es []*eproc, ok func(string) bool, within time.Du
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Clusters without native sidecars: the kubelet sends SIGTERM to the app and
+// the elector at once. With --release-delay the elector keeps the Lease
+// while the app drains, then releases it: the other pod takes over after
+// the delay, and no fire runs twice.
+func TestElectorReleaseDelay(t *testing.T) {
+	t.Parallel()
+	c := electorCluster(t)
+	delay := []string{"--release-delay=1500ms"}
+	pods := []*pod{startPodWith(t, c, "pod-a", electorTimings, delay), startPodWith(t, c, "pod-b", electorTimings, delay)}
+	old, next := reportLeader(t, pods, 30*time.Second)
+	time.Sleep(time.Second)
+
+	untilFraction(200 * time.Millisecond)
+	termed := old.app.signal(t, syscall.SIGTERM)
+	old.elector.signal(t, syscall.SIGTERM)
+	old.app.waitExit(t, 10*time.Second)
+	old.elector.waitExit(t, 10*time.Second)
+	exited := time.Since(termed)
+	var first record
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if r, ok := firstReportAfter(next.app, termed); ok {
+			first = r
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s ran no %s within 5s", next.name, reportJob)
+		}
+	}
+	took := first.started().Sub(termed)
+	t.Logf("both SIGTERMed at once: elector exited after %v, %s's first run after %v", exited.Round(time.Millisecond), next.name, took.Round(time.Millisecond))
+	if exited < 1500*time.Millisecond {
+		t.Errorf("the elector exited %v after SIGTERM, before its release delay", exited)
+	}
+	if took < 1500*time.Millisecond || took > 1500*time.Millisecond+time.Second+200*time.Millisecond {
+		t.Errorf("%s's first run came %v after SIGTERM, want after the 1.5s delay, at the next fire", next.name, took)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	assertFiresOnce(t, pods, 2)
 }
