@@ -221,7 +221,7 @@ func startPodWith(t *testing.T, c cluster, name string, tm timings, args []strin
 	e := startElector(t, c, name, tm, args...)
 	app := startProc(t, c, name, append([]string{
 		"LEADERJOB_GUARD=sidecar",
-		"LEADERJOB_SIDECAR_URL="+e.url,
+		"LEADERJOB_SIDECAR_URL=" + e.url,
 		"KUBECONFIG=",
 		"DAILY_REPORT_CRON=* * * * * *",
 		"DAILY_REPORT_ZONE=UTC",

@@ -125,48 +125,40 @@ func Parse(args []string, lookup func(string) (string, bool), output io.Writer) 
 		flag, env string
 		v         *time.Duration
 		share     time.Duration
+		from      string // where the value came from, for messages
 	}{
-		{"lease-duration", "LEADERJOB_LEASE_DURATION", &c.LeaseDuration, 1},
-		{"renew-deadline", "LEADERJOB_RENEW_DEADLINE", &c.RenewDeadline, 2},
-		{"retry-period", "LEADERJOB_RETRY_PERIOD", &c.RetryPeriod, 4},
+		{flag: "lease-duration", env: "LEADERJOB_LEASE_DURATION", v: &c.LeaseDuration, share: 1},
+		{flag: "renew-deadline", env: "LEADERJOB_RENEW_DEADLINE", v: &c.RenewDeadline, share: 2},
+		{flag: "retry-period", env: "LEADERJOB_RETRY_PERIOD", v: &c.RetryPeriod, share: 4},
 	}
-	for _, t := range timing {
+	for i := range timing {
+		t := &timing[i]
 		switch {
 		case set[t.flag]:
 			if *t.v <= 0 {
 				return c, usageErr("--%s=%v: want a positive duration", t.flag, *t.v)
 			}
+			t.from = "--" + t.flag
 		case set["ttl"]:
-			*t.v = c.TTL / t.share
+			*t.v, t.from = c.TTL/t.share, "--ttl"
 		case env(t.env) != "":
 			d, err := time.ParseDuration(env(t.env))
 			if err != nil || d <= 0 {
 				return c, usageErr("%s=%q: want a positive Go duration, such as 10s", t.env, env(t.env))
 			}
-			*t.v = d
+			*t.v, t.from = d, t.env+" (or --"+t.flag+")"
 		default:
-			*t.v = c.TTL / t.share
+			*t.v, t.from = c.TTL/t.share, "--ttl"
 		}
 	}
-	name := func(flag, env string) string {
-		if set[flag] || set["ttl"] || env == "" {
-			if set[flag] {
-				return "--" + flag
-			}
-			return "--ttl"
-		}
-		return env + " (or --" + flag + ")"
-	}
-	ldName := name("lease-duration", envIfUsed(env, set, "lease-duration", "LEADERJOB_LEASE_DURATION"))
-	rdName := name("renew-deadline", envIfUsed(env, set, "renew-deadline", "LEADERJOB_RENEW_DEADLINE"))
-	rpName := name("retry-period", envIfUsed(env, set, "retry-period", "LEADERJOB_RETRY_PERIOD"))
+	ld, rd, rp := timing[0], timing[1], timing[2]
 	switch {
 	case c.LeaseDuration < time.Second:
-		return c, usageErr("%s: lease duration %v is under 1s; the Lease stores whole seconds", ldName, c.LeaseDuration)
+		return c, usageErr("%s: lease duration %v is under 1s; the Lease stores whole seconds", ld.from, c.LeaseDuration)
 	case c.LeaseDuration <= c.RenewDeadline:
-		return c, usageErr("%s: lease duration %v must be longer than the renew deadline %v (%s)", ldName, c.LeaseDuration, c.RenewDeadline, rdName)
+		return c, usageErr("%s: lease duration %v must be longer than the renew deadline %v (%s)", ld.from, c.LeaseDuration, c.RenewDeadline, rd.from)
 	case float64(c.RenewDeadline) <= 1.2*float64(c.RetryPeriod):
-		return c, usageErr("%s: renew deadline %v must be longer than 1.2 × the retry period %v (%s)", rdName, c.RenewDeadline, c.RetryPeriod, rpName)
+		return c, usageErr("%s: renew deadline %v must be longer than 1.2 × the retry period %v (%s)", rd.from, c.RenewDeadline, c.RetryPeriod, rp.from)
 	}
 	if c.ReleaseDelay < 0 {
 		return c, usageErr("--release-delay=%v: want 0 (release at once) or more", c.ReleaseDelay)
@@ -197,13 +189,4 @@ func Parse(args []string, lookup func(string) (string, bool), output io.Writer) 
 		}
 	}
 	return c, nil
-}
-
-// envIfUsed returns the variable's name when it supplied the value of a
-// timing, and "" otherwise.
-func envIfUsed(env func(string) string, set map[string]bool, flag, name string) string {
-	if set[flag] || set["ttl"] || env(name) == "" {
-		return ""
-	}
-	return name
 }
