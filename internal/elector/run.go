@@ -56,7 +56,7 @@ func Main(ctx context.Context, args []string, lookup func(string) (string, bool)
 		return ExitUsage
 	}
 	log := newLogger(cfg, stderr)
-	if err := run(ctx, cfg, lookup, log, nil); err != nil {
+	if err := run(ctx, cfg, lookup, log); err != nil {
 		log.Error("leaderjob-elector failed", slog.String("error", err.Error()))
 		return ExitError
 	}
@@ -119,9 +119,8 @@ func splitList(v string) []string {
 // listeners are the addresses the command serves, once bound.
 type listeners struct{ http, ops net.Listener }
 
-// run elects until ctx ends, then releases. ready, when not nil, receives
-// the bound listeners once the election has started (tests).
-func run(ctx context.Context, cfg Config, lookup func(string) (string, bool), log *slog.Logger, ready func(listeners)) error {
+// run elects until ctx ends, then releases the Lease and stops serving.
+func run(ctx context.Context, cfg Config, lookup func(string) (string, bool), log *slog.Logger) error {
 	rc, from, err := restConfig(cfg, lookup)
 	if err != nil {
 		return err
@@ -197,9 +196,6 @@ func run(ctx context.Context, cfg Config, lookup func(string) (string, bool), lo
 	}
 	if ls.ops != nil {
 		serve(ls.ops, opsHandler(g, srv, reg))
-	}
-	if ready != nil {
-		ready(ls)
 	}
 
 	tick := time.NewTicker(updateTick)
