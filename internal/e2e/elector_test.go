@@ -83,7 +83,7 @@ type pod struct {
 	app     *proc
 }
 
-func freeAddr(t *testing.T) string {
+func electorAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -119,7 +119,7 @@ func electorCluster(t *testing.T) cluster {
 // startElector starts the command as pod name and waits until it answers.
 func startElector(t *testing.T, c cluster, name string, tm timings, extra ...string) *eproc {
 	t.Helper()
-	httpAddr, opsAddr := freeAddr(t), freeAddr(t)
+	httpAddr, opsAddr := electorAddr(t), electorAddr(t)
 	e := &eproc{name: name, done: make(chan struct{}), url: "http://" + httpAddr + "/", ops: "http://" + opsAddr}
 	args := append([]string{
 		"--election=" + c.lease,
