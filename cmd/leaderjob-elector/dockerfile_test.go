@@ -90,6 +90,51 @@ func TestDockerfileFinalStage(t *testing.T) {
 	}
 }
 
+// The build stage's Go is at least the go.mod's go version.
+func TestDockerfileGoVersion(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for _, line := range strings.Split(string(mod), "\n") {
+		if v, ok := strings.CutPrefix(line, "go "); ok {
+			want = strings.TrimSpace(v)
+		}
+	}
+	for _, in := range readDockerfile(t) {
+		image, _, _ := strings.Cut(in.args, " ")
+		tag, ok := strings.CutPrefix(image, "golang:")
+		if in.cmd != "FROM" || !ok {
+			continue
+		}
+		tag, _, _ = strings.Cut(tag, "-") // golang:1.26-alpine
+		if !versionAtLeast(tag, want) {
+			t.Errorf("FROM %s builds with Go %s, older than go.mod's go %s", image, tag, want)
+		}
+		return
+	}
+	t.Error("no FROM golang:<version> build stage")
+}
+
+// versionAtLeast compares dotted versions numerically, missing parts as 0.
+func versionAtLeast(have, want string) bool {
+	h, w := strings.Split(have, "."), strings.Split(want, ".")
+	for i := 0; i < len(w) || i < len(h); i++ {
+		part := func(p []string) int {
+			if i >= len(p) {
+				return 0
+			}
+			n, _ := strconv.Atoi(p[i])
+			return n
+		}
+		if a, b := part(h), part(w); a != b {
+			return a > b
+		}
+	}
+	return true
+}
+
 // The build stage's go build line, run here with exactly its flags and
 // environment, makes a static binary: no program interpreter, no shared
 // libraries.
