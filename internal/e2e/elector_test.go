@@ -315,6 +315,27 @@ func TestElectorSidecarHandOff(t *testing.T) {
 		}
 	}
 
+	// Our client reads the added fields: fresh, and a lease expiry within
+	// one lease duration, on the leader and on the standby alike.
+	for _, p := range pods {
+		sc, err := sidecarclient.New(p.elector.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := sc.Leader(context.Background())
+		now := time.Now()
+		switch {
+		case err != nil:
+			t.Errorf("elector %s: %v", p.name, err)
+		case l.IsLeader != (p == old) || !l.HasEpoch || l.Self != p.name:
+			t.Errorf("elector %s answered %+v", p.name, l)
+		case now.Sub(l.LastUpdate) > renewDeadline || l.LastUpdate.After(now):
+			t.Errorf("elector %s: last_update %v is not fresh", p.name, l.LastUpdate)
+		case !l.LeaseExpires.After(now) || l.LeaseExpires.After(now.Add(leaseDuration)):
+			t.Errorf("elector %s: lease_expires %v is not within the next %v", p.name, l.LeaseExpires, leaseDuration)
+		}
+	}
+
 	untilFraction(200 * time.Millisecond) // just after a fire the old leader ran
 	termed := old.app.signal(t, syscall.SIGTERM)
 	old.app.waitExit(t, 10*time.Second)
