@@ -20,6 +20,12 @@
 // ErrTimeout, ErrBadStatus, ErrMalformed, ErrLeaderUnknown). [ErrorClass]
 // maps an error to a short, stable class for metrics.
 //
+// Answers of leaderjob-elector (cmd/leaderjob-elector) carry more fields,
+// which [Leader] holds too: epoch, is_leader, self, lease_expires, and a
+// reason and error when they name no leader. [Client.Watch] follows its
+// change stream (GET /sse, text/event-stream) and tells a sidecar that has
+// none by the answer's Content-Type ([ErrNoStream]).
+//
 // The client only speaks the protocol: it parses and returns an answer's
 // last_update but does not judge its age, and it imports nothing of this
 // module's guards. Policy lives with the caller: package guard/sidecar
@@ -70,6 +76,28 @@ type Leader struct {
 	// means depends on the sidecar: some refresh it on every renewal, others
 	// only when the leader changes.
 	LastUpdate time.Time
+
+	// The fields below are sent by leaderjob-elector (and ignored by
+	// clients of the original protocol); they are zero when absent.
+
+	// Epoch is the answer's "epoch": the Lease's leaseTransitions, a
+	// fencing token that grows each time leadership changes hands. It is
+	// valid when HasEpoch is true.
+	Epoch    int64
+	HasEpoch bool
+	// IsLeader is the answer's "is_leader": whether the sidecar itself
+	// (its identity, Self) is the leader. Valid when HasIsLeader is true.
+	IsLeader    bool
+	HasIsLeader bool
+	// Self is the answer's "self": the sidecar's own identity.
+	Self string
+	// LeaseExpires is the answer's "lease_expires": when the holder's
+	// lease runs out unless renewed, as the sidecar sees it.
+	LeaseExpires time.Time
+	// Reason and Error are the answer's "reason" (a short code such as
+	// "unavailable" or "stale") and "error": why it names no leader.
+	Reason string
+	Error  string
 }
 
 // Result describes one call of [Client.Leader], for metrics.

@@ -54,6 +54,9 @@ func parse(body []byte) (Leader, *fault) {
 		}
 		l.LastUpdate = t
 	}
+	if f := extras(fields, &l); f != nil {
+		return Leader{}, f
+	}
 	if !hasName {
 		if f := foreignShape(fields); f != nil {
 			return Leader{}, f
@@ -67,14 +70,58 @@ func parse(body []byte) (Leader, *fault) {
 		if !hasName {
 			shape = "no name field"
 		}
+		what := "the answer names no leader (" + shape + ")"
+		if l.Error != "" {
+			what += ": " + l.Error
+		}
 		return l, &fault{
 			kind: ErrLeaderUnknown,
-			what: "the answer names no leader (" + shape + ")",
+			what: what,
 			hint: "the election has no result yet, or the leader-elector cannot reach the API server; check its logs and its RBAC",
 		}
 	}
 	l.Name = name
 	return l, nil
+}
+
+// extras decodes the fields leaderjob-elector adds to the original answer:
+// epoch, is_leader, self, lease_expires, reason and error. Each is optional
+// (absent or null is zero), but one of the wrong type makes the answer
+// malformed rather than silently ignored.
+func extras(fields map[string]json.RawMessage, l *Leader) *fault {
+	if raw, ok := fields["epoch"]; ok && string(raw) != "null" {
+		var e int64
+		if err := json.Unmarshal(raw, &e); err != nil || e < 0 {
+			return malformed(fmt.Sprintf("epoch is %s, want a whole number of 0 or more", excerpt(raw)), "")
+		}
+		l.Epoch, l.HasEpoch = e, true
+	}
+	if raw, ok := fields["is_leader"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &l.IsLeader); err != nil {
+			return malformed(fmt.Sprintf("is_leader is %s, want true or false", excerpt(raw)), "")
+		}
+		l.HasIsLeader = true
+	}
+	if stamp, _, f := stringField(fields, "lease_expires"); f != nil {
+		return f
+	} else if stamp != "" {
+		t, err := time.Parse(time.RFC3339, stamp)
+		if err != nil {
+			return malformed(fmt.Sprintf("lease_expires %s is not an RFC 3339 time", excerpt([]byte(stamp))), "")
+		}
+		l.LeaseExpires = t
+	}
+	for key, dst := range map[string]*string{"self": &l.Self, "reason": &l.Reason, "error": &l.Error} {
+		v, _, f := stringField(fields, key)
+		if f != nil {
+			return f
+		}
+		if len(v) > maxNameBytes {
+			v = v[:maxNameBytes]
+		}
+		*dst = v
+	}
+	return nil
 }
 
 // objectFields splits a JSON object into its members. It rejects trailing

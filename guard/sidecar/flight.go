@@ -12,6 +12,7 @@ import (
 type answer struct {
 	ready   chan struct{} // closed when leader and err are set
 	started time.Time     // when the request was sent
+	gen     uint64        // the generation it belongs to (see drop)
 	leader  sidecarclient.Leader
 	err     error
 }
@@ -27,6 +28,18 @@ type shared struct {
 	mu     sync.Mutex
 	last   *answer // the latest complete answer
 	flight *answer // the request in flight, if any
+	gen    uint64  // bumped by drop
+}
+
+// drop forgets the cached answer and detaches the request in flight, so
+// that the next get asks the sidecar anew: the sidecar has said that its
+// answer changed. Callers already waiting for the detached request still
+// get its answer.
+func (s *shared) drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	s.last, s.flight = nil, nil
 }
 
 // get returns an answer no older than the window, or waits for one. It
@@ -43,7 +56,7 @@ func (s *shared) get(ctx context.Context) (*answer, error) {
 	}
 	a := s.flight
 	if a == nil {
-		a = &answer{ready: make(chan struct{}), started: time.Now()}
+		a = &answer{ready: make(chan struct{}), started: time.Now(), gen: s.gen}
 		s.flight = a
 		go s.run(context.WithoutCancel(ctx), a)
 	}
@@ -57,13 +70,26 @@ func (s *shared) get(ctx context.Context) (*answer, error) {
 	}
 }
 
+// current reports whether a belongs to the current generation: no change
+// was reported since its request was sent.
+func (s *shared) current(a *answer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return a.gen == s.gen
+}
+
 func (s *shared) run(ctx context.Context, a *answer) {
 	a.leader, a.err = s.fetch(ctx)
-	if s.after != nil {
+	s.mu.Lock()
+	current := a.gen == s.gen
+	s.mu.Unlock()
+	if current && s.after != nil { // a dropped answer may predate the change
 		s.after(a)
 	}
 	s.mu.Lock()
-	s.flight, s.last = nil, a
+	if a.gen == s.gen { // not dropped while in flight
+		s.flight, s.last = nil, a
+	}
 	s.mu.Unlock()
 	close(a.ready)
 }

@@ -26,12 +26,27 @@
 // request was sent (DefaultCacheWindow). With the default window, 1,000
 // concurrent Checks make one request.
 //
-// The sidecar cannot signal that leadership ended, so Decision.Lost is nil:
-// a job that is running when the sidecar's leader changes is not cancelled
-// and runs to its end, possibly alongside the new leader's next run. Every
-// run asks again before it starts. The sidecar has no fencing token either
-// (Decision.HasEpoch is false). Keep jobs short and idempotent, or use the
-// Lease guard, which cancels a running job when its term ends.
+// With a sidecar that only answers requests, Decision.Lost is nil: a job
+// that is running when the sidecar's leader changes is not cancelled and
+// runs to its end, possibly alongside the new leader's next run. Every run
+// asks again before it starts. Keep jobs short and idempotent, use a
+// sidecar with a change stream (below), or use the Lease guard, which
+// cancels a running job when its term ends.
+//
+// Sidecars that send more than the original answer are understood too
+// (leaderjob-elector, cmd/leaderjob-elector, sends all of these): an
+// "epoch" becomes Decision.Epoch (HasEpoch true), a fencing token; an
+// "is_leader" that contradicts the name comparison (the sidecar elects
+// under another identity than this pod's name) is an error wrapping
+// ErrIdentityMismatch and guard.ErrUnavailable. When the guard is started
+// ([Guard.Start], which leaderjob.App does) and the sidecar offers a change
+// stream (GET /sse answering text/event-stream), every event drops the
+// cached answer, so a hand-off is seen on the next Check rather than after
+// the cache window; sidecars without one are asked as before. While the
+// stream is open, a "leader" Decision also carries a Lost channel, closed
+// when an event no longer names this pod at the same epoch, or when the
+// stream breaks (the guard can then no longer tell, so it fails closed):
+// guard.Run cancels the running job's context with guard.ErrLeadershipLost.
 //
 // The README's measured table gives the cost of a check, cached and not,
 // and how many requests concurrent checks make (BenchmarkCheck,
@@ -106,6 +121,11 @@ type Guard struct {
 	now    func() time.Time // the wall clock, for the age check
 	shared shared
 
+	streamMu  sync.Mutex
+	started   bool
+	streaming bool  // the change stream is open
+	term      *term // while streaming: the term the last answers belong to
+
 	notifyMu sync.Mutex
 	holder   string // the last holder an answer named
 	watchers []func(guard.Change)
@@ -114,6 +134,7 @@ type Guard struct {
 var (
 	_ guard.Guard          = (*Guard)(nil)
 	_ guard.ChangeNotifier = (*Guard)(nil)
+	_ guard.Starter        = (*Guard)(nil)
 )
 
 // New returns a Guard for the pod named self, which must be the name the
@@ -175,12 +196,17 @@ func (g *Guard) Check(ctx context.Context) (guard.Decision, error) {
 	if err := checkAge(g.client.URL(), a.leader, g.now(), g.maxAge); err != nil {
 		return d, guardError(err)
 	}
+	if err := g.crossCheck(a.leader); err != nil {
+		return d, err
+	}
 	d.Holder, d.Observed = a.leader.Name, a.leader.LastUpdate
+	d.Epoch, d.HasEpoch = a.leader.Epoch, a.leader.HasEpoch
 	if a.leader.Name != g.self {
 		d.Detail = fmt.Sprintf("leader is %q", a.leader.Name)
 		return d, nil
 	}
 	d.Leader = true
+	d.Lost = g.lostFor(a)
 	return d, nil
 }
 

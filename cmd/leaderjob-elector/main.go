@@ -1,0 +1,20 @@
+// Command leaderjob-elector is a leader-elector sidecar on a Kubernetes
+// Lease, a drop-in for the retired leader-elector image: same flags, same
+// {"name":"<leader>"} answer on any path of --http. See README.md.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/leaderjob/leaderjob/internal/elector"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	code := elector.Main(ctx, os.Args[1:], os.LookupEnv, os.Stderr)
+	stop()
+	os.Exit(code)
+}
