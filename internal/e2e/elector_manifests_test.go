@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// examples/kubernetes/elector applies to a namespace that enforces Pod
+// examples/kubernetes/sidecar applies to a namespace that enforces Pod
 // Security "restricted"; a Pod made from its Deployment's template is
 // admitted there (server-side dry run); the elector is a native sidecar
 // whose --election is the Lease its Role names; and the service account
@@ -46,7 +46,7 @@ func TestElectorManifests(t *testing.T) {
 
 	applied := apply(ctx, t, c.Config(), electorManifests, ns)
 	slices.Sort(applied)
-	want := []string{"Deployment/monolith", "PodDisruptionBudget/monolith", "Role/monolith-elector", "RoleBinding/monolith-elector", "ServiceAccount/monolith-elector"}
+	want := []string{"Deployment/monolith", "PodDisruptionBudget/monolith", "Role/monolith-elector", "RoleBinding/monolith-elector", "Service/monolith-ops", "ServiceAccount/monolith-elector"}
 	if !slices.Equal(applied, want) {
 		t.Fatalf("applied %v, want %v", applied, want)
 	}

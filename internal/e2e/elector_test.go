@@ -26,10 +26,10 @@ import (
 // The elector tests run "pods" of two processes each: the leaderjob-elector
 // command and the example program in sidecar mode asking it, with the
 // daily-report job firing every second. The electors run as the service
-// account of examples/kubernetes/elector, with that folder's Role.
+// account of examples/kubernetes/sidecar, with that folder's Role.
 
 const (
-	electorManifests = "../../examples/kubernetes/elector"
+	electorManifests = "../../examples/kubernetes/sidecar"
 	electorSA        = "monolith-elector"
 	electorLease     = "monolith-election" // the Role's resourceNames
 	reportJob        = "daily-report"
@@ -93,7 +93,7 @@ func electorAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// electorCluster applies examples/kubernetes/elector in a new namespace and
+// electorCluster applies examples/kubernetes/sidecar in a new namespace and
 // returns a kubeconfig of its service account.
 func electorCluster(t *testing.T) cluster {
 	t.Helper()
