@@ -1,0 +1,149 @@
+// Package ledger is the fleet's memory of its fires: for each job of an
+// app, the last scheduled fire claimed (by which leader's term), how the
+// last completed fire ended, and the last success. A leader claims a fire
+// before it runs it, so that a fire is never run by two terms, and a new
+// leader can tell which fires were missed.
+//
+// This package holds the types, the fencing rule (State.Claim,
+// State.Complete: pure functions, so that every store applies the same
+// rule) and a Ledger built on any Backend that offers compare-and-swap
+// (NewLedger), with an in-memory Backend (NewMemory). Package kube provides
+// a Backend on a Kubernetes ConfigMap. It depends on the standard library
+// only.
+//
+// # The fencing rule
+//
+// An Epoch is (Scope, N): the scope is the identity of the leadership
+// source (a Lease's UID: a deleted and re-created Lease starts a new
+// scope), N its transition count when the term began. Epochs compare only
+// within one scope. Each claim also carries a ClaimID unique to the
+// claiming process's term. A claim of fire (job, at) by epoch e succeeds
+// when:
+//
+//  1. the ledger's fence is in another scope (or none): the fence is reset
+//     to e (State.Claim reports the reset, for a warning), or e.N >= the
+//     fence's N; a lower N is ErrFenced (a deposed leader);
+//  2. the job's last claimed fire is before at (a new fire), or is at
+//     itself with the same ClaimID (the claim's own earlier write, whose
+//     reply was lost), or is at itself by another ClaimID that never
+//     completed (a term that died mid-run: the claim is re-run, Rerun is
+//     true: the one at-least-once case); a fire completed already, or
+//     older than the last claimed one, is ErrHandled.
+//
+// A successful claim raises the fence to e. A completion is recorded only
+// for the claim that holds the fire (same job, at and ClaimID); any other
+// is ErrFenced.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// FormatVersion is the version of State's encoding. A State with a higher
+// version was written by a newer release: it is not overwritten.
+const FormatVersion = 1
+
+// Errors of claims and completions.
+var (
+	// ErrFenced: a newer term of the same source has written the ledger
+	// (this replica was deposed), or the completion's claim is not the one
+	// that holds the fire.
+	ErrFenced = errors.New("ledger: fenced by a newer leader")
+	// ErrHandled: the fire was completed, or an older one than the last
+	// claimed: not to be run (again).
+	ErrHandled = errors.New("ledger: fire already handled")
+	// ErrUnavailable: the backend could not be read or written.
+	ErrUnavailable = errors.New("ledger: unavailable")
+	// ErrConflict is returned by Backend.Store when the version changed.
+	ErrConflict = errors.New("ledger: version conflict")
+	// ErrNewerFormat: the stored State has a FormatVersion this release
+	// does not know; it is left alone.
+	ErrNewerFormat = errors.New("ledger: written by a newer release")
+	// ErrCorrupt: the stored State cannot be decoded.
+	ErrCorrupt = errors.New("ledger: corrupt")
+	// ErrTooLarge: the State would exceed the backend's size limit.
+	ErrTooLarge = errors.New("ledger: too large")
+)
+
+// Epoch fences writes: the term of the leader that writes.
+type Epoch struct {
+	Scope string `json:"scope"` // the leadership source's identity, such as a Lease's UID
+	N     int64  `json:"n"`     // its transition count at the start of the term
+}
+
+// Claim asks to record that the writer's term runs a fire.
+type Claim struct {
+	Job     string    `json:"job"`
+	At      time.Time `json:"at"`  // the fire's scheduled instant
+	Key     string    `json:"key"` // its idempotency key
+	Epoch   Epoch     `json:"epoch"`
+	ClaimID string    `json:"claim_id"` // unique to the claiming process's term
+	Holder  string    `json:"holder"`   // the claiming replica
+	CatchUp bool      `json:"catch_up,omitempty"`
+	Claimed time.Time `json:"claimed"` // when the claim was made (wall clock)
+}
+
+// Completion records how a claimed fire ended.
+type Completion struct {
+	Job      string        `json:"job"`
+	At       time.Time     `json:"at"`
+	ClaimID  string        `json:"claim_id"`
+	Holder   string        `json:"holder"`
+	Outcome  string        `json:"outcome"` // ran, failed, panicked, canceled
+	Duration time.Duration `json:"duration"`
+	Error    string        `json:"error,omitempty"` // an excerpt, at most MaxErrorLen bytes
+	Ended    time.Time     `json:"ended"`
+}
+
+// MaxErrorLen bounds Completion.Error as stored; HistoryLen bounds the
+// completions kept per job.
+const (
+	MaxErrorLen = 256
+	HistoryLen  = 10
+)
+
+// JobState is what the ledger keeps of one job.
+type JobState struct {
+	Claimed   *Claim       `json:"claimed,omitempty"`   // the last fire claimed
+	Completed *Completion  `json:"completed,omitempty"` // the last fire completed
+	Success   *Completion  `json:"success,omitempty"`   // the last fire that ran without error
+	History   []Completion `json:"history,omitempty"`   // newest first, at most HistoryLen
+}
+
+// State is the whole ledger of one app.
+type State struct {
+	Version int                  `json:"version"`
+	Fence   Epoch                `json:"fence"`
+	Jobs    map[string]*JobState `json:"jobs,omitempty"`
+}
+
+// ClaimResult is the answer to one claim.
+type ClaimResult struct {
+	Err        error // nil, ErrFenced, ErrHandled, or an ErrUnavailable/ErrTooLarge/... of the write
+	Rerun      bool  // the fire was claimed by a term that never completed it
+	ScopeReset bool  // the fence was in another scope and was reset
+}
+
+// Ledger records claims and completions. Implementations are safe for
+// concurrent use; claims made at about the same time may be written
+// together.
+type Ledger interface {
+	// Claim records claims; the results are in the order of claims. The
+	// error is for the call as a whole (ctx ended); per-claim failures are
+	// in the results, and a claim whose write failed must not be run.
+	Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error)
+	// Complete records how a claimed fire ended.
+	Complete(ctx context.Context, c Completion) error
+	// Snapshot returns the ledger as last known: a copy, for status pages.
+	Snapshot(ctx context.Context) (State, error)
+}
+
+// Backend stores one State with compare-and-swap: Load returns it with an
+// opaque version ("" and a zero State when there is none yet), Store writes
+// it if the version is still the one given, else returns ErrConflict.
+type Backend interface {
+	Load(ctx context.Context) (State, string, error)
+	Store(ctx context.Context, s State, version string) error
+}
