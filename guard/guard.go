@@ -56,6 +56,10 @@ type Decision struct {
 	// overwrite its successor's work.
 	Epoch    int64
 	HasEpoch bool
+	// EpochScope is what the epoch counts within, such as the UID of a
+	// Lease: a deleted and re-created Lease starts counting again, so
+	// epochs compare only within one scope ("" when the source has none).
+	EpochScope string
 	// Observed is when the source last confirmed this answer (a Lease renewal,
 	// a sidecar's last_update); zero when unknown.
 	Observed time.Time

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/ledger"
 )
 
 // releaseTimeout bounds how long shutdown waits for each guard to hand
@@ -82,6 +83,10 @@ type App struct {
 	inflight   inflight
 	runSeq     runIDs
 	pipeline   func(*attempt) // the path of every run attempt (newPipeline)
+	ledger     ledger.Ledger  // the fleet's record of claimed fires
+	catchUp    CatchUp        // the default policy (LEADERJOB_CATCH_UP)
+	version    string         // this release, for one-shot jobs' claims
+	terms      terms
 	signals    signals        // for leaderjobtest
 	skipWarn   skipWarnings
 }
@@ -95,6 +100,8 @@ type job struct {
 	running  sync.Mutex  // held while a run of this job is in progress
 	cron     *springCron // set at start for cron schedules
 	calling  atomic.Bool // the job's function is executing
+	catchUp  CatchUp     // the job's policy, or the App's default
+	fired    atomic.Bool // the scheduler has fired the job at least once
 }
 
 // Option configures New.
@@ -114,6 +121,9 @@ type options struct {
 	hooks        []func(Result)
 	httpAddr     *string
 	registry     prometheus.Registerer
+	ledger       ledger.Ledger
+	catchUp      *CatchUp
+	version      string
 	sources      map[string]GuardSource
 }
 
@@ -174,6 +184,20 @@ func WithCheckTimeout(d time.Duration) Option { return func(o *options) { o.chec
 // election had not begun (default DefaultStartupGrace; 0 does not wait).
 // A replica that starts alone then runs them as the leader.
 func WithStartupGrace(d time.Duration) Option { return func(o *options) { o.startupGrace = &d } }
+
+// WithLedger sets where claimed fires are recorded (default: the ledger
+// the guard source brings, such as kube.Guards' ConfigMap in lease mode, else
+// one in memory, which only this process sees).
+func WithLedger(l ledger.Ledger) Option { return func(o *options) { o.ledger = l } }
+
+// WithDefaultCatchUp sets the catch-up policy of every job that sets none,
+// instead of LEADERJOB_CATCH_UP (default CatchUpOff).
+func WithDefaultCatchUp(c CatchUp) Option { return func(o *options) { o.catchUp = &c } }
+
+// WithVersion names this release, instead of LEADERJOB_VERSION (default:
+// the binary's VCS revision, else a hash of the executable). A one-shot job
+// runs once per app and version.
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 
 // WithoutSignals stops Run from handling SIGINT and SIGTERM; it then ends
 // only when its context does.
@@ -253,6 +277,9 @@ func New(name string, opts ...Option) (*App, error) {
 		return nil, err
 	}
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
+	if err := a.setUpLedger(env, o); err != nil {
+		return nil, err
+	}
 	a.appGuard = a.leader.recording(a.guard)
 	a.pipeline = a.newPipeline()
 	a.metrics.info.WithLabelValues(a.self, a.guardName).Set(1)

@@ -50,7 +50,19 @@ type jobConfig struct {
 	guard        guard.Guard
 	everyReplica bool
 	timeout      time.Duration
+	catchUp      *CatchUp
+	claim        bool
 }
+
+// WithCatchUp sets what a new leader does with this job's missed fires
+// (default: the App's, LEADERJOB_CATCH_UP, else off). A job with a policy
+// other than off claims each fire in the ledger before it runs.
+func WithCatchUp(c CatchUp) JobOption { return func(cfg *jobConfig) { cfg.catchUp = &c } }
+
+// WithClaim makes the job claim each fire in the fleet's ledger before it
+// runs, without catching up missed fires: its runs and their outcomes then
+// show in every replica's /jobs, and a deposed leader's run is refused.
+func WithClaim() JobOption { return func(cfg *jobConfig) { cfg.claim = true } }
 
 // WithJobGuard makes this job ask g instead of the App's guard.
 func WithJobGuard(g guard.Guard) JobOption {

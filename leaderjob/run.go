@@ -2,6 +2,7 @@ package leaderjob
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
@@ -42,6 +43,10 @@ type Result struct {
 	// CheckDuration is how long the guard took; Duration how long the job ran.
 	CheckDuration time.Duration
 	Duration      time.Duration
+	// Key is the fire's idempotency key, and CatchUp whether the attempt
+	// was a catch-up run (see RunInfo).
+	Key     string
+	CatchUp bool
 }
 
 // Trigger runs the named job now, synchronously, through the same path as a
@@ -55,31 +60,52 @@ func (a *App) Trigger(ctx context.Context, name string) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("leaderjob: job %q: %w", name, ErrUnknownJob)
 	}
-	return a.runOnce(ctx, j, a.clock.Now()), nil
+	return a.runOnce(ctx, j, a.clock.Now(), manualFire), nil
 }
 
 // fire is the gocron task of job j.
 func (a *App) fire(j *job) {
 	a.signals.fireStarted()
 	defer a.signals.fireFinished()
-	a.runOnce(context.Background(), j, j.scheduledAt(a.clock.Now()))
+	kind := scheduledFire
+	if j.fired.CompareAndSwap(false, true) && (j.schedule.kind == kindFixedRate || j.schedule.kind == kindFixedDelay) {
+		kind = startUpFire
+	}
+	a.runOnce(context.Background(), j, j.scheduledAt(a.clock.Now()), kind)
 }
 
 // runOnce sends one attempt through the pipeline and reports its Result.
-func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time) Result {
-	at := &attempt{ctx: ctx, job: j, info: RunInfo{Job: j.name, RunID: a.runSeq.next(), ScheduledAt: scheduledAt}}
-	at.res = Result{Job: j.name, RunID: at.info.RunID, ScheduledAt: scheduledAt}
+func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time, kind fireKind) Result {
+	at := &attempt{ctx: ctx, job: j, kind: kind, info: RunInfo{
+		Job: j.name, RunID: a.runSeq.next(), ScheduledAt: scheduledAt,
+		Key: a.fireKey(j, scheduledAt), CatchUp: kind == catchUpFire,
+	}}
 	a.pipeline(at)
+	at.res.Job, at.res.RunID, at.res.ScheduledAt = j.name, at.info.RunID, scheduledAt
+	at.res.Key, at.res.CatchUp = at.info.Key, at.info.CatchUp
 	a.report(ctx, at.res)
 	return at.res
 }
 
+// fireKind tells scheduled fires from the others.
+type fireKind int
+
+const (
+	scheduledFire fireKind = iota
+	startUpFire            // the first fire of a fixed-rate or fixed-delay job in this process
+	catchUpFire            // a missed fire run by a new leader
+	manualFire             // App.Trigger
+)
+
 // attempt is one run attempt on its way through the pipeline.
 type attempt struct {
-	ctx  context.Context
-	job  *job
-	info RunInfo
-	res  Result
+	ctx     context.Context
+	job     *job
+	kind    fireKind
+	info    RunInfo
+	res     Result
+	claimID string // set once the fire is claimed in the ledger
+	rerun   bool   // the claim took over a fire a dead term never completed
 }
 
 // A stage wraps the rest of the pipeline: it may decide the attempt's
@@ -134,9 +160,17 @@ func (a *App) guarded(func(*attempt)) func(*attempt) {
 		stop := context.AfterFunc(a.base, func() { cancel(context.Cause(a.base)) })
 		defer func() { stop(); cancel(nil) }()
 		o := guard.Run(ctx, j.guard, func(ctx context.Context) error {
+			d, _ := guard.DecisionFrom(ctx)
+			if j.claims() && at.kind != manualFire {
+				if err := a.notDue(ctx, at); err != nil {
+					return err
+				}
+				if err := a.claim(ctx, at, d); err != nil {
+					return err
+				}
+			}
 			info := at.info
-			info.Decision, _ = guard.DecisionFrom(ctx)
-			info.Decision = a.withSelf(info.Decision)
+			info.Decision = a.withSelf(d)
 			ctx = context.WithValue(ctx, runInfoKey{}, &info)
 			if j.cfg.timeout > 0 {
 				var cancel context.CancelFunc
@@ -151,6 +185,18 @@ func (a *App) guarded(func(*attempt)) func(*attempt) {
 		r := &at.res
 		r.Outcome, r.Reason, r.Err, r.Decision = o.Outcome, o.Reason, o.Err, a.withSelf(o.Decision)
 		r.CheckDuration, r.Duration = o.CheckDuration, o.Duration
+		var refused *errClaim
+		if errors.As(o.Err, &refused) {
+			r.Duration = 0
+			r.skip(refused.reason, refused.err.Error())
+		}
+		a.complete(at)
+		if at.rerun {
+			a.metrics.reruns.WithLabelValues(j.name).Inc()
+		}
+		if at.info.CatchUp && at.claimID != "" {
+			a.metrics.catchUps.WithLabelValues(j.name).Inc()
+		}
 		if r.Reason == guard.ReasonCanceled && a.base.Err() != nil {
 			r.skip(ReasonShuttingDown, "the app is shutting down") // the check was cut short by the shutdown
 		}
@@ -266,6 +312,11 @@ type runIDs struct {
 }
 
 func (r *runIDs) next() string {
+	return r.prefixOf() + "-" + strconv.FormatUint(r.seq.Add(1), 10)
+}
+
+// prefixOf is this process's random prefix.
+func (r *runIDs) prefixOf() string {
 	r.once.Do(func() { r.prefix = rand.Text()[:8] })
-	return r.prefix + "-" + strconv.FormatUint(r.seq.Add(1), 10)
+	return r.prefix
 }

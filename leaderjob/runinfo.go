@@ -21,6 +21,17 @@ type RunInfo struct {
 	// leader's identity and, when the source has one, the epoch to fence
 	// writes with (see guard.Decision).
 	Decision guard.Decision
+	// Key is the fire's idempotency key: the same on every replica and for
+	// every re-run of the fire ("<app>/<job>/<scheduled time, UTC>"; for a
+	// one-shot job "<app>/<job>@<version>"; for App.Trigger the call's
+	// time). A job that writes can use it as a unique key, so that the one
+	// at-least-once case (a fire whose first run died mid-way and is run
+	// again, CatchUp true) has its effect once.
+	Key string
+	// CatchUp reports a catch-up run: a missed fire run late by a new
+	// leader (ScheduledAt is the fire's original time), or a re-run of a
+	// fire whose first run never completed.
+	CatchUp bool
 }
 
 type runInfoKey struct{}

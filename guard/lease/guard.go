@@ -168,7 +168,7 @@ func (g *Guard) Check(ctx context.Context) (guard.Decision, error) {
 	case g.life.released:
 		return d, fmt.Errorf("lease %s: %w", g.desc, guard.ErrReleased)
 	case t.term != nil:
-		d.Leader, d.Holder, d.Epoch, d.HasEpoch = true, g.self, t.term.epoch, true
+		d.Leader, d.Holder, d.Epoch, d.HasEpoch, d.EpochScope = true, g.self, t.term.epoch, true, t.term.scope
 		d.Observed, d.Lost = t.lastRenew, t.term.lost
 		return d, nil
 	case !g.life.started:
@@ -286,7 +286,7 @@ func (g *Guard) wrote(lease *coordinationv1.Lease, sent time.Time) {
 	defer g.mu.Unlock()
 	g.succeededLocked()
 	if holderOf(lease) == g.self {
-		g.tenure.renewed(sent, epochOf(lease))
+		g.tenure.renewed(sent, epochOf(lease), string(lease.UID))
 	} else {
 		g.tenure.dropped()
 		if holderOf(lease) == "" {

@@ -76,7 +76,7 @@ func isClosed(ch <-chan struct{}) bool {
 func TestTermEndsExactlyAtTheRenewDeadline(t *testing.T) {
 	c := clocktesting.NewFakeClock(epoch0)
 	lt := newTenure(c, 2*time.Second)
-	lt.do(func(t *tenure) { t.renewed(c.Now(), 7) })
+	lt.do(func(t *tenure) { t.renewed(c.Now(), 7, "uid") })
 	if lt.term() != nil {
 		t.Fatal("a term opened before the elector leads")
 	}
@@ -97,11 +97,11 @@ func TestTermEndsExactlyAtTheRenewDeadline(t *testing.T) {
 func TestRenewalsExtendTheTerm(t *testing.T) {
 	c := clocktesting.NewFakeClock(epoch0)
 	lt := newTenure(c, 2*time.Second)
-	lt.do(func(t *tenure) { t.leading = context.Background(); t.renewed(c.Now(), 1) })
+	lt.do(func(t *tenure) { t.leading = context.Background(); t.renewed(c.Now(), 1, "uid") })
 	tm := lt.term()
 	for range 5 { // five renewals 1.5s apart: 7.5s, well over the deadline
 		c.Step(1500 * time.Millisecond)
-		lt.do(func(t *tenure) { t.renewed(c.Now(), 1) })
+		lt.do(func(t *tenure) { t.renewed(c.Now(), 1, "uid") })
 	}
 	time.Sleep(5 * time.Millisecond)
 	if lt.term() != tm || isClosed(tm.lost) {
@@ -118,7 +118,7 @@ func TestALateAnswerOpensNoTerm(t *testing.T) {
 	lt := newTenure(c, 2*time.Second)
 	sent := c.Now()
 	c.Step(2 * time.Second)
-	lt.do(func(t *tenure) { t.leading = context.Background(); t.renewed(sent, 1) })
+	lt.do(func(t *tenure) { t.leading = context.Background(); t.renewed(sent, 1, "uid") })
 	if lt.term() != nil {
 		t.Fatal("a renewal sent 2s ago opened a term")
 	}
@@ -133,7 +133,7 @@ func TestTermEndsWhenTheElectorStopsOrTheGuardIsReleased(t *testing.T) {
 	} {
 		lt := newTenure(c, 2*time.Second)
 		ctx, cancel := context.WithCancel(context.Background())
-		lt.do(func(t *tenure) { t.leading = ctx; t.renewed(c.Now(), 1) })
+		lt.do(func(t *tenure) { t.leading = ctx; t.renewed(c.Now(), 1, "uid") })
 		tm := lt.term()
 		end(lt, cancel)
 		if lt.term() != nil || !isClosed(tm.lost) {

@@ -13,6 +13,7 @@ import (
 type term struct {
 	lost  chan struct{}
 	epoch int64
+	scope string // the Lease's UID
 }
 
 // tenure is this replica's hold on the Lease, as the elector and the lock
@@ -36,14 +37,15 @@ type tenure struct {
 	inflight   bool            // a write is in flight
 	lastRenew  time.Time       // when our last successful write that named us holder was sent
 	renewEpoch int64           // leaseTransitions of that write
+	renewScope string          // the Lease's UID in that write
 	term       *term           // the open term, nil when none
 	staleTimer clock.Timer
 }
 
 // renewed records a successful write that named this replica holder, sent
 // at sent, with the Lease's leaseTransitions after it.
-func (t *tenure) renewed(sent time.Time, epoch int64) {
-	t.holding, t.lastRenew, t.renewEpoch = true, sent, epoch
+func (t *tenure) renewed(sent time.Time, epoch int64, scope string) {
+	t.holding, t.lastRenew, t.renewEpoch, t.renewScope = true, sent, epoch, scope
 }
 
 // dropped records that the Lease no longer names this replica.
@@ -61,7 +63,7 @@ func (t *tenure) reconcile(released bool) {
 	fresh := !released && leading && !t.lastRenew.IsZero() && age < t.renewDeadline
 	switch {
 	case fresh && t.term == nil:
-		t.term = &term{lost: make(chan struct{}), epoch: t.renewEpoch}
+		t.term = &term{lost: make(chan struct{}), epoch: t.renewEpoch, scope: t.renewScope}
 		t.log.Info("leading", slog.String("lease", t.desc), slog.Int64("epoch", t.renewEpoch))
 		if t.opened != nil {
 			t.opened(t.renewEpoch)

@@ -1,0 +1,155 @@
+package leaderjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/ledger"
+)
+
+// Skip reasons of claimed fires.
+const (
+	// ReasonFenced: a newer leader has written the ledger; this replica
+	// was deposed and must not run.
+	ReasonFenced guard.Reason = "fenced"
+	// ReasonHandled: the fleet's ledger says the fire was claimed or run
+	// already (by this replica or another).
+	ReasonHandled guard.Reason = "handled"
+	// ReasonLedgerUnavailable: the claim could not be written; the run is
+	// skipped rather than risk a second run (fail closed).
+	ReasonLedgerUnavailable guard.Reason = "ledger_unavailable"
+	// ReasonNotDue: a start-up fire of a fixed-rate or fixed-delay job
+	// whose previous fire, anywhere in the fleet, was less than a period
+	// ago (a rolling update does not run an hourly job early).
+	ReasonNotDue guard.Reason = "not_due"
+)
+
+// claimTimeout bounds the write of a claim or a completion.
+const claimTimeout = 5 * time.Second
+
+// claims decides whether a job's fires go through the ledger: jobs with a
+// catch-up policy, one-shot jobs, and jobs that opt in with WithClaim.
+func (j *job) claims() bool {
+	return !j.cfg.everyReplica && (j.cfg.claim || !j.catchUp.IsOff() || j.schedule.kind == kindOnce)
+}
+
+// ledgerJob is the name a job's fires are recorded under: a one-shot job
+// is recorded per release, so that a new release runs it again.
+func (a *App) ledgerJob(j *job) string {
+	if j.schedule.kind == kindOnce {
+		return j.name + "@" + a.version
+	}
+	return j.name
+}
+
+// onceAt is the instant a one-shot job's single fire is recorded at.
+var onceAt = time.Unix(0, 0).UTC()
+
+// fireKey is the idempotency key of a fire: the same on every replica and
+// for every re-run of that fire.
+func (a *App) fireKey(j *job, at time.Time) string {
+	if j.schedule.kind == kindOnce {
+		return a.name + "/" + a.ledgerJob(j)
+	}
+	return a.name + "/" + j.name + "/" + at.UTC().Format(time.RFC3339Nano)
+}
+
+// terms names the leadership terms of this process for claim ids: a
+// term is the Lost channel of its Decisions.
+type terms struct {
+	mu  sync.Mutex
+	ids map[<-chan struct{}]int
+}
+
+func (t *terms) id(prefix string, d guard.Decision) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ids == nil {
+		t.ids = map[<-chan struct{}]int{}
+	}
+	n, ok := t.ids[d.Lost]
+	if !ok {
+		n = len(t.ids)
+		t.ids[d.Lost] = n
+	}
+	return prefix + "/" + strconv.Itoa(n)
+}
+
+// errClaim carries a claim's refusal out of the run function, to be turned
+// into a skip.
+type errClaim struct {
+	reason guard.Reason
+	err    error
+}
+
+func (e *errClaim) Error() string { return e.err.Error() }
+
+// claim records the fire of at in the ledger before the job runs. It
+// returns nil when the job may run, and an *errClaim otherwise.
+func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) error {
+	j := at.job
+	c := ledger.Claim{
+		Job: a.ledgerJob(j), At: at.info.ScheduledAt.UTC(), Key: at.info.Key,
+		Epoch:   ledger.Epoch{Scope: d.EpochScope, N: d.Epoch},
+		ClaimID: a.terms.id(a.runSeq.prefixOf(), d), Holder: a.self,
+		CatchUp: at.info.CatchUp, Claimed: a.clock.Now().UTC(),
+	}
+	if j.schedule.kind == kindOnce {
+		c.At = onceAt
+	}
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	results, err := a.ledger.Claim(ctx, []ledger.Claim{c})
+	if err == nil && len(results) == 1 {
+		err = results[0].Err
+		if err == nil {
+			at.claimID = c.ClaimID
+			if results[0].Rerun {
+				at.info.CatchUp, at.rerun = true, true
+			}
+			return nil
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("%w: no answer for the claim", ledger.ErrUnavailable)
+	}
+	switch {
+	case errors.Is(err, ledger.ErrFenced):
+		return &errClaim{ReasonFenced, fmt.Errorf("claim of %s: %w", c.Key, err)}
+	case errors.Is(err, ledger.ErrHandled):
+		return &errClaim{ReasonHandled, fmt.Errorf("claim of %s: %w", c.Key, err)}
+	default:
+		a.metrics.ledgerErrors.WithLabelValues("claim").Inc()
+		return &errClaim{ReasonLedgerUnavailable, fmt.Errorf("claim of %s: %w", c.Key, err)}
+	}
+}
+
+// complete records how a claimed fire ended.
+func (a *App) complete(at *attempt) {
+	if at.claimID == "" {
+		return
+	}
+	r := at.res
+	c := ledger.Completion{
+		Job: a.ledgerJob(at.job), At: r.ScheduledAt.UTC(), ClaimID: at.claimID, Holder: a.self,
+		Outcome: string(r.Outcome), Duration: r.Duration, Ended: a.clock.Now().UTC(),
+	}
+	if at.job.schedule.kind == kindOnce {
+		c.At = onceAt
+	}
+	if r.Err != nil {
+		c.Error = r.Err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	defer cancel()
+	if err := a.ledger.Complete(ctx, c); err != nil {
+		a.metrics.ledgerErrors.WithLabelValues("complete").Inc()
+		a.logger.Warn("could not record the end of a run in the ledger", "job", at.job.name,
+			"key", at.info.Key, "error", err.Error())
+	}
+}
