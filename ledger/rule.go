@@ -1,0 +1,186 @@
+package ledger
+
+import (
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+)
+
+// Claim applies the fencing rule to one claim: on success it records c as
+// the job's claimed fire and raises the fence to c.Epoch; on failure
+// (ErrFenced, ErrHandled, ErrNewerFormat) s is left unchanged. now fills
+// c.Claimed when it is zero. Claim only changes s.
+//
+// A scope reset (the fence was in another scope, or none) concerns the
+// fence only: the jobs' records survive it, and part 2 of the rule applies
+// to them unchanged. A fire completed under the old scope is still
+// ErrHandled, a fire older than the last claimed one is still ErrHandled,
+// and a fire claimed under the old scope but never completed is re-run
+// (Rerun true): the old scope's leader lost its term with its Lease. The
+// result reports ScopeReset only when the claim succeeded and so reset the
+// fence; a refused claim resets nothing.
+func (s *State) Claim(c Claim, now time.Time) ClaimResult {
+	r, _ := s.claim(c, now)
+	return r
+}
+
+// claim is Claim that also tells whether s changed (a claim found as its
+// own earlier write changes nothing and needs no write).
+func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
+	if s.Version > FormatVersion {
+		return ClaimResult{Err: ErrNewerFormat}, false
+	}
+	var r ClaimResult
+	if s.Fence.Scope != c.Epoch.Scope {
+		r.ScopeReset = true
+	} else if c.Epoch.N < s.Fence.N {
+		return ClaimResult{Err: ErrFenced}, false
+	}
+	var js *JobState
+	if s.Jobs != nil {
+		js = s.Jobs[c.Job]
+	}
+	if js != nil && js.Claimed != nil {
+		last := js.Claimed
+		switch {
+		case c.At.Before(last.At):
+			return ClaimResult{Err: ErrHandled}, false
+		case c.At.Equal(last.At):
+			if js.Completed != nil && js.Completed.At.Equal(c.At) {
+				return ClaimResult{Err: ErrHandled}, false
+			}
+			if last.ClaimID == c.ClaimID {
+				// The claim's own earlier write: it holds the fire already.
+				changed := s.raise(c.Epoch)
+				if changed {
+					s.init()
+				}
+				return r, changed
+			}
+			r.Rerun = true
+		}
+	}
+	if c.Claimed.IsZero() {
+		c.Claimed = now
+	}
+	s.init()
+	s.raise(c.Epoch)
+	if js == nil {
+		js = &JobState{}
+		s.Jobs[c.Job] = js
+	}
+	js.Claimed = &c
+	return r, true
+}
+
+// raise sets the fence to e if e is in another scope or higher; it reports
+// whether the fence changed.
+func (s *State) raise(e Epoch) bool {
+	if s.Fence.Scope != e.Scope || e.N > s.Fence.N {
+		s.Fence = e
+		return true
+	}
+	return false
+}
+
+func (s *State) init() {
+	if s.Version == 0 {
+		s.Version = FormatVersion
+	}
+	if s.Jobs == nil {
+		s.Jobs = make(map[string]*JobState)
+	}
+}
+
+// Complete records how a claimed fire ended: only the claim that holds the
+// fire (same Job, At and ClaimID) may complete it, any other completion is
+// ErrFenced. It sets the job's Completed, its Success when the outcome is
+// "ran", and puts the completion first in History (at most HistoryLen
+// entries); Error is cut to MaxErrorLen bytes on a UTF-8 boundary. The same
+// completion recorded twice (a retry whose first reply was lost) is
+// recorded once and returns nil. Complete only changes s.
+func (s *State) Complete(c Completion) error {
+	_, err := s.complete(c)
+	return err
+}
+
+func (s *State) complete(c Completion) (bool, error) {
+	if s.Version > FormatVersion {
+		return false, ErrNewerFormat
+	}
+	var js *JobState
+	if s.Jobs != nil {
+		js = s.Jobs[c.Job]
+	}
+	if js == nil || js.Claimed == nil || !js.Claimed.At.Equal(c.At) || js.Claimed.ClaimID != c.ClaimID {
+		return false, ErrFenced
+	}
+	if d := js.Completed; d != nil && d.At.Equal(c.At) && d.ClaimID == c.ClaimID {
+		return false, nil
+	}
+	c.Error = truncate(c.Error, MaxErrorLen)
+	s.init()
+	js.Completed = &c
+	if c.Outcome == "ran" {
+		cc := c
+		js.Success = &cc
+	}
+	n := min(len(js.History)+1, HistoryLen)
+	h := make([]Completion, n)
+	h[0] = c
+	copy(h[1:], js.History)
+	js.History = h
+	return true, nil
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
+
+// Clone returns a deep copy of s: changing either leaves the other alone.
+func (s State) Clone() State {
+	out := State{Version: s.Version, Fence: s.Fence}
+	if s.Jobs == nil {
+		return out
+	}
+	out.Jobs = make(map[string]*JobState, len(s.Jobs))
+	for name, js := range s.Jobs {
+		if js == nil {
+			out.Jobs[name] = nil
+			continue
+		}
+		c := &JobState{
+			Claimed:   clonePtr(js.Claimed),
+			Completed: clonePtr(js.Completed),
+			Success:   clonePtr(js.Success),
+		}
+		if js.History != nil {
+			c.History = append([]Completion(nil), js.History...)
+		}
+		out.Jobs[name] = c
+	}
+	return out
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// EncodedSize is the size in bytes of s's JSON encoding, the encoding that
+// backends store and check against their size limit.
+func EncodedSize(s State) (int, error) {
+	b, err := json.Marshal(s)
+	return len(b), err
+}
