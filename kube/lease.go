@@ -10,7 +10,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/lease"
 	"github.com/leaderjob/leaderjob/internal/incluster"
 	"github.com/leaderjob/leaderjob/leaderjob"
@@ -125,10 +124,10 @@ func restConfig(lookup func(string) (string, bool)) (*rest.Config, string, error
 
 // leaseGuard builds the in-process Lease guard from the LEADERJOB_LEASE_*
 // variables. attrs describe it for the start-up summary record.
-func leaseGuard(env leaderjob.SourceEnv) (g guard.Guard, attrs []slog.Attr, err error) {
+func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 	lg, err := leaseFromEnv(env.Lookup, env.App, env.Identity, env.Logger)
 	if err != nil {
-		return nil, nil, err
+		return leaderjob.Source{}, err
 	}
-	return lg, lg.LogValue().Group(), nil
+	return leaderjob.Source{Guard: lg, Attrs: lg.LogValue().Group()}, nil
 }

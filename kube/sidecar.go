@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 
-	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/sidecar"
 	"github.com/leaderjob/leaderjob/leaderjob"
 	"github.com/leaderjob/leaderjob/sidecarclient"
@@ -17,7 +16,7 @@ const envSidecarURL = "LEADERJOB_SIDECAR_URL"
 
 // sidecarGuard builds the leader-elector sidecar guard from
 // LEADERJOB_SIDECAR_URL. attrs describe it for the start-up summary record.
-func sidecarGuard(env leaderjob.SourceEnv) (g guard.Guard, attrs []slog.Attr, err error) {
+func sidecarGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 	logger, self := env.Logger, env.Identity
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -37,7 +36,7 @@ func sidecarGuard(env leaderjob.SourceEnv) (g guard.Guard, attrs []slog.Attr, er
 	}
 	client, err := sidecarclient.New(raw, sidecarclient.WithLogger(logger), sidecarclient.WithObserver(count))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w; set it to the leader-elector's --http address, for example %s=%s",
+		return leaderjob.Source{}, fmt.Errorf("%s: %w; set it to the leader-elector's --http address, for example %s=%s",
 			envSidecarURL, err, envSidecarURL, sidecar.DefaultURL)
 	}
 	if u, _ := url.Parse(raw); !isLoopback(u.Hostname()) {
@@ -46,13 +45,13 @@ func sidecarGuard(env leaderjob.SourceEnv) (g guard.Guard, attrs []slog.Attr, er
 	}
 	sg, err := sidecar.New(self, sidecar.WithClient(client), sidecar.WithLogger(logger))
 	if err != nil {
-		return nil, nil, err
+		return leaderjob.Source{}, err
 	}
-	return sg, []slog.Attr{
+	return leaderjob.Source{Guard: sg, Attrs: []slog.Attr{
 		slog.String("sidecar_url", client.URL()),
 		slog.Duration("sidecar_cache_window", sidecar.DefaultCacheWindow),
 		slog.Duration("sidecar_max_call", client.MaxCallDuration()),
-	}, nil
+	}}, nil
 }
 
 // isLoopback reports whether host names this machine's loopback interface.

@@ -78,17 +78,20 @@ type App struct {
 
 	// base is the parent of every run context; shutdown cancels it with
 	// guard.ErrShuttingDown.
-	base       context.Context
-	cancelBase context.CancelCauseFunc
-	inflight   inflight
-	runSeq     runIDs
-	pipeline   func(*attempt) // the path of every run attempt (newPipeline)
-	ledger     ledger.Ledger  // the fleet's record of claimed fires
-	catchUp    CatchUp        // the default policy (LEADERJOB_CATCH_UP)
-	version    string         // this release, for one-shot jobs' claims
-	terms      terms
-	signals    signals        // for leaderjobtest
-	skipWarn   skipWarnings
+	base         context.Context
+	cancelBase   context.CancelCauseFunc
+	inflight     inflight
+	runSeq       runIDs
+	pipeline     func(*attempt) // the path of every run attempt (newPipeline)
+	ledger       ledger.Ledger  // the fleet's record of claimed fires
+	catchUp      CatchUp        // the default policy (LEADERJOB_CATCH_UP)
+	version      string         // this release, for one-shot jobs' claims
+	terms        terms
+	catchingUp   sync.Mutex    // one catch-up at a time
+	catchUpAgain atomic.Bool   // a term began while a catch-up ran
+	sourceLedger ledger.Ledger // the ledger the guard source brought
+	signals      signals       // for leaderjobtest
+	skipWarn     skipWarnings
 }
 
 type job struct {
@@ -273,13 +276,18 @@ func New(name string, opts ...Option) (*App, error) {
 	a.opts = o
 	if a.guard = o.guard; a.guard != nil {
 		a.guardName = guardName(a.guard)
-	} else if a.guard, a.guardName, a.guardAttrs, err = env.guard(name, a.self, a.logger, a.metrics, o.sources); err != nil {
-		return nil, err
+	} else {
+		var src Source
+		if src, a.guardName, err = env.guard(name, a.self, a.logger, a.metrics, o.sources); err != nil {
+			return nil, err
+		}
+		a.guard, a.guardAttrs, a.sourceLedger = src.Guard, src.Attrs, src.Ledger
 	}
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
 	if err := a.setUpLedger(env, o); err != nil {
 		return nil, err
 	}
+	a.leader.onLead = a.leadershipBegan
 	a.appGuard = a.leader.recording(a.guard)
 	a.pipeline = a.newPipeline()
 	a.metrics.info.WithLabelValues(a.self, a.guardName).Set(1)
@@ -338,6 +346,10 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 		s = resolved
 	}
 	j.schedule = s
+	j.catchUp = a.catchUp
+	if j.cfg.catchUp != nil {
+		j.catchUp = *j.cfg.catchUp
+	}
 	switch {
 	case j.cfg.everyReplica:
 		j.guard = everyReplicaGuard

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/internal/incluster"
+	"github.com/leaderjob/leaderjob/ledger"
 )
 
 // The environment contract. Every variable is optional.
@@ -100,9 +101,18 @@ func (e environment) inCluster() bool { return incluster.Detect(e.lookup) }
 
 // GuardSource builds the guard that a LEADERJOB_GUARD value names, for the
 // values package leaderjob does not build itself: lease and sidecar, which
-// package kube provides (kube.Guards). attrs describe the guard for the
-// start-up summary record.
-type GuardSource func(env SourceEnv) (g guard.Guard, attrs []slog.Attr, err error)
+// package kube provides (kube.Guards).
+type GuardSource func(env SourceEnv) (Source, error)
+
+// Source is what a GuardSource builds.
+type Source struct {
+	Guard guard.Guard
+	// Ledger is where claimed fires are recorded for the whole fleet (a
+	// ConfigMap in lease mode); nil: one in memory.
+	Ledger ledger.Ledger
+	// Attrs describe the guard for the start-up summary record.
+	Attrs []slog.Attr
+}
 
 // SourceEnv is what New hands a GuardSource.
 type SourceEnv struct {
@@ -128,7 +138,7 @@ func WithGuardSources(sources map[string]GuardSource) Option {
 
 // guard builds the guard LEADERJOB_GUARD selects. name describes the source
 // for the start-up summary.
-func (e environment) guard(app, self string, logger *slog.Logger, m *metrics, sources map[string]GuardSource) (g guard.Guard, name string, attrs []slog.Attr, err error) {
+func (e environment) guard(app, self string, logger *slog.Logger, m *metrics, sources map[string]GuardSource) (src Source, name string, err error) {
 	source := strings.ToLower(e.get(EnvGuard))
 	if source == "" {
 		source = GuardAuto
@@ -140,27 +150,27 @@ func (e environment) guard(app, self string, logger *slog.Logger, m *metrics, so
 		if !e.inCluster() {
 			logger.Warn("not in a Kubernetes cluster: every replica will run every job (guard always); set "+EnvGuard+"=lease to contend for the Lease through KUBECONFIG, or sidecar",
 				slog.String("guard", GuardAlways))
-			return guard.Always, GuardAlways, nil, nil
+			return Source{Guard: guard.Always}, GuardAlways, nil
 		}
 		source = GuardLease
 	}
 	switch source {
 	case GuardAlways:
-		return guard.Always, source, nil, nil
+		return Source{Guard: guard.Always}, source, nil
 	case GuardNever:
-		return guard.Never, source, nil, nil
+		return Source{Guard: guard.Never}, source, nil
 	case GuardLease, GuardSidecar:
 		build, ok := sources[source]
 		if !ok {
-			return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%s (or auto inside a cluster) needs the Kubernetes guard sources: pass kube.Guards() to leaderjob.New (package github.com/leaderjob/leaderjob/kube), or set %s=always for a single replica",
+			return Source{}, "", fmt.Errorf("leaderjob: %w: %s=%s (or auto inside a cluster) needs the Kubernetes guard sources: pass kube.Guards() to leaderjob.New (package github.com/leaderjob/leaderjob/kube), or set %s=always for a single replica",
 				ErrConfig, EnvGuard, source, EnvGuard)
 		}
-		g, attrs, err = build(SourceEnv{App: app, Identity: self, Logger: logger, Lookup: e.lookup, CountRequest: m.countSourceRequest})
+		src, err = build(SourceEnv{App: app, Identity: self, Logger: logger, Lookup: e.lookup, CountRequest: m.countSourceRequest})
 	default:
-		return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%q: accepted values are %s", ErrConfig, EnvGuard, source, strings.Join(guardSources, ", "))
+		return Source{}, "", fmt.Errorf("leaderjob: %w: %s=%q: accepted values are %s", ErrConfig, EnvGuard, source, strings.Join(guardSources, ", "))
 	}
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("leaderjob: %w: %s=%s: %w", ErrConfig, EnvGuard, source, err)
+		return Source{}, "", fmt.Errorf("leaderjob: %w: %s=%s: %w", ErrConfig, EnvGuard, source, err)
 	}
-	return g, source, attrs, nil
+	return src, source, nil
 }

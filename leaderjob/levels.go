@@ -30,7 +30,11 @@ func recordLevel(r Result) slog.Level {
 			return slog.LevelDebug
 		case r.Reason == guard.ReasonReleased:
 			return slog.LevelInfo
-		case isGuardError(r.Reason):
+		case r.Reason == ReasonFenced:
+			return slog.LevelWarn
+		case r.Reason == ReasonHandled:
+			return slog.LevelDebug
+		case isSourceProblem(r.Reason):
 			return slog.LevelDebug
 		}
 	}
@@ -72,4 +76,10 @@ func (s *skipWarnings) note(ctx context.Context, logger *slog.Logger, r Result) 
 		attrs = append(attrs, slog.String("error", r.Err.Error()))
 	}
 	logger.LogAttrs(ctx, slog.LevelWarn, "runs skipped: the guard cannot answer", attrs...)
+}
+
+// isSourceProblem reports a skip because the guard or the ledger could not
+// answer: a DEBUG record per attempt and a WARN summary at a bounded rate.
+func isSourceProblem(reason guard.Reason) bool {
+	return isGuardError(reason) || reason == ReasonLedgerUnavailable
 }

@@ -36,6 +36,9 @@ type metrics struct {
 	scheduler     *prometheus.CounterVec // job_name, status
 	sidecar       *prometheus.CounterVec // class
 	info          *prometheus.GaugeVec   // replica, guard
+	ledgerErrors  *prometheus.CounterVec // op
+	catchUps      *prometheus.CounterVec // job_name
+	reruns        *prometheus.CounterVec // job_name
 }
 
 // runDurationBuckets reach from a millisecond to about 18 hours, so that
@@ -92,10 +95,22 @@ func newMetrics(reg prometheus.Registerer, app string) (*metrics, error) {
 			Name: "leaderjob_info",
 			Help: "Always 1: this replica's identity and guard source, to map a scrape target (instance, pod) to the replica the logs name.",
 		}, []string{labelReplica, "guard"}),
+		ledgerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leaderjob_ledger_errors_total",
+			Help: "Claims and completions the ledger could not record, by operation (claim, complete); a failed claim skips the run.",
+		}, []string{"op"}),
+		catchUps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leaderjob_catch_up_runs_total",
+			Help: "Missed fires run late by a new leader, by job.",
+		}, []string{labelJob}),
+		reruns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leaderjob_reruns_total",
+			Help: "Fires run again because the term that claimed them never completed them (the at-least-once case), by job.",
+		}, []string{labelJob}),
 	}
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{labelApp: app}, reg)
 	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.interval, m.isLeader, m.transitions,
-		m.checkDuration, m.guardErrors, m.scheduler, m.sidecar, m.info} {
+		m.checkDuration, m.guardErrors, m.scheduler, m.sidecar, m.info, m.ledgerErrors, m.catchUps, m.reruns} {
 		if err := wrapped.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {
@@ -137,7 +152,8 @@ func (m *metrics) observeRun(r Result) {
 // answer (as opposed to "another replica leads" or the App's own reasons).
 func isGuardError(reason guard.Reason) bool {
 	switch reason {
-	case guard.ReasonNotLeader, guard.ReasonCanceled, ReasonShuttingDown, ReasonAlreadyRunning:
+	case guard.ReasonNotLeader, guard.ReasonCanceled, ReasonShuttingDown, ReasonAlreadyRunning,
+		ReasonFenced, ReasonHandled, ReasonLedgerUnavailable, ReasonNotDue:
 		return false
 	}
 	return true

@@ -20,6 +20,7 @@ type leadership struct {
 	metrics *metrics
 	guard   guard.Guard
 
+	onLead   func()      // called (on its own goroutine) when a term of this replica begins
 	answered atomic.Bool // the guard has given at least one answer
 	mu       sync.Mutex
 	holder   string
@@ -60,6 +61,7 @@ func (l *leadership) record(d guard.Decision, err error) {
 	l.answered.Store(true)
 	leads := err == nil && d.Leader
 	l.mu.Lock()
+	began := leads && (!l.leads || (d.Lost != nil && d.Lost != l.lost))
 	l.leads = leads
 	l.metrics.setLeader(leads)
 	watch := leads && d.Lost != nil && d.Lost != l.lost
@@ -67,6 +69,9 @@ func (l *leadership) record(d guard.Decision, err error) {
 		l.lost = d.Lost
 	}
 	l.mu.Unlock()
+	if began && l.onLead != nil {
+		go l.onLead()
+	}
 	if watch {
 		lost := d.Lost
 		go func() {

@@ -2,8 +2,8 @@ package leaderjob
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -224,7 +224,7 @@ func (r *Result) skip(reason guard.Reason, why string) {
 // report writes the one log record of a run attempt and calls the hooks.
 func (a *App) report(ctx context.Context, r Result) {
 	level := recordLevel(r)
-	if r.Outcome == guard.Skipped && isGuardError(r.Reason) {
+	if r.Outcome == guard.Skipped && isSourceProblem(r.Reason) {
 		a.skipWarn.note(ctx, a.logger, r)
 	}
 	if a.logger.Enabled(ctx, level) {

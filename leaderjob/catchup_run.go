@@ -1,0 +1,236 @@
+package leaderjob
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/leaderjob/cron"
+	"github.com/leaderjob/leaderjob/ledger"
+)
+
+// EnvVersion names this release for one-shot jobs (default: the binary's
+// VCS revision, else a hash of the executable).
+const EnvVersion = "LEADERJOB_VERSION"
+
+// maxCatchUp bounds the missed fires of one job a catch-up runs (as
+// Kubernetes CronJob gives up past 100 missed schedules): the newest ones.
+const maxCatchUp = 100
+
+// setUpLedger picks the ledger, the default catch-up policy and the version.
+func (a *App) setUpLedger(env environment, o options) error {
+	switch {
+	case o.catchUp != nil:
+		a.catchUp = *o.catchUp
+	default:
+		c, err := ParseCatchUp(env.get(EnvCatchUp))
+		if err != nil {
+			return fmt.Errorf("leaderjob: %w: %s: %w", ErrConfig, EnvCatchUp, err)
+		}
+		a.catchUp = c
+	}
+	if a.version = o.version; a.version == "" {
+		if a.version = env.get(EnvVersion); a.version == "" {
+			a.version = buildVersion()
+		}
+	}
+	if a.ledger = o.ledger; a.ledger == nil && a.sourceLedger != nil {
+		a.ledger = a.sourceLedger
+	}
+	if a.ledger == nil {
+		a.ledger = ledger.NewLedger(ledger.NewMemory(), ledger.WithLogger(a.logger))
+	}
+	return nil
+}
+
+// buildVersion is the binary's VCS revision, else a hash of the executable:
+// go run and builds without VCS data report "(devel)" as the module
+// version, which would make every release look the same.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				return s.Value
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if f, err := os.Open(exe); err == nil {
+			defer f.Close()
+			h := sha256.New()
+			if _, err := io.Copy(h, f); err == nil {
+				return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
+			}
+		}
+	}
+	return "unknown"
+}
+
+// notDue skips the start-up fire of a fixed-rate or fixed-delay job when the
+// fleet claimed a fire of it less than a period ago: a rolling update must
+// not run an hourly job early.
+func (a *App) notDue(ctx context.Context, at *attempt) error {
+	if at.kind != startUpFire {
+		return nil
+	}
+	s, err := a.ledger.Snapshot(ctx)
+	if err != nil {
+		return nil // the claim decides; it fails closed
+	}
+	js := s.Jobs[a.ledgerJob(at.job)]
+	if js == nil || js.Claimed == nil {
+		return nil
+	}
+	if since := at.info.ScheduledAt.Sub(js.Claimed.At); since < at.job.schedule.every {
+		return &errClaim{ReasonNotDue, fmt.Errorf("the fleet ran it %v ago, less than its period %v", since.Round(time.Millisecond), at.job.schedule.every)}
+	}
+	return nil
+}
+
+// leadershipBegan starts a catch-up once the scheduler runs; a term that
+// begins while one is going makes it go round once more.
+func (a *App) leadershipBegan() {
+	select {
+	case <-a.running:
+	case <-a.base.Done():
+		return
+	}
+	if !a.catchingUp.TryLock() {
+		a.catchUpAgain.Store(true)
+		return
+	}
+	defer a.catchingUp.Unlock()
+	for {
+		a.catchUpAgain.Store(false)
+		a.catchUpMissed(a.base)
+		if !a.catchUpAgain.Load() {
+			return
+		}
+	}
+}
+
+// catchUp runs, as the leader, the fires the fleet missed: for each job
+// with a catch-up policy, the fires due within its window that no term
+// claimed (or claimed and never completed), oldest first, one at a time;
+// and the one-shot jobs this release has not run. It repeats until a pass
+// finds nothing, so that a fire skipped meanwhile is not left behind.
+func (a *App) catchUpMissed(ctx context.Context) {
+	for pass := 0; pass < 3 && ctx.Err() == nil; pass++ {
+		s, err := a.ledger.Snapshot(ctx)
+		if err != nil {
+			a.logger.Warn("catch-up: cannot read the ledger", slog.String("error", err.Error()))
+			return
+		}
+		ran := 0
+		for _, j := range a.jobsSnapshot() {
+			if !j.running.TryLock() {
+				continue // its run records its own outcome; the next pass looks again
+			}
+			j.running.Unlock()
+			for _, at := range a.missed(j, s, a.clock.Now()) {
+				if ctx.Err() != nil {
+					return
+				}
+				r := a.runOnce(ctx, j, at, catchUpFire)
+				if r.Outcome == guard.Skipped && (r.Reason == ReasonFenced || r.Reason == guard.ReasonNotLeader ||
+					r.Reason == ReasonLedgerUnavailable || isGuardError(r.Reason)) {
+					return // no longer the leader, or the ledger cannot be written: the next leader catches up
+				}
+				ran++
+			}
+		}
+		if ran == 0 {
+			return
+		}
+	}
+}
+
+func (a *App) jobsSnapshot() []*job {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]*job(nil), a.order...)
+}
+
+// missed lists the fires of j that the ledger s shows as missed at now.
+func (a *App) missed(j *job, s ledger.State, now time.Time) []time.Time {
+	if !j.claims() || j.schedule.IsDisabled() {
+		return nil
+	}
+	js := s.Jobs[a.ledgerJob(j)]
+	if j.schedule.kind == kindOnce {
+		// Only a one-shot fire this process has made (and skipped, as a
+		// standby) or whose run died: its own scheduler makes the others.
+		done := js != nil && js.Completed != nil && js.Claimed != nil && js.Completed.ClaimID == js.Claimed.ClaimID
+		if !done && j.fired.Load() {
+			return []time.Time{now}
+		}
+		return nil
+	}
+	if j.catchUp.IsOff() {
+		return nil
+	}
+	from := now.Add(-j.catchUp.window)
+	var last time.Time
+	var fires []time.Time
+	if js != nil && js.Claimed != nil {
+		last = js.Claimed.At
+		dead := js.Completed == nil || !js.Completed.At.Equal(last) || js.Completed.ClaimID != js.Claimed.ClaimID
+		ours := strings.HasPrefix(js.Claimed.ClaimID, a.runSeq.prefixOf()+"/")
+		if dead && !ours && !last.Before(from) {
+			fires = append(fires, last) // claimed by a term that never completed it
+		}
+	}
+	s2 := j.schedule
+	switch s2.kind {
+	case kindCron:
+		expr, err := cron.Parse(s2.cronExpr)
+		if err != nil {
+			return nil
+		}
+		t := from
+		if last.After(t) {
+			t = last
+		}
+		for next := nextAfter(expr, t.In(s2.zone)); !next.IsZero() && !next.After(now); next = nextAfter(expr, next) {
+			fires = append(fires, next)
+		}
+	case kindFixedRate:
+		if last.IsZero() {
+			break // no anchor in the fleet: nothing is known to be missed
+		}
+		for next := last.Add(s2.every); !next.After(now); next = next.Add(s2.every) {
+			if !next.Before(from) {
+				fires = append(fires, next)
+			}
+			if len(fires) > maxCatchUp*2 {
+				fires = fires[len(fires)-maxCatchUp:]
+			}
+		}
+	case kindFixedDelay:
+		if js != nil && js.Completed != nil {
+			if next := js.Completed.Ended.Add(s2.every); !next.After(now) && !next.Before(from) {
+				fires = append(fires, next)
+			}
+		}
+	}
+	if len(fires) == 0 {
+		return nil
+	}
+	if j.catchUp.mode == catchUpLatest || s2.kind == kindFixedDelay {
+		return fires[len(fires)-1:]
+	}
+	if len(fires) > maxCatchUp {
+		a.logger.Warn("catch-up: too many missed fires; running the newest", slog.String("job", j.name),
+			slog.Int("missed", len(fires)), slog.Int("running", maxCatchUp))
+		fires = fires[len(fires)-maxCatchUp:]
+	}
+	return fires
+}
