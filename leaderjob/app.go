@@ -287,6 +287,9 @@ func New(name string, opts ...Option) (*App, error) {
 	if err := a.setUpLedger(env, o); err != nil {
 		return nil, err
 	}
+	if err := reg.Register(newLedgerCollector(a)); err != nil {
+		return nil, fmt.Errorf("leaderjob: %w", err)
+	}
 	a.leader.onLead = a.leadershipBegan
 	a.appGuard = a.leader.recording(a.guard)
 	a.pipeline = a.newPipeline()

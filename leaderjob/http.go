@@ -45,6 +45,7 @@ type LeaderResponse struct {
 //	          503 before that, while shutting down, and while a guard
 //	          reports a problem only an operator can fix (guard.ReadinessChecker)
 //	/leader   the leader as this replica sees it (LeaderResponse)
+//	/jobs     every job, with its last fires from the fleet's ledger (JobsResponse)
 //	/metrics  Prometheus metrics of the App's registry
 //
 // Run serves it on LEADERJOB_HTTP_ADDR; mount it yourself to share a server.
@@ -53,6 +54,7 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", a.serveHealth)
 	mux.HandleFunc("GET /readyz", a.serveReady)
 	mux.HandleFunc("GET /leader", a.serveLeader)
+	mux.HandleFunc("GET /jobs", a.serveJobs)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelError),
 	}))

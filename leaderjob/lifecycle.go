@@ -144,12 +144,7 @@ func (a *App) logStart() {
 	a.logger.Info("started", slog.String("app", a.name), slog.String("self", a.self),
 		slog.String("guard", a.guardName), slog.Any("guard_config", slog.GroupValue(a.guardAttrs...)),
 		slog.Int("jobs", len(a.order)))
-	next := map[string]time.Time{}
-	for _, gj := range a.sched.Jobs() {
-		if t, err := gj.NextRun(); err == nil && !t.IsZero() { // a one-shot job that has fired has none
-			next[gj.Name()] = t
-		}
-	}
+	next := a.nextRuns() // a one-shot job that has fired has none
 	for _, j := range a.order {
 		attrs := []slog.Attr{slog.String("job", j.name), slog.String("schedule", j.schedule.String())}
 		switch {

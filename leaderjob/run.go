@@ -228,7 +228,7 @@ func (a *App) report(ctx context.Context, r Result) {
 		a.skipWarn.note(ctx, a.logger, r)
 	}
 	if a.logger.Enabled(ctx, level) {
-		attrs := make([]slog.Attr, 0, 11)
+		attrs := make([]slog.Attr, 0, 13)
 		attrs = append(attrs,
 			slog.String("job", r.Job),
 			slog.String("run_id", r.RunID),
@@ -248,6 +248,12 @@ func (a *App) report(ctx context.Context, r Result) {
 			attrs = append(attrs, slog.String("error", r.Err.Error()))
 		}
 		attrs = append(attrs, slog.Time("scheduled_at", r.ScheduledAt), slog.Duration("check_duration", r.CheckDuration))
+		if r.Key != "" {
+			attrs = append(attrs, slog.String("key", r.Key))
+		}
+		if r.CatchUp {
+			attrs = append(attrs, slog.Bool("catch_up", true))
+		}
 		if p, ok := r.Err.(*guard.PanicError); ok {
 			attrs = append(attrs, slog.String("stack", string(p.Stack)))
 		}
