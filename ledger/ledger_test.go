@@ -474,19 +474,26 @@ func TestLedgerReplicas(t *testing.T) {
 	}
 	wg.Wait()
 
-	first := map[string]int{} // job/fire → non-re-run wins by distinct ClaimIDs
-	seen := map[string]bool{}
+	// By fire, by ClaimID: whether any of its wins was a re-run (a worker
+	// finding its replica's own claim reports no re-run, even when that
+	// claim was one).
+	byFire := map[string]map[string]bool{}
 	for _, w := range wins {
-		k := fmt.Sprintf("%s/%d/%s", w.job, w.fire, w.id)
-		if w.rerun || seen[k] {
-			continue // a re-run, or a worker of the same replica finding its own claim
+		k := fmt.Sprintf("%s/%d", w.job, w.fire)
+		if byFire[k] == nil {
+			byFire[k] = map[string]bool{}
 		}
-		seen[k] = true
-		first[fmt.Sprintf("%s/%d", w.job, w.fire)]++
+		byFire[k][w.id] = byFire[k][w.id] || w.rerun
 	}
-	for k, n := range first {
-		if n > 1 {
-			t.Errorf("fire %s claimed as new by %d terms", k, n)
+	for k, ids := range byFire {
+		fresh := 0
+		for _, rerun := range ids {
+			if !rerun {
+				fresh++
+			}
+		}
+		if fresh != 1 {
+			t.Errorf("fire %s claimed as new by %d terms: %v", k, fresh, ids)
 		}
 	}
 	f.mu.Lock()

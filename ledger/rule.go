@@ -11,6 +11,11 @@ import (
 // (ErrFenced, ErrHandled, ErrNewerFormat) s is left unchanged. now fills
 // c.Claimed when it is zero. Claim only changes s.
 //
+// A claim found as its own earlier write (same Job, At and ClaimID, not
+// completed) succeeds with Rerun false, even if that write was a re-run:
+// the State does not keep whether it was, so a caller that retries a claim
+// after a lost reply should keep the first answer's Rerun if it had one.
+//
 // A scope reset (the fence was in another scope, or none) concerns the
 // fence only: the jobs' records survive it, and part 2 of the rule applies
 // to them unchanged. A fire completed under the old scope is still
