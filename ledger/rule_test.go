@@ -395,3 +395,25 @@ func TestEncodedSize(t *testing.T) {
 		t.Errorf("size did not grow: %d <= %d", n1, n0)
 	}
 }
+
+// TestJobRecordBound: a job's record is bounded, as the package doc says,
+// whatever its number of fires.
+func TestJobRecordBound(t *testing.T) {
+	var s State
+	long := func(c string, n int) string { return strings.Repeat(c, n) }
+	for i := range 3 * HistoryLen {
+		c := claimOf(long("j", 64), fire(i), long("u", 36), 1<<40, long("c", 64))
+		c.Key, c.Holder = long("k", 100), long("h", 63)
+		s.Claim(c, t0)
+		s.Complete(Completion{Job: c.Job, At: c.At, ClaimID: c.ClaimID, Holder: c.Holder,
+			Outcome: "panicked", Duration: time.Hour, Error: long(`"`, 1000), Ended: t0})
+	}
+	n, err := EncodedSize(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("one job: %d bytes", n)
+	if n > 11*1024 {
+		t.Errorf("one job's record is %d bytes, more than the documented ~10 KiB", n)
+	}
+}

@@ -91,6 +91,10 @@ func WithWriteTimeout(d time.Duration) Option {
 // would change nothing (every claim refused, or already recorded) is not
 // stored.
 //
+// A call whose ctx ends first returns ctx's error; its claims may have been
+// written all the same (then a retry with the same ClaimID succeeds, by the
+// rule). Requests whose ctx ended before their write began are dropped.
+//
 // A stored State of a newer FormatVersion fails claims and completions
 // with ErrNewerFormat (also wrapping ErrUnavailable) and is never
 // overwritten. A backend error wrapping ErrCorrupt fails them the same
