@@ -326,7 +326,8 @@ func TestLedgerScopeResetWarns(t *testing.T) {
 	mu.Lock()
 	out := buf.String()
 	mu.Unlock()
-	if strings.Count(out, "fence reset") != 2 || !strings.Contains(out, "old_scope=L") || !strings.Contains(out, "new_scope=M") {
+	if strings.Count(out, "level=WARN") != 1 || !strings.Contains(out, "fence set by the first claim") ||
+		!strings.Contains(out, "old_scope=L") || !strings.Contains(out, "new_scope=M") {
 		t.Errorf("log:\n%s", out)
 	}
 }

@@ -23,7 +23,10 @@ import (
 // and a fire claimed under the old scope but never completed is re-run
 // (Rerun true): the old scope's leader lost its term with its Lease. The
 // result reports ScopeReset only when the claim succeeded and so reset the
-// fence; a refused claim resets nothing.
+// fence; a refused claim resets nothing. Epochs of two scopes do not
+// compare: while a leader of the old scope still writes, each of its
+// claims resets the fence back (and each is reported); only the fire rule
+// then keeps a completed fire from running again.
 func (s *State) Claim(c Claim, now time.Time) ClaimResult {
 	r, _ := s.claim(c, now)
 	return r

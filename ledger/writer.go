@@ -21,8 +21,9 @@ type config struct {
 	writeTimeout time.Duration
 }
 
-// WithLogger sets the logger for scope resets (a warning) and failed
-// writes. The default discards.
+// WithLogger sets the logger for fence resets (a warning when the fence
+// was in another scope) and failed writes (a warning: their claims are
+// refused). The default discards.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l != nil {
@@ -293,6 +294,11 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 		if err == nil {
 			l.remember(s)
 			for _, r := range resets {
+				if r.old == (Epoch{}) {
+					l.cfg.logger.Info("ledger fence set by the first claim",
+						"job", r.job, "scope", r.new.Scope, "n", r.new.N)
+					continue
+				}
 				l.cfg.logger.Warn("ledger fence reset: the leadership source changed (a new Lease?)",
 					"job", r.job, "old_scope", r.old.Scope, "old_n", r.old.N, "new_scope", r.new.Scope, "new_n", r.new.N)
 			}
