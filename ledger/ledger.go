@@ -33,6 +33,18 @@
 // A successful claim raises the fence to e. A completion is recorded only
 // for the claim that holds the fire (same job, at and ClaimID); any other
 // is ErrFenced.
+//
+// # Size
+//
+// A State grows with its jobs only: each job keeps one claim and at most
+// HistoryLen+2 completions (the last, the last success, the history), each
+// error cut to MaxErrorLen bytes. A job's record is about 10 KiB of JSON
+// at most with 64-byte names and full errors that JSON escapes (quotes),
+// so an object limited to 1 MiB (a ConfigMap) holds about a hundred such
+// jobs; far more with short names and errors. The record of a job that is
+// no longer scheduled is kept. A Backend with a size limit refuses a
+// larger State with ErrTooLarge (see EncodedSize), which fails the claims
+// of that write.
 package ledger
 
 import (
@@ -61,7 +73,9 @@ var (
 	// ErrNewerFormat: the stored State has a FormatVersion this release
 	// does not know; it is left alone.
 	ErrNewerFormat = errors.New("ledger: written by a newer release")
-	// ErrCorrupt: the stored State cannot be decoded.
+	// ErrCorrupt: the stored State cannot be decoded. Claims fail and
+	// nothing is written over it; the operator deletes the object to
+	// recover (the next claim starts an empty ledger).
 	ErrCorrupt = errors.New("ledger: corrupt")
 	// ErrTooLarge: the State would exceed the backend's size limit.
 	ErrTooLarge = errors.New("ledger: too large")

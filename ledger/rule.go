@@ -11,6 +11,11 @@ import (
 // (ErrFenced, ErrHandled, ErrNewerFormat) s is left unchanged. now fills
 // c.Claimed when it is zero. Claim only changes s.
 //
+// A claim found as its own earlier write (same Job, At and ClaimID, not
+// completed) succeeds with Rerun false, even if that write was a re-run:
+// the State does not keep whether it was, so a caller that retries a claim
+// after a lost reply should keep the first answer's Rerun if it had one.
+//
 // A scope reset (the fence was in another scope, or none) concerns the
 // fence only: the jobs' records survive it, and part 2 of the rule applies
 // to them unchanged. A fire completed under the old scope is still
@@ -18,7 +23,10 @@ import (
 // and a fire claimed under the old scope but never completed is re-run
 // (Rerun true): the old scope's leader lost its term with its Lease. The
 // result reports ScopeReset only when the claim succeeded and so reset the
-// fence; a refused claim resets nothing.
+// fence; a refused claim resets nothing. Epochs of two scopes do not
+// compare: while a leader of the old scope still writes, each of its
+// claims resets the fence back (and each is reported); only the fire rule
+// then keeps a completed fire from running again.
 func (s *State) Claim(c Claim, now time.Time) ClaimResult {
 	r, _ := s.claim(c, now)
 	return r

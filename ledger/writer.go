@@ -21,8 +21,9 @@ type config struct {
 	writeTimeout time.Duration
 }
 
-// WithLogger sets the logger for scope resets (a warning) and failed
-// writes. The default discards.
+// WithLogger sets the logger for fence resets (a warning when the fence
+// was in another scope) and failed writes (a warning: their claims are
+// refused). The default discards.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l != nil {
@@ -90,6 +91,10 @@ func WithWriteTimeout(d time.Duration) Option {
 // cause: fail closed, the caller must not run the fire. A write that
 // would change nothing (every claim refused, or already recorded) is not
 // stored.
+//
+// A call whose ctx ends first returns ctx's error; its claims may have been
+// written all the same (then a retry with the same ClaimID succeeds, by the
+// rule). Requests whose ctx ended before their write began are dropped.
 //
 // A stored State of a newer FormatVersion fails claims and completions
 // with ErrNewerFormat (also wrapping ErrUnavailable) and is never
@@ -289,6 +294,11 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 		if err == nil {
 			l.remember(s)
 			for _, r := range resets {
+				if r.old == (Epoch{}) {
+					l.cfg.logger.Info("ledger fence set by the first claim",
+						"job", r.job, "scope", r.new.Scope, "n", r.new.N)
+					continue
+				}
 				l.cfg.logger.Warn("ledger fence reset: the leadership source changed (a new Lease?)",
 					"job", r.job, "old_scope", r.old.Scope, "old_n", r.old.N, "new_scope", r.new.Scope, "new_n", r.new.N)
 			}
