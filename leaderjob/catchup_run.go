@@ -192,8 +192,8 @@ func (a *App) missed(j *job, s ledger.State, now time.Time) []time.Time {
 	switch s2.kind {
 	case kindCron:
 		expr, err := cron.Parse(s2.cronExpr)
-		if err != nil {
-			return nil
+		if err != nil || last.IsZero() {
+			break // no fire of it in the fleet's ledger yet: nothing is known to be missed
 		}
 		t := from
 		if last.After(t) {

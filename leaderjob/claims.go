@@ -136,7 +136,7 @@ func (a *App) complete(at *attempt) {
 	}
 	r := at.res
 	c := ledger.Completion{
-		Job: a.ledgerJob(at.job), At: r.ScheduledAt.UTC(), ClaimID: at.claimID, Holder: a.self,
+		Job: a.ledgerJob(at.job), At: at.info.ScheduledAt.UTC(), ClaimID: at.claimID, Holder: a.self,
 		Outcome: string(r.Outcome), Duration: r.Duration, Ended: a.clock.Now().UTC(),
 	}
 	if at.job.schedule.kind == kindOnce {
