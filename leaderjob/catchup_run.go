@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,38 +190,38 @@ func (a *App) missed(j *job, s ledger.State, now time.Time) []time.Time {
 		}
 	}
 	s2 := j.schedule
+	missedAt := func(t time.Time) {
+		if !t.Before(from) && !t.After(now) && !js.Handled(t) {
+			fires = append(fires, t)
+		}
+	}
 	switch s2.kind {
 	case kindCron:
 		expr, err := cron.Parse(s2.cronExpr)
 		if err != nil || last.IsZero() {
 			break // no fire of it in the fleet's ledger yet: nothing is known to be missed
 		}
-		t := from
-		if last.After(t) {
-			t = last
-		}
-		for next := nextAfter(expr, t.In(s2.zone)); !next.IsZero() && !next.After(now); next = nextAfter(expr, next) {
-			fires = append(fires, next)
+		n := 0
+		for next := nextAfter(expr, from.Add(-time.Nanosecond).In(s2.zone)); !next.IsZero() && !next.After(now) && n < 100*maxCatchUp; next = nextAfter(expr, next) {
+			missedAt(next)
+			n++
 		}
 	case kindFixedRate:
 		if last.IsZero() {
 			break // no anchor in the fleet: nothing is known to be missed
 		}
-		for next := last.Add(s2.every); !next.After(now); next = next.Add(s2.every) {
-			if !next.Before(from) {
-				fires = append(fires, next)
-			}
-			if len(fires) > maxCatchUp*2 {
-				fires = fires[len(fires)-maxCatchUp:]
-			}
+		// The fleet's rhythm is the last claimed fire's: the grid through it.
+		first := last.Add(-time.Duration((last.Sub(from))/s2.every) * s2.every)
+		for next := first; !next.After(now); next = next.Add(s2.every) {
+			missedAt(next)
 		}
 	case kindFixedDelay:
 		if js != nil && js.Completed != nil {
-			if next := js.Completed.Ended.Add(s2.every); !next.After(now) && !next.Before(from) {
-				fires = append(fires, next)
-			}
+			missedAt(js.Completed.Ended.Add(s2.every))
 		}
 	}
+	slices.SortFunc(fires, func(a, b time.Time) int { return a.Compare(b) })
+	fires = slices.CompactFunc(fires, func(a, b time.Time) bool { return a.Equal(b) })
 	if len(fires) == 0 {
 		return nil
 	}

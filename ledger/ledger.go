@@ -124,7 +124,16 @@ type JobState struct {
 	Completed *Completion  `json:"completed,omitempty"` // the last fire completed
 	Success   *Completion  `json:"success,omitempty"`   // the last fire that ran without error
 	History   []Completion `json:"history,omitempty"`   // newest first, at most HistoryLen
+	// Recent holds the instants of the fires claimed lately, newest first,
+	// at most RecentLen: a missed fire older than the last claimed one
+	// (caught up after a newer fire was claimed) may still be claimed
+	// once, if it is not among them and not older than the oldest kept.
+	Recent []time.Time `json:"recent,omitempty"`
 }
+
+// RecentLen bounds JobState.Recent: catch-up can reach back that many fires
+// of a job behind its newest claim.
+const RecentLen = 128
 
 // State is the whole ledger of one app.
 type State struct {

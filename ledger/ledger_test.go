@@ -114,12 +114,12 @@ func TestLedgerClaimAndComplete(t *testing.T) {
 	res, err := l.Claim(ctx, []Claim{
 		claimOf("a", fire(1), "L", 2, "x"),
 		claimOf("b", fire(1), "L", 2, "x"),
-		claimOf("a", fire(0), "L", 2, "x"), // older than the first: handled
+		claimOf("a", fire(1), "L", 1, "x"), // an older term: fenced
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Err != nil || res[1].Err != nil || !errors.Is(res[2].Err, ErrHandled) {
+	if res[0].Err != nil || res[1].Err != nil || !errors.Is(res[2].Err, ErrFenced) {
 		t.Fatalf("results = %+v", res)
 	}
 	if !res[0].ScopeReset || res[1].ScopeReset {

@@ -52,7 +52,15 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 		last := js.Claimed
 		switch {
 		case c.At.Before(last.At):
-			return ClaimResult{Err: ErrHandled}, false
+			if !js.missedBefore(c.At) {
+				return ClaimResult{Err: ErrHandled}, false
+			}
+			// A fire older than the newest claim that nobody claimed: a
+			// catch-up. It is remembered, Claimed keeps the newest.
+			s.init()
+			s.raise(c.Epoch)
+			js.remember(c.At)
+			return r, true
 		case c.At.Equal(last.At):
 			if js.Completed != nil && js.Completed.At.Equal(c.At) {
 				return ClaimResult{Err: ErrHandled}, false
@@ -78,6 +86,7 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 		s.Jobs[c.Job] = js
 	}
 	js.Claimed = &c
+	js.remember(c.At)
 	return r, true
 }
 
@@ -112,6 +121,43 @@ func (s *State) Complete(c Completion) error {
 	return err
 }
 
+// missedBefore reports whether at, older than the last claimed fire, was
+// never claimed as far as Recent tells.
+func (js *JobState) missedBefore(at time.Time) bool {
+	n := len(js.Recent)
+	if n == 0 || (n >= RecentLen && at.Before(js.Recent[n-1])) {
+		return false // beyond what the ledger remembers: assume handled
+	}
+	return !js.claimedRecently(at)
+}
+
+// remember puts at into Recent, newest first, keeping at most RecentLen.
+func (js *JobState) remember(at time.Time) {
+	i := 0
+	for i < len(js.Recent) && js.Recent[i].After(at) {
+		i++
+	}
+	if i < len(js.Recent) && js.Recent[i].Equal(at) {
+		return
+	}
+	js.Recent = append(js.Recent, time.Time{})
+	copy(js.Recent[i+1:], js.Recent[i:])
+	js.Recent[i] = at
+	if len(js.Recent) > RecentLen {
+		js.Recent = js.Recent[:RecentLen]
+	}
+}
+
+// claimedRecently reports whether at is among the recent claims.
+func (js *JobState) claimedRecently(at time.Time) bool {
+	for _, t := range js.Recent {
+		if t.Equal(at) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *State) complete(c Completion) (bool, error) {
 	if s.Version > FormatVersion {
 		return false, ErrNewerFormat
@@ -120,7 +166,17 @@ func (s *State) complete(c Completion) (bool, error) {
 	if s.Jobs != nil {
 		js = s.Jobs[c.Job]
 	}
-	if js == nil || js.Claimed == nil || !js.Claimed.At.Equal(c.At) || js.Claimed.ClaimID != c.ClaimID {
+	if js == nil || js.Claimed == nil {
+		return false, ErrFenced
+	}
+	if !js.Claimed.At.Equal(c.At) || js.Claimed.ClaimID != c.ClaimID {
+		// A caught-up fire older than the newest claim: it goes into the
+		// history; Completed and Success stay with the newer fires.
+		if c.At.Before(js.Claimed.At) && js.claimedRecently(c.At) {
+			c.Error = truncate(c.Error, MaxErrorLen)
+			js.addHistory(c)
+			return true, nil
+		}
 		return false, ErrFenced
 	}
 	if d := js.Completed; d != nil && d.At.Equal(c.At) && d.ClaimID == c.ClaimID {
@@ -133,12 +189,17 @@ func (s *State) complete(c Completion) (bool, error) {
 		cc := c
 		js.Success = &cc
 	}
+	js.addHistory(c)
+	return true, nil
+}
+
+// addHistory puts c first in History, keeping at most HistoryLen.
+func (js *JobState) addHistory(c Completion) {
 	n := min(len(js.History)+1, HistoryLen)
 	h := make([]Completion, n)
 	h[0] = c
 	copy(h[1:], js.History)
 	js.History = h
-	return true, nil
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
@@ -170,6 +231,9 @@ func (s State) Clone() State {
 			Completed: clonePtr(js.Completed),
 			Success:   clonePtr(js.Success),
 		}
+		if js.Recent != nil {
+			c.Recent = append([]time.Time(nil), js.Recent...)
+		}
 		if js.History != nil {
 			c.History = append([]Completion(nil), js.History...)
 		}
@@ -191,4 +255,17 @@ func clonePtr[T any](p *T) *T {
 func EncodedSize(s State) (int, error) {
 	b, err := json.Marshal(s)
 	return len(b), err
+}
+
+// Handled reports whether the fire at needs no run as far as the ledger
+// tells: it was claimed (the last claim, or one of Recent), or it is older
+// than what the ledger remembers. A job with no claim has handled nothing.
+func (js *JobState) Handled(at time.Time) bool {
+	if js == nil || js.Claimed == nil {
+		return false
+	}
+	if !at.Before(js.Claimed.At) {
+		return at.Equal(js.Claimed.At)
+	}
+	return !js.missedBefore(at)
 }

@@ -33,6 +33,7 @@ func TestClaimRule(t *testing.T) {
 		wantRerun bool
 		wantReset bool
 		wantFence Epoch
+		keepsLast bool // a caught-up older fire: Claimed stays the newest, the fire joins Recent
 	}{
 		{
 			name:      "first claim on an empty ledger resets the fence",
@@ -101,8 +102,8 @@ func TestClaimRule(t *testing.T) {
 			wantFence: Epoch{"L", 7},
 		},
 		{
-			name:      "scope reset keeps the jobs: an older fire is still handled",
-			before:    []step{cl(claimOf("a", fire(5), "L", 7, "x"))},
+			name:      "scope reset keeps the jobs: an older fire claimed before is still handled",
+			before:    []step{cl(claimOf("a", fire(4), "L", 7, "x")), cl(claimOf("a", fire(5), "L", 7, "x"))},
 			claim:     claimOf("a", fire(4), "M", 0, "y"),
 			wantErr:   ErrHandled,
 			wantFence: Epoch{"L", 7},
@@ -143,11 +144,18 @@ func TestClaimRule(t *testing.T) {
 			wantFence: Epoch{"L", 3},
 		},
 		{
-			name:      "an older fire than the last claimed is handled",
-			before:    []step{cl(claimOf("a", fire(3), "L", 3, "x"))},
+			name:      "an older fire than the last claimed, claimed before, is handled",
+			before:    []step{cl(claimOf("a", fire(2), "L", 3, "x")), cl(claimOf("a", fire(3), "L", 3, "x"))},
 			claim:     claimOf("a", fire(2), "L", 4, "y"),
 			wantErr:   ErrHandled,
 			wantFence: Epoch{"L", 3},
+		},
+		{
+			name:      "an older fire than the last claimed, never claimed, is caught up",
+			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x")), cl(claimOf("a", fire(3), "L", 3, "x"))},
+			claim:     claimOf("a", fire(2), "L", 4, "y"),
+			wantFence: Epoch{"L", 4},
+			keepsLast: true,
 		},
 		{
 			name:      "jobs are independent",
@@ -185,8 +193,14 @@ func TestClaimRule(t *testing.T) {
 				}
 				return
 			}
-			got := s.Jobs[tt.claim.Job].Claimed
-			if got == nil || got.ClaimID != tt.claim.ClaimID || !got.At.Equal(tt.claim.At) {
+			js := s.Jobs[tt.claim.Job]
+			got := js.Claimed
+			switch {
+			case tt.keepsLast:
+				if got == nil || !got.At.After(tt.claim.At) || !js.claimedRecently(tt.claim.At) {
+					t.Errorf("claimed = %+v, recent %v; want the newer claim kept and the fire in recent", got, js.Recent)
+				}
+			case got == nil || got.ClaimID != tt.claim.ClaimID || !got.At.Equal(tt.claim.At):
 				t.Errorf("claimed = %+v, want the claim", got)
 			}
 			if s.Version != FormatVersion {
