@@ -61,13 +61,15 @@ func LedgerName(app string) string { return app + LedgerSuffix }
 // renewals would make ledger writes conflict.
 //
 // Size: Store refuses a State whose encoding exceeds the limit (default
-// DefaultLedgerMaxBytes, 256 KiB; WithLedgerMaxBytes) with
-// ledger.ErrTooLarge. A job with full history (ledger.HistoryLen
-// completions, a claim, the last completion and the last success) takes
-// about 3.4 KiB when every completion carries a full-length error, and about
-// 2.2 KiB when none does: 50 such jobs take 170 KiB and 110 KiB, so about 75
-// jobs fit in the default limit at worst and about 115 without errors
-// (measured by TestLedgerEncodedSize).
+// DefaultLedgerMaxBytes, 256 KiB; WithLedgerMaxBytes, up to about 900 KiB
+// under the 1 MiB object limit) with ledger.ErrTooLarge. A job with full
+// history (a claim, the last completion, the last success and
+// ledger.HistoryLen completions) encodes to about 3.4 KiB, and to about
+// 6.5 KiB when every completion carries a full-length error
+// (ledger.MaxErrorLen): 50 such jobs take 171 KiB, or 327 KiB. The default
+// limit holds 74 jobs with full history, or 39 at worst (every completion
+// failed with a long error); a job with no completions yet takes about
+// 0.5 KiB (measured by TestLedgerEncodedSize).
 //
 // Reads: once Start is called the backend keeps a watch on its ConfigMap
 // (by name, so RBAC resourceNames can limit it), and Load is answered from
