@@ -367,7 +367,7 @@ func (b *ConfigMapBackend) classify(verb string, err error) error {
 	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
 		cerr = fmt.Errorf("%w: %w: configmap %s: %s: %w: grant get, update and watch on configmaps named %s, and create on configmaps, in namespace %s to this replica's identity (see %s)",
 			ledger.ErrUnavailable, guard.ErrForbidden, b.desc, verb, err, b.name, b.namespace, ledgerRBACHint)
-	case apierrors.IsRequestEntityTooLargeError(err):
+	case apierrors.IsRequestEntityTooLargeError(err), apierrors.HasStatusCause(err, metav1.CauseTypeTooLong):
 		cerr = fmt.Errorf("%w: configmap %s: %s: %w", ledger.ErrTooLarge, b.desc, verb, err)
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
 		cerr = fmt.Errorf("%w: configmap %s: the apiserver refused the %s request as invalid: %w: check the app name (it names the ConfigMap and labels it) and the namespace",
