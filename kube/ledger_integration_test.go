@@ -501,3 +501,93 @@ func TestLedgerOverTheObjectLimit(t *testing.T) {
 		t.Errorf("Store with the default limit = %v after %d requests, want ErrTooLarge before any", err, small.Requests())
 	}
 }
+
+// The ledger's traffic, with LEADERJOB_MEASURE=1: requests and bytes a
+// leader sends per write and per minute, and what a watching standby sends,
+// for (a) 10 jobs firing every minute (a claim and a completion each; three
+// minutes replayed back to back) and (b) one job every second (20 s in real
+// time). Histories are full before measuring.
+func TestLedgerMeasure(t *testing.T) {
+	if os.Getenv("LEADERJOB_MEASURE") != "1" {
+		t.Skip("set LEADERJOB_MEASURE=1 to measure the ledger's traffic")
+	}
+	e := newEnv(t)
+	ctx := context.Background()
+	type write = func(func(*ledger.State))
+	// measure runs round(i, w) for i = 0..HistoryLen to fill the
+	// histories, then for i = HistoryLen+1..HistoryLen+rounds measuring;
+	// the measured rounds stand for minutes of traffic.
+	measure := func(name string, rounds int, minutes float64, round func(i int, w write)) {
+		var lw, sw wire
+		leader := backend(t, lw.wrap(e.c.Config()), e.ns, name, true)
+		standby := backend(t, sw.wrap(e.c.Config()), e.ns, name, true)
+		writes, conflicts := 0, 0
+		w := func(fn func(*ledger.State)) {
+			n, err := update(ctx, leader, fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writes++
+			conflicts += n
+		}
+		for i := range ledger.HistoryLen + 1 {
+			round(i, w)
+		}
+		time.Sleep(200 * time.Millisecond)
+		writes, conflicts = 0, 0
+		lr, lb, sr := lw.requests.Load(), lw.bytes.Load(), sw.requests.Load()
+		for i := range rounds {
+			round(ledger.HistoryLen+1+i, w)
+		}
+		time.Sleep(200 * time.Millisecond)
+		reqs, bytes, sreqs := lw.requests.Load()-lr, lw.bytes.Load()-lb, sw.requests.Load()-sr
+		s, v, _ := leader.Load(ctx)
+		if _, sv, err := standby.Load(ctx); err != nil || sv != v {
+			t.Errorf("%s: the standby sees version %s (%v), the leader wrote %s", name, sv, err, v)
+		}
+		enc, _ := json.Marshal(s)
+		t.Logf("%s: %d jobs, ledger %d bytes; %d writes, %d conflicts: leader %.2f requests/write, %d bytes/write, %.0f requests/minute, %.0f KiB/minute; standby %d requests",
+			name, len(s.Jobs), len(enc), writes, conflicts, float64(reqs)/float64(writes), bytes/int64(writes),
+			float64(reqs)/minutes, float64(bytes)/minutes/1024, sreqs)
+		if sreqs != 0 {
+			t.Errorf("%s: the standby sent %d requests", name, sreqs)
+		}
+	}
+	at := func(i int) time.Time {
+		return time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+	}
+	jobName := func(j int) string { return fmt.Sprintf("billing.job-%02d", j) }
+	// (a) 10 jobs every minute, a claim and a completion each.
+	measure("ten-per-minute", 3, 3, func(i int, w write) {
+		for j := range 10 {
+			w(claim(jobName(j), at(i), 1))
+			w(complete(jobName(j), at(i), ""))
+		}
+	})
+	// (a') the same with the ten claims coalesced into one write.
+	measure("ten-per-minute-coalesced", 3, 3, func(i int, w write) {
+		w(func(s *ledger.State) {
+			for j := range 10 {
+				claim(jobName(j), at(i), 1)(s)
+			}
+		})
+		for j := range 10 {
+			w(complete(jobName(j), at(i), ""))
+		}
+	})
+	// (b) one job every second: each round is one fire, the measured ones
+	// one second apart.
+	var next time.Time
+	measure("one-per-second", 20, 20.0/60, func(i int, w write) {
+		if i > ledger.HistoryLen {
+			if next.IsZero() {
+				next = time.Now()
+			}
+			time.Sleep(time.Until(next))
+			next = next.Add(time.Second)
+		}
+		fire := at(0).Add(time.Duration(i) * time.Second)
+		w(claim("tick", fire, 1))
+		w(complete("tick", fire, ""))
+	})
+}
