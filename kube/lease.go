@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/leaderjob/leaderjob/guard/lease"
 	"github.com/leaderjob/leaderjob/internal/incluster"
 	"github.com/leaderjob/leaderjob/leaderjob"
+	"github.com/leaderjob/leaderjob/ledger"
 )
 
 // Names of the environment variables the lease source reads. Errors of a guard built
@@ -50,6 +52,13 @@ var envNames = lease.WithSettingNames(lease.SettingNames{
 // later messages about a missing namespace. The user agent is
 // "leaderjob/<appName>". FromEnv sends no requests.
 func leaseFromEnv(lookup func(string) (string, bool), appName, self string, logger *slog.Logger) (*lease.Guard, error) {
+	g, _, _, err := leaseAndConfigFromEnv(lookup, appName, self, logger)
+	return g, err
+}
+
+// leaseAndConfigFromEnv is leaseFromEnv that also returns the connection
+// and the namespace, for the ledger beside the Lease.
+func leaseAndConfigFromEnv(lookup func(string) (string, bool), appName, self string, logger *slog.Logger) (*lease.Guard, *rest.Config, string, error) {
 	get := func(name string) string {
 		v, _ := lookup(name)
 		return strings.TrimSpace(v)
@@ -75,19 +84,20 @@ func leaseFromEnv(lookup func(string) (string, bool), appName, self string, logg
 		}
 		dur, err := time.ParseDuration(v)
 		if err != nil {
-			return nil, fmt.Errorf("lease: %w: %s=%q is not a Go duration (such as 15s or 1m30s)", lease.ErrInvalidConfig, d.name, v)
+			return nil, nil, "", fmt.Errorf("lease: %w: %s=%q is not a Go duration (such as 15s or 1m30s)", lease.ErrInvalidConfig, d.name, v)
 		}
 		opts = append(opts, d.opt(dur))
 	}
 	cfg, namespace, err := restConfig(lookup)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	if v := get(EnvLeaseNamespace); v != "" {
 		namespace = v
 	}
 	opts = append(opts, lease.WithNamespace(namespace))
-	return lease.New(cfg, self, opts...)
+	g, err := lease.New(cfg, self, opts...)
+	return g, cfg, namespace, err
 }
 
 // restConfig finds the apiserver and the namespace to default to: the
@@ -123,11 +133,31 @@ func restConfig(lookup func(string) (string, bool)) (*rest.Config, string, error
 }
 
 // leaseGuard builds the in-process Lease guard from the LEADERJOB_LEASE_*
-// variables. attrs describe it for the start-up summary record.
+// variables, and the fleet's ledger on a ConfigMap beside the Lease
+// (LedgerName of the app, in the Lease's namespace).
 func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
-	lg, err := leaseFromEnv(env.Lookup, env.App, env.Identity, env.Logger)
+	lg, cfg, namespace, err := leaseAndConfigFromEnv(env.Lookup, env.App, env.Identity, env.Logger)
 	if err != nil {
 		return leaderjob.Source{}, err
 	}
-	return leaderjob.Source{Guard: lg, Attrs: lg.LogValue().Group()}, nil
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	backend, err := NewConfigMapBackend(cfg, namespace, env.App, WithLedgerLogger(logger))
+	if err != nil {
+		return leaderjob.Source{}, fmt.Errorf("ledger: %w", err)
+	}
+	attrs := append(lg.LogValue().Group(), slog.String("ledger", backend.Name()))
+	return leaderjob.Source{Guard: lg, Attrs: attrs,
+		Ledger: startableLedger{ledger.NewLedger(backend, ledger.WithLogger(logger)), backend}}, nil
 }
+
+// startableLedger is a Ledger whose backend watches its object once the
+// App starts it (guard.Starter), so that standbys read it without polling.
+type startableLedger struct {
+	ledger.Ledger
+	backend *ConfigMapBackend
+}
+
+func (l startableLedger) Start(ctx context.Context) error { return l.backend.Start(ctx) }

@@ -87,10 +87,11 @@ type App struct {
 	catchUp      CatchUp        // the default policy (LEADERJOB_CATCH_UP)
 	version      string         // this release, for one-shot jobs' claims
 	terms        terms
-	catchingUp   sync.Mutex    // one catch-up at a time
-	catchUpAgain atomic.Bool   // a term began while a catch-up ran
-	sourceLedger ledger.Ledger // the ledger the guard source brought
-	signals      signals       // for leaderjobtest
+	catchingUp   sync.Mutex                    // one catch-up at a time
+	catchUpAgain atomic.Bool                   // a term began while a catch-up ran
+	catchUpDone  atomic.Pointer[chan struct{}] // closed when the running catch-up ends
+	sourceLedger ledger.Ledger                 // the ledger the guard source brought
+	signals      signals                       // for leaderjobtest
 	skipWarn     skipWarnings
 }
 

@@ -109,21 +109,40 @@ func (a *App) leadershipBegan() {
 		return
 	}
 	defer a.catchingUp.Unlock()
+	done := make(chan struct{})
+	a.catchUpDone.Store(&done)
+	defer func() { a.catchUpDone.Store(nil); close(done) }()
 	for {
 		a.catchUpAgain.Store(false)
-		a.catchUpMissed(a.base)
+		a.catchUpMissed(a.base, a.clock.Now())
 		if !a.catchUpAgain.Load() {
 			return
 		}
 	}
 }
 
+// awaitCatchUp holds a scheduled fire while a catch-up runs (at most
+// catchUpWait), so that fires are claimed in order and a fire due now is
+// not skipped as already_running behind a catch-up run.
+func (a *App) awaitCatchUp() {
+	if p := a.catchUpDone.Load(); p != nil {
+		select {
+		case <-*p:
+		case <-time.After(catchUpWait):
+		case <-a.base.Done():
+		}
+	}
+}
+
+// catchUpWait bounds how long a scheduled fire waits for a catch-up.
+const catchUpWait = 30 * time.Second
+
 // catchUp runs, as the leader, the fires the fleet missed: for each job
 // with a catch-up policy, the fires due within its window that no term
 // claimed (or claimed and never completed), oldest first, one at a time;
 // and the one-shot jobs this release has not run. It repeats until a pass
 // finds nothing, so that a fire skipped meanwhile is not left behind.
-func (a *App) catchUpMissed(ctx context.Context) {
+func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 	for pass := 0; pass < 3 && ctx.Err() == nil; pass++ {
 		s, err := a.ledger.Snapshot(ctx)
 		if err != nil {
@@ -136,7 +155,7 @@ func (a *App) catchUpMissed(ctx context.Context) {
 				continue // its run records its own outcome; the next pass looks again
 			}
 			j.running.Unlock()
-			for _, at := range a.missed(j, s, a.clock.Now()) {
+			for _, at := range a.missed(j, s, until) {
 				if ctx.Err() != nil {
 					return
 				}
@@ -190,7 +209,11 @@ func (a *App) missed(j *job, s ledger.State, now time.Time) []time.Time {
 		}
 	}
 	s2 := j.schedule
+	latest := j.catchUp.mode == catchUpLatest || s2.kind == kindFixedDelay
 	missedAt := func(t time.Time) {
+		if latest && !t.After(last) {
+			return // latest looks only past the newest claim: older fires are given up
+		}
 		if !t.Before(from) && !t.After(now) && !js.Handled(t) {
 			fires = append(fires, t)
 		}
@@ -225,7 +248,7 @@ func (a *App) missed(j *job, s ledger.State, now time.Time) []time.Time {
 	if len(fires) == 0 {
 		return nil
 	}
-	if j.catchUp.mode == catchUpLatest || s2.kind == kindFixedDelay {
+	if latest {
 		return fires[len(fires)-1:]
 	}
 	if len(fires) > maxCatchUp {

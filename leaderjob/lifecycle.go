@@ -58,6 +58,11 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.startGuards(guardCtx); err != nil {
 		return err
 	}
+	if s, ok := a.ledger.(guard.Starter); ok {
+		if err := s.Start(guardCtx); err != nil {
+			return errors.Join(fmt.Errorf("leaderjob: starting the ledger: %w", err), a.release())
+		}
+	}
 	a.awaitLeaderKnown(ctx)
 
 	if err := a.startScheduler(); err != nil {

@@ -67,11 +67,15 @@ func (a *App) Trigger(ctx context.Context, name string) (Result, error) {
 func (a *App) fire(j *job) {
 	a.signals.fireStarted()
 	defer a.signals.fireFinished()
+	at := j.scheduledAt(a.clock.Now())
+	if j.claims() {
+		a.awaitCatchUp()
+	}
 	kind := scheduledFire
 	if j.fired.CompareAndSwap(false, true) && (j.schedule.kind == kindFixedRate || j.schedule.kind == kindFixedDelay) {
 		kind = startUpFire
 	}
-	a.runOnce(context.Background(), j, j.scheduledAt(a.clock.Now()), kind)
+	a.runOnce(context.Background(), j, at, kind)
 }
 
 // runOnce sends one attempt through the pipeline and reports its Result.

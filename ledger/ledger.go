@@ -127,7 +127,8 @@ type JobState struct {
 	// Recent holds the instants of the fires claimed lately, newest first,
 	// at most RecentLen: a missed fire older than the last claimed one
 	// (caught up after a newer fire was claimed) may still be claimed
-	// once, if it is not among them and not older than the oldest kept.
+	// once, if it is not among them and not older than the oldest kept
+	// (a fire before the job's first claim was never missed).
 	Recent []time.Time `json:"recent,omitempty"`
 }
 
@@ -159,7 +160,8 @@ type Ledger interface {
 	Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error)
 	// Complete records how a claimed fire ended.
 	Complete(ctx context.Context, c Completion) error
-	// Snapshot returns the ledger as last known: a copy, for status pages.
+	// Snapshot returns the ledger as the backend has it now (the last State
+	// seen when it cannot be read): a copy, for status pages and catch-up.
 	Snapshot(ctx context.Context) (State, error)
 }
 

@@ -125,8 +125,11 @@ func (s *State) Complete(c Completion) error {
 // never claimed as far as Recent tells.
 func (js *JobState) missedBefore(at time.Time) bool {
 	n := len(js.Recent)
-	if n == 0 || (n >= RecentLen && at.Before(js.Recent[n-1])) {
-		return false // beyond what the ledger remembers: assume handled
+	if n == 0 || at.Before(js.Recent[n-1]) {
+		// Before the oldest claim remembered: before the job's history
+		// began, or beyond what the ledger keeps. Either way not a fire
+		// to catch up.
+		return false
 	}
 	return !js.claimedRecently(at)
 }

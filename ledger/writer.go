@@ -163,26 +163,27 @@ func (l *ledger) Complete(ctx context.Context, c Completion) error {
 }
 
 func (l *ledger) Snapshot(ctx context.Context) (State, error) {
+	// The backend is asked every time: another replica may have written
+	// (a Kubernetes backend answers from its watch, without a request). If
+	// it cannot answer, the last State this ledger saw is returned.
+	s, _, err := l.b.Load(ctx)
+	if err == nil && s.Version <= FormatVersion {
+		c := s.Clone()
+		l.mu.Lock()
+		l.snap = &c
+		l.mu.Unlock()
+		return s, nil
+	}
 	l.mu.Lock()
 	snap := l.snap
 	l.mu.Unlock()
 	if snap != nil {
 		return snap.Clone(), nil
 	}
-	s, _, err := l.b.Load(ctx)
-	if err != nil {
-		return State{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if err == nil {
+		err = fmt.Errorf("%w: version %d", ErrNewerFormat, s.Version)
 	}
-	if s.Version > FormatVersion {
-		return State{}, fmt.Errorf("%w: %w: version %d", ErrUnavailable, ErrNewerFormat, s.Version)
-	}
-	l.mu.Lock()
-	if l.snap == nil {
-		c := s.Clone()
-		l.snap = &c
-	}
-	l.mu.Unlock()
-	return s, nil
+	return State{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // submit queues r, starts the writer if none runs, and waits for r's

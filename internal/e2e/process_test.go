@@ -80,6 +80,8 @@ type record struct {
 	CheckTook   time.Duration `json:"check_duration"`
 	Duration    time.Duration `json:"duration"`
 	Error       string        `json:"error"`
+	CatchUp     bool          `json:"catch_up"`
+	Key         string        `json:"key"`
 	raw         string
 }
 

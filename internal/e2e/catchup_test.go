@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"sort"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The fire ledger's promise, with three processes of the example on a real
+// apiserver and a per-second cron job that catches up all missed fires
+// within a minute: the leader is killed, the next one is stopped (SIGTERM),
+// the last one is frozen past its lease (SIGSTOP for 6 s) and resumed, and
+// no process is restarted. Every fire from the first to the end of the test
+// ran exactly once, counted by scheduled time across all processes.
+func TestCatchUpLosesNoFire(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, "catchup")
+	env := []string{"DAILY_REPORT_CRON=* * * * * *", "DAILY_REPORT_ZONE=UTC", "LEADERJOB_CATCH_UP=all:1m",
+		"HEARTBEAT_RATE=PT1H", "EXCHANGE_RATES_RATE=PT1H", "SESSION_CLEANUP_DELAY=PT1H", "SESSION_CLEANUP_INITIAL_DELAY=PT1H"}
+	ps := []*proc{startProc(t, c, "catchup-a", env...), startProc(t, c, "catchup-b", env...), startProc(t, c, "catchup-c", env...)}
+
+	first := dailyLeader(t, ps, time.Time{}, 30*time.Second)
+	time.Sleep(3 * time.Second)
+	killed := first.signal(t, syscall.SIGKILL)
+	first.waitExit(t, 5*time.Second)
+
+	rest := without2(ps, first)
+	second := dailyLeader(t, rest, killed, crashBound+5*time.Second)
+	time.Sleep(3 * time.Second)
+	stopped := second.signal(t, syscall.SIGTERM)
+	second.waitExit(t, 30*time.Second)
+
+	last := without2(rest, second)[0]
+	dailyLeader(t, []*proc{last}, stopped, 10*time.Second)
+	time.Sleep(2 * time.Second)
+	last.signal(t, syscall.SIGSTOP)
+	time.Sleep(6 * time.Second)
+	resumed := last.signal(t, syscall.SIGCONT)
+	time.Sleep(8 * time.Second) // the resumed replica leads again and catches up its own frozen stretch
+	end := time.Now().Add(-2 * time.Second).Truncate(time.Second)
+
+	runs := map[time.Time][]string{}
+	var firstAt time.Time
+	for _, p := range ps {
+		for _, r := range p.snapshot() {
+			if r.Msg == "job run" && r.Job == "daily-report" && r.Outcome == "ran" {
+				at := r.ScheduledAt.UTC()
+				runs[at] = append(runs[at], p.name)
+				if firstAt.IsZero() || at.Before(firstAt) {
+					firstAt = at
+				}
+			}
+		}
+	}
+	var lost []time.Time
+	doubled := 0
+	for at := firstAt; !at.After(end); at = at.Add(time.Second) {
+		switch n := len(runs[at]); {
+		case n == 0:
+			lost = append(lost, at)
+		case n > 1:
+			doubled++
+			t.Errorf("the fire at %s ran %d times: %v", at.Format(time.TimeOnly), n, runs[at])
+		}
+	}
+	catchUps := 0
+	for _, p := range ps {
+		for _, r := range p.snapshot() {
+			if r.Msg == "job run" && r.Job == "daily-report" && r.Outcome == "ran" && r.CatchUp {
+				catchUps++
+			}
+		}
+	}
+	t.Logf("fires from %s to %s: %d lost, %d doubled, %d run by catch-up; killed at %s, stopped at %s, resumed at %s",
+		firstAt.Format(time.TimeOnly), end.Format(time.TimeOnly), len(lost), doubled, catchUps,
+		killed.Format(time.TimeOnly), stopped.Format(time.TimeOnly), resumed.Format(time.TimeOnly))
+	if len(lost) > 0 {
+		sort.Slice(lost, func(i, j int) bool { return lost[i].Before(lost[j]) })
+		t.Errorf("%d fires never ran: %v", len(lost), lost)
+	}
+}
+
+// dailyLeader waits until one of ps runs the daily-report job for a fire
+// scheduled after since, and returns it.
+func dailyLeader(t *testing.T, ps []*proc, since time.Time, within time.Duration) *proc {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		for _, p := range ps {
+			for _, r := range p.snapshot() {
+				if r.Msg == "job run" && r.Job == "daily-report" && r.Outcome == "ran" && r.ScheduledAt.After(since) && !r.CatchUp {
+					return p
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no process ran daily-report after %v within %v", since, within)
+	return nil
+}
+
+func without2(ps []*proc, q *proc) []*proc {
+	var out []*proc
+	for _, p := range ps {
+		if p != q {
+			out = append(out, p)
+		}
+	}
+	return out
+}
