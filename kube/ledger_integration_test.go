@@ -663,3 +663,52 @@ func TestLedgerMeasure(t *testing.T) {
 		w(complete("tick", fire, ""))
 	})
 }
+
+// While the apiserver is down Load says unavailable; afterwards the watch
+// is back, and answers Load again. Not parallel: it takes the shared
+// apiserver down.
+func TestLedgerAPIServerOutage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	writer := backend(t, e.c.Config(), e.ns, "outage", false)
+	if _, err := update(ctx, writer, claim("x", time.Now(), 1)); err != nil {
+		t.Fatal(err)
+	}
+	standby := backend(t, e.c.Config(), e.ns, "outage", true)
+
+	if err := e.c.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = e.c.StartAPIServer()
+		}
+	}()
+	waitFor(t, 5*time.Second, "the watch to notice the outage", func() bool { return !standby.Watching() })
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, _, err := standby.Load(short)
+	cancel()
+	if !errors.Is(err, ledger.ErrUnavailable) || errors.Is(err, guard.ErrForbidden) {
+		t.Errorf("Load during the outage = %v, want ErrUnavailable", err)
+	}
+	time.Sleep(2 * time.Second)
+
+	if err := e.c.StartAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	waitFor(t, 30*time.Second, "the watch to reopen", standby.Watching)
+	if _, err := update(ctx, writer, claim("x", time.Now(), 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the write on the reopened watch", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 2 })
+	before := standby.Requests()
+	if _, err := update(ctx, writer, claim("x", time.Now(), 3)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the next write", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 3 })
+	if n := standby.Requests() - before; n != 0 {
+		t.Errorf("the standby sent %d requests after the watch reopened, want 0", n)
+	}
+}
