@@ -71,6 +71,14 @@ func LedgerName(app string) string { return app + LedgerSuffix }
 // failed with a long error); a job with no completions yet takes about
 // 0.5 KiB (measured by TestLedgerEncodedSize).
 //
+// Traffic: a write is one request carrying the whole ledger; a leader's
+// Load after its own write needs none. Measured (TestLedgerMeasure, with
+// LEADERJOB_MEASURE=1): 10 jobs firing every minute, a claim and a
+// completion each, are 20 requests and about 450 KiB a minute (11 requests
+// and 250 KiB with the claims coalesced); one job every second is 120
+// requests and about 300 KiB a minute. The apiserver sends each write to
+// every watching standby.
+//
 // Reads: once Start is called the backend keeps a watch on its ConfigMap
 // (by name, so RBAC resourceNames can limit it), and Load is answered from
 // the watched copy while the watch is open: a standby sends no requests in

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"reflect"
@@ -431,6 +432,77 @@ func TestLedgerRBAC(t *testing.T) {
 	waitFor(t, 5*time.Second, "the writes on the standby's watch", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 2 })
 }
 
+// Without watch permission the backend reads from the apiserver, and says
+// once what to grant.
+func TestLedgerWithoutWatchReadsFromTheAPIServer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	cfg, err := e.c.User("no-watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.admin.RbacV1().Roles(e.ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-watch"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"nowatch-leaderjob-ledger"}, Verbs: []string{"get", "update"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.admin.RbacV1().RoleBindings(e.ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-watch"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "no-watch"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", Name: "no-watch"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var logged logBuffer
+	b := backend(t, cfg, e.ns, "nowatch", false, kube.WithLedgerLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	waitFor(t, 10*time.Second, "the Role to take effect", func() bool { _, _, err := b.Load(ctx); return err == nil })
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := b.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	writer := backend(t, e.c.Config(), e.ns, "nowatch", false)
+	for i := range 3 {
+		if _, err := update(ctx, writer, claim("x", time.Now(), int64(i))); err != nil {
+			t.Fatal(err)
+		}
+		s, _, err := b.Load(ctx)
+		if err != nil || s.Fence.N != int64(i) {
+			t.Fatalf("Load without the watch = fence %d, %v; want %d", s.Fence.N, err, i)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if b.Watching() {
+		t.Error("the backend says it watches without permission to")
+	}
+	if n := strings.Count(logged.String(), "grant watch on configmaps named nowatch-leaderjob-ledger"); n != 1 {
+		t.Errorf("the missing watch permission was logged %d times, want once:\n%s", n, logged.String())
+	}
+}
+
+// logBuffer is a goroutine-safe log sink.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // A watching standby sends no request while the leader writes, and sees
 // every write.
 func TestLedgerStandbySendsNoRequests(t *testing.T) {
@@ -590,4 +662,53 @@ func TestLedgerMeasure(t *testing.T) {
 		w(claim("tick", fire, 1))
 		w(complete("tick", fire, ""))
 	})
+}
+
+// While the apiserver is down Load says unavailable; afterwards the watch
+// is back, and answers Load again. Not parallel: it takes the shared
+// apiserver down.
+func TestLedgerAPIServerOutage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	writer := backend(t, e.c.Config(), e.ns, "outage", false)
+	if _, err := update(ctx, writer, claim("x", time.Now(), 1)); err != nil {
+		t.Fatal(err)
+	}
+	standby := backend(t, e.c.Config(), e.ns, "outage", true)
+
+	if err := e.c.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = e.c.StartAPIServer()
+		}
+	}()
+	waitFor(t, 5*time.Second, "the watch to notice the outage", func() bool { return !standby.Watching() })
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, _, err := standby.Load(short)
+	cancel()
+	if !errors.Is(err, ledger.ErrUnavailable) || errors.Is(err, guard.ErrForbidden) {
+		t.Errorf("Load during the outage = %v, want ErrUnavailable", err)
+	}
+	time.Sleep(2 * time.Second)
+
+	if err := e.c.StartAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	waitFor(t, 30*time.Second, "the watch to reopen", standby.Watching)
+	if _, err := update(ctx, writer, claim("x", time.Now(), 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the write on the reopened watch", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 2 })
+	before := standby.Requests()
+	if _, err := update(ctx, writer, claim("x", time.Now(), 3)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the next write", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 3 })
+	if n := standby.Requests() - before; n != 0 {
+		t.Errorf("the standby sent %d requests after the watch reopened, want 0", n)
+	}
 }

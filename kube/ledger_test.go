@@ -112,3 +112,20 @@ func TestLedgerEncodedSizeOfAFreshJob(t *testing.T) {
 		t.Errorf("a fresh job takes %d bytes, the documentation says about 0.5 KiB", len(data))
 	}
 }
+
+// An apiserver out of reach is ErrUnavailable, not a forbidden or corrupt
+// ledger.
+func TestLedgerUnreachable(t *testing.T) {
+	b, err := NewConfigMapBackend(&rest.Config{Host: "https://127.0.0.1:1"}, "ns", "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := b.Load(ctx); !errors.Is(err, ledger.ErrUnavailable) || errors.Is(err, ledger.ErrCorrupt) {
+		t.Errorf("Load = %v, want ErrUnavailable", err)
+	}
+	if err := b.Store(ctx, ledger.State{Version: 1}, ""); !errors.Is(err, ledger.ErrUnavailable) {
+		t.Errorf("Store = %v, want ErrUnavailable", err)
+	}
+}
