@@ -32,6 +32,15 @@
 //     the drain timeout, and only then releases the guard, so a standby can
 //     take over at once without overlapping a job still running here.
 //
+// # Missed fires
+//
+// Jobs with a catch-up policy (WithCatchUp, LEADERJOB_CATCH_UP), one-shot
+// jobs and jobs with WithClaim claim each fire in the fleet's ledger
+// (package ledger; WithLedger, or the one the guard source brings) before
+// they run: a deposed leader's claim is refused, a fire is run once, and a
+// new leader runs the fires the fleet missed within the policy's window.
+// RunInfo.Key is the fire's idempotency key.
+//
 // # Testing
 //
 // Package leaderjobtest runs an App against a fake guard and a fake clock.
