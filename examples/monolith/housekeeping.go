@@ -16,6 +16,9 @@ type Housekeeping struct {
 	Out      *slog.Logger
 	// Work simulates how long refreshing the exchange rates takes.
 	Work time.Duration
+
+	once sync.Once
+	sent *keySet // the reports sent, by fire key
 }
 
 // Register schedules the Housekeeping jobs on app. getenv supplies the
@@ -71,8 +74,12 @@ func (h *Housekeeping) PurgeExpiredSessions(ctx context.Context) {
 	h.Out.DebugContext(ctx, "purged sessions", slog.Int("count", n))
 }
 
-// SendDailyReport writes a report fenced by the leadership epoch: a store
-// would reject a write carrying an older epoch than the last one it saw.
+// SendDailyReport sends the report of a fire at most once, even when a
+// fire whose first run died is run again (the ledger's one at-least-once
+// case): the outbox keeps a unique key per fire (RunInfo.Key, the same on
+// every replica and every re-run), as a unique constraint in a database
+// would, and a write carries the leadership epoch so a store can reject a
+// deposed leader's write.
 func (h *Housekeeping) SendDailyReport(ctx context.Context) error {
 	epoch, ok := leaderjob.Epoch(ctx)
 	if !ok {
@@ -82,8 +89,36 @@ func (h *Housekeeping) SendDailyReport(ctx context.Context) error {
 	if info.Job == "" {
 		return errors.New("not called by leaderjob")
 	}
-	h.Out.InfoContext(ctx, "daily report sent", slog.Time("for", info.ScheduledAt), slog.Int64("epoch", epoch))
+	if !h.outbox().add(info.Key) {
+		h.Out.InfoContext(ctx, "daily report already sent", slog.String("key", info.Key))
+		return nil
+	}
+	h.Out.InfoContext(ctx, "daily report sent", slog.Time("for", info.ScheduledAt), slog.Int64("epoch", epoch),
+		slog.String("key", info.Key), slog.Bool("catch_up", info.CatchUp))
 	return nil
+}
+
+// outbox stands for a table with a unique key per sent report.
+func (h *Housekeeping) outbox() *keySet {
+	h.once.Do(func() { h.sent = &keySet{seen: map[string]bool{}} })
+	return h.sent
+}
+
+// keySet is a toy unique index.
+type keySet struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// add records key and reports whether it was new.
+func (k *keySet) add(key string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.seen[key] {
+		return false
+	}
+	k.seen[key] = true
+	return true
 }
 
 // Heartbeat does nothing: its per-run record in the log is the heartbeat.

@@ -122,3 +122,25 @@ func contains(s string, parts ...string) bool {
 	}
 	return true
 }
+
+// The daily report uses the fire's key as a unique key: a second run of the
+// same fire (the ledger's at-least-once case) sends nothing twice.
+func TestDailyReportIsSentOncePerFire(t *testing.T) {
+	h, hk := newHarness(t, map[string]string{"DAILY_REPORT_CRON": "0 0 2 * * *", "DAILY_REPORT_ZONE": "UTC"})
+	var buf strings.Builder
+	hk.Out = slog.New(slog.NewTextHandler(&buf, nil))
+	h.Start()
+	h.Advance(25 * time.Hour)
+	if r := h.Await("daily-report"); r.Outcome != guard.Ran || !strings.HasSuffix(r.Key, "/daily-report/2026-01-05T02:00:00Z") {
+		t.Fatalf("the 02:00 fire: %s key %q", r.Outcome, r.Key)
+	}
+	// Two runs of one fire: App.Trigger twice at the same (fake) time has
+	// the same key.
+	first, second := h.Trigger("daily-report"), h.Trigger("daily-report")
+	if first.Key != second.Key || first.Outcome != guard.Ran || second.Outcome != guard.Ran {
+		t.Fatalf("triggers: %q %s, %q %s", first.Key, first.Outcome, second.Key, second.Outcome)
+	}
+	if sent, again := strings.Count(buf.String(), "daily report sent"), strings.Count(buf.String(), "daily report already sent"); sent != 2 || again != 1 {
+		t.Fatalf("%d reports sent and %d refused, want 2 (one per fire) and 1:\n%s", sent, again, buf.String())
+	}
+}
