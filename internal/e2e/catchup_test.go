@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"sort"
 	"syscall"
 	"testing"
@@ -108,4 +111,52 @@ func without2(ps []*proc, q *proc) []*proc {
 		}
 	}
 	return out
+}
+
+// Every replica's /jobs answers for the fleet from the ledger: a standby
+// names the leader's last run of the claimed job.
+func TestStandbyJobsNamesTheLeadersLastRun(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, "jobs")
+	addrs := []string{freeAddr(t), freeAddr(t)}
+	var ps []*proc
+	for i, name := range []string{"jobs-a", "jobs-b"} {
+		ps = append(ps, startProc(t, c, name, "DAILY_REPORT_CRON=* * * * * *", "DAILY_REPORT_ZONE=UTC",
+			"LEADERJOB_CATCH_UP=latest:1m", "LEADERJOB_HTTP_ADDR="+addrs[i]))
+	}
+	leader := dailyLeader(t, ps, time.Time{}, 30*time.Second)
+	standby := addrs[1]
+	if leader == ps[1] {
+		standby = addrs[0]
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + standby + "/jobs")
+		if err == nil {
+			var body struct {
+				Jobs []struct {
+					Name      string `json:"name"`
+					Claims    bool   `json:"claims"`
+					Completed *struct {
+						Holder  string    `json:"holder"`
+						Outcome string    `json:"outcome"`
+						At      time.Time `json:"at"`
+					} `json:"completed"`
+				} `json:"jobs"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			for _, j := range body.Jobs {
+				if j.Name == "daily-report" && j.Completed != nil {
+					last = fmt.Sprintf("%s %s %s claims=%v", j.Completed.Holder, j.Completed.Outcome, j.Completed.At.Format(time.TimeOnly), j.Claims)
+					if j.Claims && j.Completed.Holder == leader.name && j.Completed.Outcome == "ran" && time.Since(j.Completed.At) < 5*time.Second {
+						return
+					}
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("the standby's /jobs never named %s's recent run of daily-report; last seen: %q", leader.name, last)
 }
