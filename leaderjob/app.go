@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"github.com/google/uuid"
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -106,6 +107,7 @@ type job struct {
 	calling  atomic.Bool // the job's function is executing
 	catchUp  CatchUp     // the job's policy, or the App's default
 	fired    atomic.Bool // the scheduler has fired the job at least once
+	gocronID uuid.UUID   // the job in the scheduler, for rephase
 }
 
 // Option configures New.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
+
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/leaderjob/cron"
 	"github.com/leaderjob/leaderjob/ledger"
@@ -114,6 +116,7 @@ func (a *App) leadershipBegan() {
 	defer func() { a.catchUpDone.Store(nil); close(done) }()
 	for {
 		a.catchUpAgain.Store(false)
+		a.rephase(a.base)
 		a.catchUpMissed(a.base, a.clock.Now())
 		if !a.catchUpAgain.Load() {
 			return
@@ -257,4 +260,42 @@ func (a *App) missed(j *job, s ledger.State, now time.Time) []time.Time {
 		fires = fires[len(fires)-maxCatchUp:]
 	}
 	return fires
+}
+
+// rephase moves the next fire of each claimed fixed-rate job onto the
+// fleet's rhythm: the grid through the last fire claimed in the ledger, so
+// that a new leader continues the previous leader's period instead of
+// starting its own (each replica's scheduler otherwise counts from its own
+// start).
+func (a *App) rephase(ctx context.Context) {
+	a.mu.Lock()
+	sched := a.sched
+	a.mu.Unlock()
+	if sched == nil {
+		return
+	}
+	s, err := a.ledger.Snapshot(ctx)
+	if err != nil {
+		return
+	}
+	next := a.nextRuns()
+	now := a.clock.Now()
+	for _, j := range a.jobsSnapshot() {
+		js := s.Jobs[a.ledgerJob(j)]
+		if !j.claims() || j.schedule.kind != kindFixedRate || js == nil || js.Claimed == nil {
+			continue
+		}
+		period := j.schedule.every
+		g := js.Claimed.At.Add(time.Duration(now.Sub(js.Claimed.At)/period+1) * period)
+		if cur, ok := next[j.name]; ok && cur.Sub(g).Abs() < time.Millisecond {
+			continue
+		}
+		_, err := sched.Update(j.gocronID, gocron.DurationJob(period), gocron.NewTask(a.fire, j),
+			gocron.WithName(j.name), gocron.WithStartAt(gocron.WithStartDateTime(g)))
+		if err != nil {
+			a.logger.Warn("could not move a job onto the fleet's rhythm", slog.String("job", j.name), slog.String("error", err.Error()))
+			continue
+		}
+		a.logger.Debug("job moved onto the fleet's rhythm", slog.String("job", j.name), slog.Time("next_run", g))
+	}
 }

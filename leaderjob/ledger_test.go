@@ -227,3 +227,33 @@ func TestJobsEndpointShowsTheFleetsLastRuns(t *testing.T) {
 		t.Fatalf("/jobs: fence %+v, next run %v", resp.Fence, j.NextRun)
 	}
 }
+
+// A new leader continues the fleet's rhythm for a claimed fixed-rate job:
+// its fires move onto the grid through the last claimed fire, instead of
+// counting from its own start.
+func TestNewLeaderKeepsTheFleetsRhythm(t *testing.T) {
+	l := ledger.NewLedger(ledger.NewMemory())
+	every := leaderjob.FixedRate(time.Minute)
+	a := replica(t, l, t0)
+	noErr(t, a.App.Schedule("sync", every, nop, leaderjob.WithClaim()))
+	a.Start()
+	a.Advance(2 * time.Minute) // 0, 1m, 2m
+	noErr(t, a.Stop())
+
+	b := replica(t, l, t0.Add(2*time.Minute+30*time.Second))
+	noErr(t, b.App.Schedule("sync", every, nop, leaderjob.WithClaim()))
+	b.Start()
+	if r := b.Await("sync"); r.Outcome != guard.Skipped || r.Reason != leaderjob.ReasonNotDue {
+		t.Fatalf("start-up fire 30s after the fleet's last: %s/%s, want skipped/not_due", r.Outcome, r.Reason)
+	}
+	waitUntil(t, func() bool {
+		s := b.App.Status(context.Background())
+		return s.Jobs[0].NextRun != nil && s.Jobs[0].NextRun.Equal(t0.Add(3*time.Minute))
+	})
+	b.Advance(2 * time.Minute)
+	for _, want := range []time.Duration{3 * time.Minute, 4 * time.Minute} {
+		if r := b.Await("sync"); r.Outcome != guard.Ran || !r.ScheduledAt.Equal(t0.Add(want)) {
+			t.Fatalf("fire: %s at %v, want ran at +%v (the fleet's grid)", r.Outcome, r.ScheduledAt.Sub(t0), want)
+		}
+	}
+}

@@ -133,10 +133,12 @@ func (a *App) startScheduler() error {
 		}
 		def, opts := j.schedule.gocronJob(now, j.cron)
 		opts = append(opts, gocron.WithName(j.name))
-		if _, err := sched.NewJob(def, gocron.NewTask(a.fire, j), opts...); err != nil {
+		gj, err := sched.NewJob(def, gocron.NewTask(a.fire, j), opts...)
+		if err != nil {
 			_ = sched.Shutdown()
 			return fmt.Errorf("leaderjob: job %q: scheduling %s: %w", j.name, j.schedule, err)
 		}
+		j.gocronID = gj.ID()
 	}
 	a.sched = sched
 	sched.Start()
