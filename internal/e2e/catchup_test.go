@@ -43,8 +43,21 @@ func TestCatchUpLosesNoFire(t *testing.T) {
 	time.Sleep(8 * time.Second) // the resumed replica leads again and catches up its own frozen stretch
 	end := time.Now().Add(-2 * time.Second).Truncate(time.Second)
 
+	lost, doubled, catchUps, firstAt := countFires(t, ps, end)
+	t.Logf("fires from %s to %s: %d lost, %d doubled, %d run by catch-up; killed at %s, stopped at %s, resumed at %s",
+		firstAt.Format(time.TimeOnly), end.Format(time.TimeOnly), len(lost), doubled, catchUps,
+		killed.Format(time.TimeOnly), stopped.Format(time.TimeOnly), resumed.Format(time.TimeOnly))
+	if len(lost) > 0 {
+		t.Errorf("%d fires never ran: %v", len(lost), lost)
+	}
+}
+
+// countFires counts the daily-report runs of ps by scheduled time, from the
+// first to end: the fires no process ran, how many ran more than once (each
+// is reported), and how many runs were catch-up runs.
+func countFires(t *testing.T, ps []*proc, end time.Time) (lost []time.Time, doubled, catchUps int, firstAt time.Time) {
+	t.Helper()
 	runs := map[time.Time][]string{}
-	var firstAt time.Time
 	for _, p := range ps {
 		for _, r := range p.snapshot() {
 			if r.Msg == "job run" && r.Job == "daily-report" && r.Outcome == "ran" {
@@ -53,11 +66,12 @@ func TestCatchUpLosesNoFire(t *testing.T) {
 				if firstAt.IsZero() || at.Before(firstAt) {
 					firstAt = at
 				}
+				if r.CatchUp {
+					catchUps++
+				}
 			}
 		}
 	}
-	var lost []time.Time
-	doubled := 0
 	for at := firstAt; !at.After(end); at = at.Add(time.Second) {
 		switch n := len(runs[at]); {
 		case n == 0:
@@ -67,21 +81,8 @@ func TestCatchUpLosesNoFire(t *testing.T) {
 			t.Errorf("the fire at %s ran %d times: %v", at.Format(time.TimeOnly), n, runs[at])
 		}
 	}
-	catchUps := 0
-	for _, p := range ps {
-		for _, r := range p.snapshot() {
-			if r.Msg == "job run" && r.Job == "daily-report" && r.Outcome == "ran" && r.CatchUp {
-				catchUps++
-			}
-		}
-	}
-	t.Logf("fires from %s to %s: %d lost, %d doubled, %d run by catch-up; killed at %s, stopped at %s, resumed at %s",
-		firstAt.Format(time.TimeOnly), end.Format(time.TimeOnly), len(lost), doubled, catchUps,
-		killed.Format(time.TimeOnly), stopped.Format(time.TimeOnly), resumed.Format(time.TimeOnly))
-	if len(lost) > 0 {
-		sort.Slice(lost, func(i, j int) bool { return lost[i].Before(lost[j]) })
-		t.Errorf("%d fires never ran: %v", len(lost), lost)
-	}
+	sort.Slice(lost, func(i, j int) bool { return lost[i].Before(lost[j]) })
+	return lost, doubled, catchUps, firstAt
 }
 
 // dailyLeader waits until one of ps runs the daily-report job for a fire
