@@ -152,6 +152,9 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 			a.logger.Warn("catch-up: cannot read the ledger", slog.String("error", err.Error()))
 			return
 		}
+		if pass == 0 {
+			a.checkClock(s, until)
+		}
 		ran := 0
 		for _, j := range a.jobsSnapshot() {
 			if !j.running.TryLock() {
@@ -297,5 +300,24 @@ func (a *App) rephase(ctx context.Context) {
 			continue
 		}
 		a.logger.Debug("job moved onto the fleet's rhythm", slog.String("job", j.name), slog.Time("next_run", g))
+	}
+}
+
+// checkClock warns when the ledger holds a claim made later than this
+// replica's clock says it is now: its clock is behind the fleet's (a clock
+// step, a stopped NTP). Fires it would claim at instants the fleet has
+// passed are refused as handled, never run twice; fires between its clock
+// and the fleet's wait until its clock catches up.
+func (a *App) checkClock(s ledger.State, now time.Time) {
+	var behind time.Duration
+	for _, js := range s.Jobs {
+		if js.Claimed != nil {
+			behind = max(behind, js.Claimed.Claimed.Sub(now))
+		}
+	}
+	if behind > time.Second {
+		a.metrics.ledgerErrors.WithLabelValues("clock_behind").Inc()
+		a.logger.Warn("this replica's clock is behind the fleet's: the ledger holds a claim made later than now; check NTP",
+			slog.Duration("behind", behind.Round(time.Millisecond)))
 	}
 }

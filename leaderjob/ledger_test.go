@@ -257,3 +257,41 @@ func TestNewLeaderKeepsTheFleetsRhythm(t *testing.T) {
 		}
 	}
 }
+
+// A replica whose clock is behind the fleet's (a clock step) warns, and runs
+// nothing the fleet ran: its claims of fires the fleet has passed are
+// refused as handled.
+func TestClockBehindTheFleetRunsNothingTwice(t *testing.T) {
+	l := ledger.NewLedger(ledger.NewMemory())
+	every10s := leaderjob.Cron("*/10 * * * * *").InZone("UTC")
+	policy := leaderjob.WithCatchUp(leaderjob.CatchUpAll(time.Minute))
+	a := replica(t, l, t0)
+	noErr(t, a.App.Schedule("tick", every10s, nop, policy))
+	a.Start()
+	a.Advance(time.Minute) // 10s .. 60s
+	noErr(t, a.Stop())
+
+	sink := &logSink{}
+	b := replica(t, l, t0.Add(15*time.Second), leaderjob.WithLogger(sink.logger())) // 45s behind
+	noErr(t, b.App.Schedule("tick", every10s, nop, policy))
+	b.Start()
+	b.Advance(50 * time.Second) // its 20s .. 60s: all run by the fleet already
+	for range 5 {
+		if r := b.Await("tick"); r.Outcome != guard.Skipped || r.Reason != leaderjob.ReasonHandled {
+			t.Fatalf("a fire the fleet ran: %s/%s at %v, want skipped/handled", r.Outcome, r.Reason, r.ScheduledAt)
+		}
+	}
+	b.Advance(10 * time.Second) // 70s: new
+	if r := b.Await("tick"); r.Outcome != guard.Ran || !r.ScheduledAt.Equal(t0.Add(70*time.Second)) {
+		t.Fatalf("the first new fire: %s at %v", r.Outcome, r.ScheduledAt)
+	}
+	warned := false
+	for _, rec := range sink.records(t) {
+		if rec.str("level") == "WARN" && strings.Contains(rec.str("msg"), "clock is behind") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("no warning about the clock")
+	}
+}
