@@ -101,6 +101,9 @@ func (a *App) notDue(ctx context.Context, at *attempt) error {
 // leadershipBegan starts a catch-up once the scheduler runs; a term that
 // begins while one is going makes it go round once more.
 func (a *App) leadershipBegan() {
+	if !a.anyClaims() {
+		return
+	}
 	select {
 	case <-a.running:
 	case <-a.base.Done():

@@ -42,9 +42,12 @@ func (a *App) Status(ctx context.Context) JobsResponse {
 	a.leader.mu.Lock()
 	resp.Leader = a.leader.holder
 	a.leader.mu.Unlock()
-	s, err := a.ledger.Snapshot(ctx)
-	if err != nil {
-		resp.Error = err.Error()
+	var s ledger.State
+	if a.anyClaims() { // only then is there anything in the ledger
+		var err error
+		if s, err = a.ledger.Snapshot(ctx); err != nil {
+			resp.Error = err.Error()
+		}
 	}
 	resp.Fence = s.Fence
 	next := a.nextRuns()
@@ -106,6 +109,9 @@ func newLedgerCollector(a *App) *ledgerCollector {
 func (c *ledgerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *ledgerCollector) Collect(ch chan<- prometheus.Metric) {
+	if !c.a.anyClaims() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	s, err := c.a.ledger.Snapshot(ctx)

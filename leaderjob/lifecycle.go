@@ -58,7 +58,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.startGuards(guardCtx); err != nil {
 		return err
 	}
-	if s, ok := a.ledger.(guard.Starter); ok {
+	if s, ok := a.ledger.(guard.Starter); ok && a.anyClaims() {
 		if err := s.Start(guardCtx); err != nil {
 			return errors.Join(fmt.Errorf("leaderjob: starting the ledger: %w", err), a.release())
 		}
@@ -285,3 +285,16 @@ func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug(msg, args...) }
 func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug(msg, args...) }
 func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn(msg, args...) }
 func (g gocronLogger) Error(msg string, args ...any) { g.l.Error(msg, args...) }
+
+// anyClaims reports whether a job claims its fires in the ledger: only then
+// is the ledger's object watched (and needs its RBAC).
+func (a *App) anyClaims() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, j := range a.order {
+		if j.claims() {
+			return true
+		}
+	}
+	return false
+}
