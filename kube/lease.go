@@ -144,13 +144,12 @@ func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	backend, err := NewConfigMapBackend(cfg, namespace, env.App, WithLedgerLogger(logger))
+	l, where, err := ledgerFromEnv(env.Lookup, env.App, cfg, namespace, logger, "configmap")
 	if err != nil {
-		return leaderjob.Source{}, fmt.Errorf("ledger: %w", err)
+		return leaderjob.Source{}, err
 	}
-	attrs := append(lg.LogValue().Group(), slog.String("ledger", backend.Name()))
-	return leaderjob.Source{Guard: lg, Attrs: attrs,
-		Ledger: startableLedger{ledger.NewLedger(backend, ledger.WithLogger(logger)), backend}}, nil
+	attrs := append(lg.LogValue().Group(), slog.String("ledger", where))
+	return leaderjob.Source{Guard: lg, Attrs: attrs, Ledger: l}, nil
 }
 
 // startableLedger is a Ledger whose backend watches its object once the

@@ -47,10 +47,15 @@ func sidecarGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 	if err != nil {
 		return leaderjob.Source{}, err
 	}
-	return leaderjob.Source{Guard: sg, Attrs: []slog.Attr{
+	l, where, err := ledgerFromEnv(env.Lookup, env.App, nil, "", logger, "memory")
+	if err != nil {
+		return leaderjob.Source{}, err
+	}
+	return leaderjob.Source{Guard: sg, Ledger: l, Attrs: []slog.Attr{
 		slog.String("sidecar_url", client.URL()),
 		slog.Duration("sidecar_cache_window", sidecar.DefaultCacheWindow),
 		slog.Duration("sidecar_max_call", client.MaxCallDuration()),
+		slog.String("ledger", where),
 	}}, nil
 }
 
