@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -15,14 +14,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/internal/namedwatch"
 	"github.com/leaderjob/leaderjob/ledger"
 )
 
@@ -429,110 +426,56 @@ func (b *ConfigMapBackend) logLimitedLocked(msg string, err error) {
 // maxLedgerWatchBackoff caps the wait between failed attempts to watch.
 const maxLedgerWatchBackoff = 30 * time.Second
 
-// watch keeps a watch open on the ConfigMap until ctx ends.
+// watch keeps a watch open on the ConfigMap until ctx ends: the ConfigMap
+// is read first (and again after the watch's resourceVersion expired), then
+// watched from there.
 func (b *ConfigMapBackend) watch(ctx context.Context) {
-	var rv string
-	const first = 500 * time.Millisecond
-	backoff := first
-	for ctx.Err() == nil {
-		err := b.watchOnce(ctx, &rv)
-		if err == nil || ctx.Err() != nil {
-			backoff = first
-			continue
-		}
-		b.mu.Lock()
-		b.watched = false
-		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-			backoff = max(backoff, b.logPeriod)
-			b.logLimitedLocked("cannot watch the ledger; Load reads it from the apiserver instead (grant watch on configmaps named "+b.name+")", err)
-		} else {
-			b.log.Debug("ledger watch failed", slog.String("error", err.Error()))
-		}
-		b.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxLedgerWatchBackoff)
-	}
-	b.mu.Lock()
-	b.watched = false
-	b.mu.Unlock()
-}
-
-// watchOnce reads the ConfigMap when *rv is "" and then watches it from
-// *rv until the watch ends, keeping *rv up to date. It returns nil when the
-// watch ended in a normal way and can be reopened at once.
-func (b *ConfigMapBackend) watchOnce(ctx context.Context, rv *string) error {
-	if *rv == "" {
-		cm, err := b.watcherGet(ctx)
-		if err != nil {
-			return err
-		}
-		b.mu.Lock()
-		b.seenLocked(cm, true)
-		b.mu.Unlock()
-		if cm != nil {
-			*rv = cm.ResourceVersion
-		}
-	}
-	timeout := int64(300 + rand.IntN(300))
-	w, err := b.watcher.Watch(ctx, metav1.ListOptions{
-		FieldSelector:       fields.OneTermEqualSelector("metadata.name", b.name).String(),
-		ResourceVersion:     *rv,
-		AllowWatchBookmarks: true,
-		TimeoutSeconds:      &timeout,
-	})
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	b.mu.Lock()
-	b.watched = true
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		b.watched = false
-		b.mu.Unlock()
-	}()
-	for {
-		var ev watch.Event
-		var ok bool
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok = <-w.ResultChan():
-			if !ok {
-				return nil
+	namedwatch.Watcher[*corev1.ConfigMap]{
+		Name:  b.name,
+		Watch: b.watcher.Watch,
+		Resync: func(ctx context.Context) (string, error) {
+			cm, err := b.watcherGet(ctx)
+			if err != nil {
+				return "", err
 			}
-		}
-		switch ev.Type {
-		case watch.Added, watch.Modified, watch.Deleted:
-			cm, ok := ev.Object.(*corev1.ConfigMap)
-			if !ok {
-				continue
-			}
-			*rv = cm.ResourceVersion
 			b.mu.Lock()
-			if ev.Type == watch.Deleted {
+			b.seenLocked(cm, true)
+			b.mu.Unlock()
+			if cm == nil {
+				return "", nil
+			}
+			return cm.ResourceVersion, nil
+		},
+		Seen: func(cm *corev1.ConfigMap, deleted bool) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if deleted {
 				b.seenLocked(nil, true)
 			} else {
 				b.seenLocked(cm, false)
 			}
+		},
+		Up: func(up bool) {
+			b.mu.Lock()
+			b.watched = up
 			b.mu.Unlock()
-		case watch.Bookmark:
-			if m, err := meta.Accessor(ev.Object); err == nil {
-				*rv = m.GetResourceVersion()
+		},
+		MinBackoff: 500 * time.Millisecond,
+		MaxBackoff: maxLedgerWatchBackoff,
+		Failed: func(err error, wait time.Duration) time.Duration {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+				b.logLimitedLocked("cannot watch the ledger; Load reads it from the apiserver instead (grant watch on configmaps named "+b.name+")", err)
+				return max(wait, b.logPeriod)
 			}
-		case watch.Error:
-			err := apierrors.FromObject(ev.Object)
-			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-				*rv = "" // read it again, then watch from there
-				return nil
-			}
-			return err
-		}
-	}
+			b.log.Debug("ledger watch failed", slog.String("error", err.Error()))
+			return wait
+		},
+	}.Run(ctx)
+	b.mu.Lock()
+	b.watched = false
+	b.mu.Unlock()
 }
 
 // watcherGet reads the ConfigMap (nil when absent) for the watch.
