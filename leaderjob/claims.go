@@ -129,9 +129,12 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) error {
 	}
 }
 
-// complete records how a claimed fire ended.
+// complete records how a claimed fire ended. A run cut short (canceled:
+// shutdown, lost leadership) is not recorded as completed: its claim stays
+// open, so the next leader runs the fire again under the same key (the
+// at-least-once case).
 func (a *App) complete(at *attempt) {
-	if at.claimID == "" {
+	if at.claimID == "" || at.res.Outcome == guard.Canceled {
 		return
 	}
 	r := at.res

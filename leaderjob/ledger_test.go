@@ -295,3 +295,36 @@ func TestClockBehindTheFleetRunsNothingTwice(t *testing.T) {
 		t.Error("no warning about the clock")
 	}
 }
+
+// A run cut short by the end of its term is not completed in the ledger: the
+// next leader runs the fire again, under the same key, flagged as a re-run.
+func TestCutShortRunIsRunAgainByTheNextLeader(t *testing.T) {
+	l := ledger.NewLedger(ledger.NewMemory())
+	every := leaderjob.Cron("0 * * * * *").InZone("UTC")
+	policy := leaderjob.WithCatchUp(leaderjob.CatchUpAll(10 * time.Minute))
+	a := replica(t, l, t0)
+	started := make(chan struct{})
+	noErr(t, a.App.Schedule("import", every, func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}, policy))
+	a.Hold("import")
+	a.Start()
+	a.Advance(time.Minute)
+	<-started
+	a.Guard.SetFollower("pod-b") // the term ends mid-run
+	first := a.Await("import")
+	if first.Outcome != guard.Canceled {
+		t.Fatalf("the cut-short run: %s (%v)", first.Outcome, first.Err)
+	}
+	noErr(t, a.Stop())
+
+	b := replica(t, l, t0.Add(90*time.Second), leaderjob.WithIdentity("pod-b"))
+	noErr(t, b.App.Schedule("import", every, nop, policy))
+	b.Start()
+	r := b.Await("import")
+	if r.Outcome != guard.Ran || !r.CatchUp || !r.ScheduledAt.Equal(first.ScheduledAt) || r.Key != first.Key {
+		t.Fatalf("the next leader: %s catch-up %v at %v key %q, want a re-run of %v (%q)", r.Outcome, r.CatchUp, r.ScheduledAt, r.Key, first.ScheduledAt, first.Key)
+	}
+}
