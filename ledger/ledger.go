@@ -141,6 +141,10 @@ type State struct {
 	Version int                  `json:"version"`
 	Fence   Epoch                `json:"fence"`
 	Jobs    map[string]*JobState `json:"jobs,omitempty"`
+	// Paused holds the pauses the leader acknowledged, by job (see Pause).
+	Paused map[string]Pause `json:"paused,omitempty"`
+	// Runs holds operators' run requests, by request id (see Run).
+	Runs map[string]*Run `json:"runs,omitempty"`
 }
 
 // ClaimResult is the answer to one claim.
@@ -163,6 +167,10 @@ type Ledger interface {
 	// Snapshot returns the ledger as the backend has it now (the last State
 	// seen when it cannot be read): a copy, for status pages and catch-up.
 	Snapshot(ctx context.Context) (State, error)
+	// Update applies fn to the stored State and writes it if fn reports a
+	// change (fn may be applied again after a conflict: it must depend on
+	// the State given only). fn's error is returned, and nothing written.
+	Update(ctx context.Context, fn func(s *State) (bool, error)) error
 }
 
 // Backend stores one State with compare-and-swap: Load returns it with an
