@@ -92,7 +92,10 @@ type App struct {
 	catchUpAgain atomic.Bool                   // a term began while a catch-up ran
 	catchUpDone  atomic.Pointer[chan struct{}] // closed when the running catch-up ends
 	sourceLedger ledger.Ledger                 // the ledger the guard source brought
-	signals      signals                       // for leaderjobtest
+	controls     Controls                      // operators' requests; nil: none
+	controlKick  chan struct{}
+	manualRuns   inFlight
+	signals      signals // for leaderjobtest
 	skipWarn     skipWarnings
 }
 
@@ -131,6 +134,7 @@ type options struct {
 	catchUp      *CatchUp
 	version      string
 	sources      map[string]GuardSource
+	controls     Controls
 }
 
 // App states, for the probes.
@@ -285,7 +289,12 @@ func New(name string, opts ...Option) (*App, error) {
 			return nil, err
 		}
 		a.guard, a.guardAttrs, a.sourceLedger = src.Guard, src.Attrs, src.Ledger
+		a.controls = src.Controls
 	}
+	if o.controls != nil {
+		a.controls = o.controls
+	}
+	a.controlKick = make(chan struct{}, 1)
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
 	if err := a.setUpLedger(env, o); err != nil {
 		return nil, err
@@ -293,7 +302,7 @@ func New(name string, opts ...Option) (*App, error) {
 	if err := reg.Register(newLedgerCollector(a)); err != nil {
 		return nil, fmt.Errorf("leaderjob: %w", err)
 	}
-	a.leader.onLead = a.leadershipBegan
+	a.leader.onLead = func() { a.kickControls(); a.leadershipBegan() }
 	a.appGuard = a.leader.recording(a.guard)
 	a.pipeline = a.newPipeline()
 	a.metrics.info.WithLabelValues(a.self, a.guardName).Set(1)
