@@ -148,8 +148,12 @@ func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 	if err != nil {
 		return leaderjob.Source{}, fmt.Errorf("ledger: %w", err)
 	}
-	attrs := append(lg.LogValue().Group(), slog.String("ledger", backend.Name()))
-	return leaderjob.Source{Guard: lg, Attrs: attrs,
+	controls, err := NewConfigMapControls(cfg, namespace, env.App, logger)
+	if err != nil {
+		return leaderjob.Source{}, fmt.Errorf("controls: %w", err)
+	}
+	attrs := append(lg.LogValue().Group(), slog.String("ledger", backend.Name()), slog.String("controls", controls.Name()))
+	return leaderjob.Source{Guard: lg, Attrs: attrs, Controls: controls,
 		Ledger: startableLedger{ledger.NewLedger(backend, ledger.WithLogger(logger)), backend}}, nil
 }
 
