@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -97,6 +98,11 @@ func (a *App) applyControls(ctx context.Context) {
 	if err != nil || !d.Leader {
 		return
 	}
+	var names []string
+	for _, j := range a.jobsSnapshot() {
+		names = append(names, j.name)
+	}
+	slices.Sort(names)
 	now := a.clock.Now().UTC()
 	acks := make(map[string]ledger.Pause, len(c.Paused))
 	for job, p := range c.Paused {
@@ -107,7 +113,11 @@ func (a *App) applyControls(ctx context.Context) {
 		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
 			return false, ledger.ErrFenced
 		}
-		return s.SetPaused(acks), nil
+		changed := s.SetPaused(acks)
+		if !slices.Equal(s.JobNames, names) {
+			s.JobNames, changed = names, true
+		}
+		return changed, nil
 	})
 	cancel()
 	if err != nil {

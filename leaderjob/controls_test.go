@@ -89,7 +89,7 @@ func TestPausedFiresAreSkippedAndHandled(t *testing.T) {
 	a.Start()
 	eventually(t, l, "pause acknowledged", func(s ledger.State) bool {
 		p, ok := s.Paused["tick"]
-		return ok && p.By == "ops@example.com" && p.Since.Equal(since) && p.Holder != ""
+		return ok && p.By == "ops@example.com" && p.Since.Equal(since) && p.Holder != "" && len(s.JobNames) == 1 && s.JobNames[0] == "tick"
 	})
 	a.Advance(30 * time.Second)
 	for _, r := range a.Results() {

@@ -145,6 +145,9 @@ type State struct {
 	Paused map[string]Pause `json:"paused,omitempty"`
 	// Runs holds operators' run requests, by request id (see Run).
 	Runs map[string]*Run `json:"runs,omitempty"`
+	// JobNames are the jobs the last leader scheduled (sorted), whether
+	// they claim their fires or not, so that tools can check a name.
+	JobNames []string `json:"job_names,omitempty"`
 }
 
 // ClaimResult is the answer to one claim.
