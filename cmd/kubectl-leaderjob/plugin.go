@@ -102,7 +102,13 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if p.ns, _, err = cf.ToRawKubeConfigLoader().Namespace(); err != nil || p.ns == "" {
 		p.ns = "default"
 	}
-	cmd, rest := rest[0], rest[1:]
+	return p.exec(ctx, rest[0], rest[1:])
+}
+
+// exec runs command cmd with its arguments and returns the exit code.
+func (p *plugin) exec(ctx context.Context, cmd string, rest []string) int {
+	errOut := p.errOut
+	var err error
 	need := func(lo, hi int, what string) bool {
 		if len(rest) < lo || len(rest) > hi {
 			fmt.Fprintf(errOut, "error: usage: kubectl leaderjob %s %s\n", cmd, what)
@@ -133,8 +139,7 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 		}
 		code, err = p.run(ctx, rest[0], rest[1])
 	default:
-		fmt.Fprintf(errOut, "error: unknown command %q\n", cmd)
-		fs.Usage()
+		fmt.Fprintf(errOut, "error: unknown command %q: use status, history, pause, resume or run (--help)\n", cmd)
 		return exitUsage
 	}
 	if err != nil {
@@ -306,7 +311,7 @@ func (p *plugin) whoAmI(ctx context.Context) string {
 
 // waitLedger polls the app's ledger until done holds or --timeout passes.
 func (p *plugin) waitLedger(ctx context.Context, name string, done func(s ledger.State) bool) (ledger.State, bool, error) {
-	deadline := p.now().Add(p.timeout)
+	deadline := time.Now().Add(p.timeout)
 	for {
 		a, err := p.oneApp(ctx, name)
 		if err != nil {
@@ -315,7 +320,7 @@ func (p *plugin) waitLedger(ctx context.Context, name string, done func(s ledger
 		if done(a.state) {
 			return a.state, true, nil
 		}
-		if !p.now().Before(deadline) {
+		if !time.Now().Before(deadline) {
 			return a.state, false, nil
 		}
 		select {
