@@ -79,24 +79,25 @@ type App struct {
 
 	// base is the parent of every run context; shutdown cancels it with
 	// guard.ErrShuttingDown.
-	base         context.Context
-	cancelBase   context.CancelCauseFunc
-	inflight     inflight
-	runSeq       runIDs
-	pipeline     func(*attempt) // the path of every run attempt (newPipeline)
-	ledger       ledger.Ledger  // the fleet's record of claimed fires
-	catchUp      CatchUp        // the default policy (LEADERJOB_CATCH_UP)
-	version      string         // this release, for one-shot jobs' claims
-	terms        terms
-	catchingUp   sync.Mutex                    // one catch-up at a time
-	catchUpAgain atomic.Bool                   // a term began while a catch-up ran
-	catchUpDone  atomic.Pointer[chan struct{}] // closed when the running catch-up ends
-	sourceLedger ledger.Ledger                 // the ledger the guard source brought
-	controls     Controls                      // operators' requests; nil: none
-	controlKick  chan struct{}
-	manualRuns   inFlight
-	signals      signals // for leaderjobtest
-	skipWarn     skipWarnings
+	base          context.Context
+	cancelBase    context.CancelCauseFunc
+	inflight      inflight
+	runSeq        runIDs
+	pipeline      func(*attempt) // the path of every run attempt (newPipeline)
+	ledger        ledger.Ledger  // the fleet's record of claimed fires
+	catchUp       CatchUp        // the default policy (LEADERJOB_CATCH_UP)
+	version       string         // this release, for one-shot jobs' claims
+	terms         terms
+	catchingUp    sync.Mutex                    // one catch-up at a time
+	catchUpAgain  atomic.Bool                   // a term began while a catch-up ran
+	catchUpDone   atomic.Pointer[chan struct{}] // closed when the running catch-up ends
+	sourceLedger  ledger.Ledger                 // the ledger the guard source brought
+	controls      Controls                      // operators' requests; nil: none
+	controlKick   chan struct{}
+	manualRuns    inFlight
+	controlWarned atomic.Int64 // when the controls last could not be read (unix ns)
+	signals       signals      // for leaderjobtest
+	skipWarn      skipWarnings
 }
 
 type job struct {

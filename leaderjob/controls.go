@@ -241,7 +241,13 @@ func (a *App) paused(ctx context.Context, name string) bool {
 	}
 	c, err := a.controls.Current(ctx)
 	if err != nil {
-		a.logger.LogAttrs(ctx, slog.LevelWarn, "operators' controls cannot be read; the fire is not held", slog.String("job", name), slog.String("error", err.Error()))
+		// At most one warning a minute: a missing grant would otherwise
+		// warn on every fire.
+		now := time.Now()
+		if last := a.controlWarned.Load(); last == 0 || now.Sub(time.Unix(0, last)) >= time.Minute {
+			a.controlWarned.Store(now.UnixNano())
+			a.logger.LogAttrs(ctx, slog.LevelWarn, "operators' controls cannot be read; fires are not held by pauses", slog.String("job", name), slog.String("error", err.Error()))
+		}
 		return false
 	}
 	_, ok := c.Paused[name]

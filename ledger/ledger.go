@@ -44,7 +44,9 @@
 // jobs; far more with short names and errors. The record of a job that is
 // no longer scheduled is kept. A Backend with a size limit refuses a
 // larger State with ErrTooLarge (see EncodedSize), which fails the claims
-// of that write.
+// of that write. Operators' requests add at most RunsLen run records
+// (about 0.4 KiB each, 0.65 KiB with a full error: 64 take at most about
+// 42 KiB) and one pause per paused job.
 package ledger
 
 import (
