@@ -79,21 +79,25 @@ type App struct {
 
 	// base is the parent of every run context; shutdown cancels it with
 	// guard.ErrShuttingDown.
-	base         context.Context
-	cancelBase   context.CancelCauseFunc
-	inflight     inflight
-	runSeq       runIDs
-	pipeline     func(*attempt) // the path of every run attempt (newPipeline)
-	ledger       ledger.Ledger  // the fleet's record of claimed fires
-	catchUp      CatchUp        // the default policy (LEADERJOB_CATCH_UP)
-	version      string         // this release, for one-shot jobs' claims
-	terms        terms
-	catchingUp   sync.Mutex                    // one catch-up at a time
-	catchUpAgain atomic.Bool                   // a term began while a catch-up ran
-	catchUpDone  atomic.Pointer[chan struct{}] // closed when the running catch-up ends
-	sourceLedger ledger.Ledger                 // the ledger the guard source brought
-	signals      signals                       // for leaderjobtest
-	skipWarn     skipWarnings
+	base          context.Context
+	cancelBase    context.CancelCauseFunc
+	inflight      inflight
+	runSeq        runIDs
+	pipeline      func(*attempt) // the path of every run attempt (newPipeline)
+	ledger        ledger.Ledger  // the fleet's record of claimed fires
+	catchUp       CatchUp        // the default policy (LEADERJOB_CATCH_UP)
+	version       string         // this release, for one-shot jobs' claims
+	terms         terms
+	catchingUp    sync.Mutex                    // one catch-up at a time
+	catchUpAgain  atomic.Bool                   // a term began while a catch-up ran
+	catchUpDone   atomic.Pointer[chan struct{}] // closed when the running catch-up ends
+	sourceLedger  ledger.Ledger                 // the ledger the guard source brought
+	controls      Controls                      // operators' requests; nil: none
+	controlKick   chan struct{}
+	manualRuns    inFlight
+	controlWarned atomic.Int64 // when the controls last could not be read (unix ns)
+	signals       signals      // for leaderjobtest
+	skipWarn      skipWarnings
 }
 
 type job struct {
@@ -131,6 +135,7 @@ type options struct {
 	catchUp      *CatchUp
 	version      string
 	sources      map[string]GuardSource
+	controls     Controls
 }
 
 // App states, for the probes.
@@ -285,7 +290,12 @@ func New(name string, opts ...Option) (*App, error) {
 			return nil, err
 		}
 		a.guard, a.guardAttrs, a.sourceLedger = src.Guard, src.Attrs, src.Ledger
+		a.controls = src.Controls
 	}
+	if o.controls != nil {
+		a.controls = o.controls
+	}
+	a.controlKick = make(chan struct{}, 1)
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
 	if err := a.setUpLedger(env, o); err != nil {
 		return nil, err
@@ -293,7 +303,7 @@ func New(name string, opts ...Option) (*App, error) {
 	if err := reg.Register(newLedgerCollector(a)); err != nil {
 		return nil, fmt.Errorf("leaderjob: %w", err)
 	}
-	a.leader.onLead = a.leadershipBegan
+	a.leader.onLead = func() { a.kickControls(); a.leadershipBegan() }
 	a.appGuard = a.leader.recording(a.guard)
 	a.pipeline = a.newPipeline()
 	a.metrics.info.WithLabelValues(a.self, a.guardName).Set(1)

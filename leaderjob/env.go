@@ -110,6 +110,10 @@ type Source struct {
 	// Ledger is where claimed fires are recorded for the whole fleet (a
 	// ConfigMap in lease mode); nil: one in memory.
 	Ledger ledger.Ledger
+	// Controls are the operators' requests (a watched ConfigMap in lease
+	// mode); nil: none. If it is a guard.Starter, it is started with the
+	// App.
+	Controls Controls
 	// Attrs describe the guard for the start-up summary record.
 	Attrs []slog.Attr
 }

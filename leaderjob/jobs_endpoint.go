@@ -33,6 +33,12 @@ type JobStatus struct {
 	Claims       bool       `json:"claims"` // fires are claimed in the ledger
 	EveryReplica bool       `json:"every_replica,omitempty"`
 	Disabled     bool       `json:"disabled,omitempty"`
+	// Paused is the pause the leader acknowledged (an operator's, see
+	// Controls); nil when the job is not paused.
+	Paused *ledger.Pause `json:"paused,omitempty"`
+	// ManualRuns are the operators' last run requests of the job, by
+	// request id.
+	ManualRuns map[string]*ledger.Run `json:"manual_runs,omitempty"`
 	ledger.JobState
 }
 
@@ -43,7 +49,7 @@ func (a *App) Status(ctx context.Context) JobsResponse {
 	resp.Leader = a.leader.holder
 	a.leader.mu.Unlock()
 	var s ledger.State
-	if a.anyClaims() { // only then is there anything in the ledger
+	if a.anyClaims() || a.controls != nil { // only then is there anything in the ledger
 		var err error
 		if s, err = a.ledger.Snapshot(ctx); err != nil {
 			resp.Error = err.Error()
@@ -59,6 +65,17 @@ func (a *App) Status(ctx context.Context) JobsResponse {
 		}
 		if js := s.Jobs[a.ledgerJob(j)]; js != nil {
 			st.JobState = *js
+		}
+		if p, ok := s.Paused[j.name]; ok {
+			st.Paused = &p
+		}
+		for id, r := range s.Runs {
+			if r.Job == j.name {
+				if st.ManualRuns == nil {
+					st.ManualRuns = map[string]*ledger.Run{}
+				}
+				st.ManualRuns[id] = r
+			}
 		}
 		resp.Jobs = append(resp.Jobs, st)
 	}

@@ -32,6 +32,8 @@ func recordLevel(r Result) slog.Level {
 			return slog.LevelInfo
 		case r.Reason == ReasonFenced:
 			return slog.LevelWarn
+		case r.Reason == ReasonPaused:
+			return slog.LevelInfo
 		case r.Reason == ReasonHandled:
 			return slog.LevelDebug
 		case isSourceProblem(r.Reason):

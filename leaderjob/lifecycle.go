@@ -63,6 +63,13 @@ func (a *App) Run(ctx context.Context) error {
 			return errors.Join(fmt.Errorf("leaderjob: starting the ledger: %w", err), a.release())
 		}
 	}
+	if a.controls != nil {
+		if s, ok := a.controls.(guard.Starter); ok {
+			if err := s.Start(guardCtx); err != nil {
+				return errors.Join(fmt.Errorf("leaderjob: starting the controls: %w", err), a.release())
+			}
+		}
+	}
 	a.awaitLeaderKnown(ctx)
 
 	if err := a.startScheduler(); err != nil {
@@ -71,6 +78,9 @@ func (a *App) Run(ctx context.Context) error {
 	a.state.Store(stateRunning)
 	close(a.running)
 	a.logStart()
+	if a.controls != nil {
+		go a.controlLoop(a.base)
+	}
 
 	<-ctx.Done()
 	stopSignals() // from here on a second signal terminates the process

@@ -39,6 +39,8 @@ type metrics struct {
 	ledgerErrors  *prometheus.CounterVec // op
 	catchUps      *prometheus.CounterVec // job_name
 	reruns        *prometheus.CounterVec // job_name
+	pauses        *prometheus.GaugeVec   // job_name
+	manualRuns    *prometheus.CounterVec // job_name, outcome
 }
 
 // runDurationBuckets reach from a millisecond to about 18 hours, so that
@@ -107,10 +109,18 @@ func newMetrics(reg prometheus.Registerer, app string) (*metrics, error) {
 			Name: "leaderjob_reruns_total",
 			Help: "Fires run again because the term that claimed them never completed them (the at-least-once case), by job.",
 		}, []string{labelJob}),
+		pauses: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "leaderjob_pauses",
+			Help: "1 while an operator has paused the job (its fires are skipped with reason paused), else 0.",
+		}, []string{labelJob}),
+		manualRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leaderjob_manual_runs_total",
+			Help: "Operators' run requests this replica answered, by job and outcome.",
+		}, []string{labelJob, "outcome"}),
 	}
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{labelApp: app}, reg)
 	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.interval, m.isLeader, m.transitions,
-		m.checkDuration, m.guardErrors, m.scheduler, m.sidecar, m.info, m.ledgerErrors, m.catchUps, m.reruns} {
+		m.checkDuration, m.guardErrors, m.scheduler, m.sidecar, m.info, m.ledgerErrors, m.catchUps, m.reruns, m.pauses, m.manualRuns} {
 		if err := wrapped.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {

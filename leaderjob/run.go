@@ -80,10 +80,15 @@ func (a *App) fire(j *job) {
 
 // runOnce sends one attempt through the pipeline and reports its Result.
 func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time, kind fireKind) Result {
-	at := &attempt{ctx: ctx, job: j, kind: kind, info: RunInfo{
+	return a.runAttempt(ctx, j, &attempt{ctx: ctx, job: j, kind: kind, info: RunInfo{
 		Job: j.name, RunID: a.runSeq.next(), ScheduledAt: scheduledAt,
 		Key: a.fireKey(j, scheduledAt), CatchUp: kind == catchUpFire,
-	}}
+	}})
+}
+
+// runAttempt sends at through the pipeline and reports its Result.
+func (a *App) runAttempt(ctx context.Context, j *job, at *attempt) Result {
+	scheduledAt := at.info.ScheduledAt
 	a.pipeline(at)
 	at.res.Job, at.res.RunID, at.res.ScheduledAt = j.name, at.info.RunID, scheduledAt
 	at.res.Key, at.res.CatchUp = at.info.Key, at.info.CatchUp
@@ -165,6 +170,16 @@ func (a *App) guarded(func(*attempt)) func(*attempt) {
 		defer func() { stop(); cancel(nil) }()
 		o := guard.Run(ctx, j.guard, func(ctx context.Context) error {
 			d, _ := guard.DecisionFrom(ctx)
+			if at.kind != manualFire && a.paused(ctx, j.name) {
+				// Claimed, so that the fire counts as handled and no
+				// catch-up runs it after the resume.
+				if j.claims() {
+					if err := a.claim(ctx, at, d); err != nil {
+						return err
+					}
+				}
+				return &errClaim{ReasonPaused, errors.New("an operator paused the job")}
+			}
 			if j.claims() && at.kind != manualFire {
 				if err := a.notDue(ctx, at); err != nil {
 					return err

@@ -44,7 +44,9 @@
 // jobs; far more with short names and errors. The record of a job that is
 // no longer scheduled is kept. A Backend with a size limit refuses a
 // larger State with ErrTooLarge (see EncodedSize), which fails the claims
-// of that write.
+// of that write. Operators' requests add at most RunsLen run records
+// (about 0.4 KiB each, 0.65 KiB with a full error: 64 take at most about
+// 42 KiB) and one pause per paused job.
 package ledger
 
 import (
@@ -141,6 +143,13 @@ type State struct {
 	Version int                  `json:"version"`
 	Fence   Epoch                `json:"fence"`
 	Jobs    map[string]*JobState `json:"jobs,omitempty"`
+	// Paused holds the pauses the leader acknowledged, by job (see Pause).
+	Paused map[string]Pause `json:"paused,omitempty"`
+	// Runs holds operators' run requests, by request id (see Run).
+	Runs map[string]*Run `json:"runs,omitempty"`
+	// JobNames are the jobs the last leader scheduled (sorted), whether
+	// they claim their fires or not, so that tools can check a name.
+	JobNames []string `json:"job_names,omitempty"`
 }
 
 // ClaimResult is the answer to one claim.
@@ -163,6 +172,10 @@ type Ledger interface {
 	// Snapshot returns the ledger as the backend has it now (the last State
 	// seen when it cannot be read): a copy, for status pages and catch-up.
 	Snapshot(ctx context.Context) (State, error)
+	// Update applies fn to the stored State and writes it if fn reports a
+	// change (fn may be applied again after a conflict: it must depend on
+	// the State given only). fn's error is returned, and nothing written.
+	Update(ctx context.Context, fn func(s *State) (bool, error)) error
 }
 
 // Backend stores one State with compare-and-swap: Load returns it with an

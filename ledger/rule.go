@@ -220,6 +220,21 @@ func truncate(s string, n int) string {
 // Clone returns a deep copy of s: changing either leaves the other alone.
 func (s State) Clone() State {
 	out := State{Version: s.Version, Fence: s.Fence}
+	if s.JobNames != nil {
+		out.JobNames = append([]string(nil), s.JobNames...)
+	}
+	if s.Paused != nil {
+		out.Paused = make(map[string]Pause, len(s.Paused))
+		for k, v := range s.Paused {
+			out.Paused[k] = v
+		}
+	}
+	if s.Runs != nil {
+		out.Runs = make(map[string]*Run, len(s.Runs))
+		for k, v := range s.Runs {
+			out.Runs[k] = clonePtr(v)
+		}
+	}
 	if s.Jobs == nil {
 		return out
 	}

@@ -131,6 +131,7 @@ type request struct {
 	ctx        context.Context
 	claims     []Claim
 	completion *Completion
+	update     func(*State) (bool, error)
 	results    []ClaimResult
 	err        error // the completion's, or the whole request's
 	done       chan struct{}
@@ -156,6 +157,14 @@ func (l *ledger) Claim(ctx context.Context, claims []Claim) ([]ClaimResult, erro
 
 func (l *ledger) Complete(ctx context.Context, c Completion) error {
 	r := &request{ctx: ctx, completion: &c, done: make(chan struct{})}
+	if err := l.submit(r); err != nil {
+		return err
+	}
+	return r.err
+}
+
+func (l *ledger) Update(ctx context.Context, fn func(*State) (bool, error)) error {
+	r := &request{ctx: ctx, update: fn, done: make(chan struct{})}
 	if err := l.submit(r); err != nil {
 		return err
 	}
@@ -270,6 +279,15 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 		now := l.cfg.now()
 		var resets []reset
 		for _, r := range batch {
+			if r.update != nil {
+				c := s.Clone()
+				ch, err := r.update(&c)
+				r.err = err
+				if err == nil && ch {
+					s, changed = c, true
+				}
+				continue
+			}
 			if r.completion != nil {
 				ch, err := s.complete(*r.completion)
 				r.err = err

@@ -1,0 +1,272 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/leaderjob"
+)
+
+// Names of the control ConfigMap, where operators pause jobs and request
+// runs (kubectl leaderjob pause, resume, run). It is separate from the
+// ledger so that operators need no write access to the ledger, and the
+// App needs only get and watch on it.
+const (
+	// ControlSuffix ends the ConfigMap's name: <app>-leaderjob-control.
+	ControlSuffix = "-leaderjob-control"
+	// ControlDataKey is the data key that holds the JSON-encoded
+	// leaderjob.Control.
+	ControlDataKey = "control.json"
+)
+
+// ControlName returns the name of app's control ConfigMap.
+func ControlName(app string) string { return app + ControlSuffix }
+
+// DecodeControl reads the requests out of a control ConfigMap (nil, or
+// without the data key: none).
+func DecodeControl(cm *corev1.ConfigMap) (leaderjob.Control, error) {
+	var c leaderjob.Control
+	if cm == nil || cm.Data[ControlDataKey] == "" {
+		return c, nil
+	}
+	if err := json.Unmarshal([]byte(cm.Data[ControlDataKey]), &c); err != nil {
+		return leaderjob.Control{}, fmt.Errorf("kube: control configmap %s/%s, key %s: %w", cm.Namespace, cm.Name, ControlDataKey, err)
+	}
+	return c, nil
+}
+
+// EncodeControl writes c into cm (labelled as app's), for the tools that
+// write the requests.
+func EncodeControl(cm *corev1.ConfigMap, app string, c leaderjob.Control) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if cm.Labels == nil {
+		cm.Labels = map[string]string{}
+	}
+	cm.Labels[LabelManagedBy] = "leaderjob"
+	cm.Labels[LabelApp] = app
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data[ControlDataKey] = string(b)
+	return nil
+}
+
+// ConfigMapControls are an App's leaderjob.Controls on its control
+// ConfigMap, namespace/<app>-leaderjob-control. Once started it keeps a
+// watch on the ConfigMap (by name) and answers Current from the watched
+// copy; without the watch Current reads it from the apiserver. An absent
+// ConfigMap is no request.
+//
+// RBAC: get and watch on configmaps named <app>-leaderjob-control.
+type ConfigMapControls struct {
+	namespace, name, desc string
+	client, watcher       corev1client.ConfigMapInterface
+	log                   *slog.Logger
+	started               atomic.Bool
+	changes               chan struct{}
+
+	mu      sync.Mutex
+	watched bool
+	known   bool
+	cm      *corev1.ConfigMap
+}
+
+// NewConfigMapControls returns the controls of app in namespace.
+func NewConfigMapControls(cfg *rest.Config, namespace, app string, logger *slog.Logger) (*ConfigMapControls, error) {
+	if namespace == "" || app == "" {
+		return nil, errors.New("kube: controls: the namespace and the app name must not be empty")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := &ConfigMapControls{namespace: namespace, name: ControlName(app), changes: make(chan struct{}, 1)}
+	c.desc = namespace + "/" + c.name
+	c.log = logger.With(slog.String("component", "controls"), slog.String("configmap", c.desc))
+	clientFor := func(timeout time.Duration) (corev1client.ConfigMapInterface, error) {
+		rc := rest.CopyConfig(cfg)
+		rc.Timeout = timeout
+		rc.QPS, rc.Burst, rc.RateLimiter = 5, 10, nil
+		rc.UserAgent = "leaderjob/" + app
+		rc.WarningHandler = rest.NoWarnings{}
+		cs, err := corev1client.NewForConfig(rc)
+		if err != nil {
+			return nil, fmt.Errorf("kube: controls client: %w", err)
+		}
+		return cs.ConfigMaps(namespace), nil
+	}
+	var err error
+	if c.client, err = clientFor(10 * time.Second); err != nil {
+		return nil, err
+	}
+	if c.watcher, err = clientFor(0); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Name returns the ConfigMap's namespace/name.
+func (c *ConfigMapControls) Name() string { return c.desc }
+
+// Changes receives a value after the ConfigMap changed.
+func (c *ConfigMapControls) Changes() <-chan struct{} { return c.changes }
+
+// Current returns the requests as the ConfigMap holds them.
+func (c *ConfigMapControls) Current(ctx context.Context) (leaderjob.Control, error) {
+	c.mu.Lock()
+	if c.watched && c.known {
+		cm := c.cm
+		c.mu.Unlock()
+		return DecodeControl(cm)
+	}
+	c.mu.Unlock()
+	cm, err := c.get(ctx)
+	if err != nil {
+		return leaderjob.Control{}, err
+	}
+	return DecodeControl(cm)
+}
+
+func (c *ConfigMapControls) get(ctx context.Context) (*corev1.ConfigMap, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cm, err := c.client.Get(ctx, c.name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
+		return nil, fmt.Errorf("%w: configmap %s: %w: grant get and watch on configmaps named %s in namespace %s (see %s)",
+			guard.ErrForbidden, c.desc, err, c.name, c.namespace, ledgerRBACHint)
+	case err != nil:
+		return nil, fmt.Errorf("kube: controls: configmap %s: %w", c.desc, err)
+	}
+	return cm, nil
+}
+
+// Start keeps a watch on the ConfigMap until ctx ends.
+func (c *ConfigMapControls) Start(ctx context.Context) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return errors.New("kube: controls already started")
+	}
+	go c.watch(ctx)
+	return nil
+}
+
+func (c *ConfigMapControls) seen(cm *corev1.ConfigMap) {
+	c.mu.Lock()
+	changed := !c.known || (c.cm == nil) != (cm == nil) || (cm != nil && cm.ResourceVersion != c.cm.ResourceVersion)
+	c.cm, c.known = cm, true
+	c.mu.Unlock()
+	if changed {
+		select {
+		case c.changes <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *ConfigMapControls) setWatched(w bool) {
+	c.mu.Lock()
+	c.watched = w
+	c.mu.Unlock()
+}
+
+func (c *ConfigMapControls) watch(ctx context.Context) {
+	var rv string
+	backoff := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		err := c.watchOnce(ctx, &rv)
+		c.setWatched(false)
+		if err == nil || ctx.Err() != nil {
+			backoff = 500 * time.Millisecond
+			continue
+		}
+		c.log.Warn("cannot watch the operators' controls; they are read on each fire instead", slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxLedgerWatchBackoff)
+	}
+}
+
+func (c *ConfigMapControls) watchOnce(ctx context.Context, rv *string) error {
+	if *rv == "" {
+		cm, err := c.get(ctx)
+		if err != nil {
+			return err
+		}
+		c.seen(cm)
+		if cm != nil {
+			*rv = cm.ResourceVersion
+		}
+	}
+	timeout := int64(300 + rand.IntN(300))
+	w, err := c.watcher.Watch(ctx, metav1.ListOptions{
+		FieldSelector:       fields.OneTermEqualSelector("metadata.name", c.name).String(),
+		ResourceVersion:     *rv,
+		AllowWatchBookmarks: true,
+		TimeoutSeconds:      &timeout,
+	})
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	c.setWatched(true)
+	for {
+		var ev watch.Event
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok = <-w.ResultChan():
+			if !ok {
+				return nil
+			}
+		}
+		switch ev.Type {
+		case watch.Added, watch.Modified, watch.Deleted:
+			cm, ok := ev.Object.(*corev1.ConfigMap)
+			if !ok {
+				continue
+			}
+			*rv = cm.ResourceVersion
+			if ev.Type == watch.Deleted {
+				cm = nil
+			}
+			c.seen(cm)
+		case watch.Bookmark:
+			if m, err := meta.Accessor(ev.Object); err == nil {
+				*rv = m.GetResourceVersion()
+			}
+		case watch.Error:
+			err := apierrors.FromObject(ev.Object)
+			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+				*rv = ""
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+var _ leaderjob.Controls = (*ConfigMapControls)(nil)

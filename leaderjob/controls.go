@@ -1,0 +1,255 @@
+package leaderjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/ledger"
+)
+
+// ReasonPaused: an operator paused the job (Controls). The fire is
+// claimed in the ledger when the job claims its fires, so that it counts
+// as handled: no catch-up runs it after the resume.
+const ReasonPaused guard.Reason = "paused"
+
+// Controls is how operators steer an App's jobs (in lease mode, a
+// ConfigMap <app>-leaderjob-control that package kube watches, written by
+// the kubectl-leaderjob plugin). The leader skips the fires of paused
+// jobs, acknowledges pauses in the ledger, and runs each run request once
+// fleet-wide.
+type Controls interface {
+	// Current returns the operators' requests as they stand now.
+	Current(ctx context.Context) (Control, error)
+	// Changes receives a value after the requests changed. Signals
+	// coalesce; the channel is never closed.
+	Changes() <-chan struct{}
+}
+
+// Control is what operators asked of an App.
+type Control struct {
+	Paused map[string]PauseRequest `json:"paused,omitempty"` // by job
+	Runs   map[string]RunRequest   `json:"runs,omitempty"`   // by request id
+}
+
+// PauseRequest pauses a job until it is removed.
+type PauseRequest struct {
+	By     string    `json:"by,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Since  time.Time `json:"since"`
+}
+
+// RunRequest asks for one run of a job, whatever its schedule. A paused
+// job refuses it unless Force is set.
+type RunRequest struct {
+	Job   string    `json:"job"`
+	By    string    `json:"by,omitempty"`
+	At    time.Time `json:"at"`
+	Force bool      `json:"force,omitempty"`
+}
+
+// WithControls sets where operators' pauses and run requests come from
+// (default: those the guard source brings, in lease mode; none otherwise).
+func WithControls(c Controls) Option { return func(o *options) { o.controls = c } }
+
+// controlLoop acts on the operators' requests until ctx ends: on each
+// change, and when a term of this replica begins.
+func (a *App) controlLoop(ctx context.Context) {
+	for {
+		a.applyControls(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.controls.Changes():
+		case <-a.controlKick:
+		}
+	}
+}
+
+// kickControls makes the control loop look again (a term began).
+func (a *App) kickControls() {
+	select {
+	case a.controlKick <- struct{}{}:
+	default:
+	}
+}
+
+// applyControls sets the pause gauges and, on the leader, acknowledges
+// the pauses in the ledger and starts the pending run requests.
+func (a *App) applyControls(ctx context.Context) {
+	c, err := a.controls.Current(ctx)
+	if err != nil {
+		a.logger.Warn("operators' controls cannot be read", "error", err.Error())
+		return
+	}
+	for _, j := range a.jobsSnapshot() {
+		v := 0.0
+		if _, ok := c.Paused[j.name]; ok {
+			v = 1
+		}
+		a.metrics.pauses.WithLabelValues(j.name).Set(v)
+	}
+	d, err := a.leader.probe(ctx)
+	if err != nil || !d.Leader {
+		return
+	}
+	var names []string
+	for _, j := range a.jobsSnapshot() {
+		names = append(names, j.name)
+	}
+	slices.Sort(names)
+	now := a.clock.Now().UTC()
+	acks := make(map[string]ledger.Pause, len(c.Paused))
+	for job, p := range c.Paused {
+		acks[job] = ledger.Pause{By: p.By, Reason: p.Reason, Since: p.Since.UTC(), Acked: now, Holder: a.self}
+	}
+	wctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	err = a.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
+		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
+			return false, ledger.ErrFenced
+		}
+		changed := s.SetPaused(acks)
+		if !slices.Equal(s.JobNames, names) {
+			s.JobNames, changed = names, true
+		}
+		return changed, nil
+	})
+	cancel()
+	if err != nil {
+		a.logger.Warn("could not acknowledge the pauses in the ledger", "error", err.Error())
+	}
+	if len(c.Runs) == 0 {
+		return
+	}
+	s, err := a.ledger.Snapshot(ctx)
+	if err != nil {
+		a.logger.Warn("run requests: the ledger cannot be read", "error", err.Error())
+		return
+	}
+	for id, r := range c.Runs {
+		if s.Runs[id].Done() {
+			continue
+		}
+		if a.manualRuns.start(id) {
+			go func() {
+				defer a.manualRuns.end(id)
+				a.requestedRun(a.base, id, r, c.Paused)
+			}()
+		}
+	}
+}
+
+// inFlight is the set of run requests this process is running.
+type inFlight struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (f *inFlight) start(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ids[id] {
+		return false
+	}
+	if f.ids == nil {
+		f.ids = map[string]bool{}
+	}
+	f.ids[id] = true
+	return true
+}
+
+func (f *inFlight) end(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.ids, id)
+}
+
+// requestedRun claims run request id in the ledger and, if this term got
+// it, runs the job once (refused when the job is paused, unless forced or
+// unknown) and records how it ended.
+func (a *App) requestedRun(ctx context.Context, id string, r RunRequest, paused map[string]PauseRequest) {
+	d, err := a.leader.probe(ctx)
+	if err != nil || !d.Leader {
+		return
+	}
+	claimID := a.terms.id(a.runSeq.prefixOf(), d)
+	run := ledger.Run{Job: r.Job, By: r.By, Requested: r.At.UTC(), Force: r.Force, Holder: a.self,
+		ClaimID: claimID, Epoch: ledger.Epoch{Scope: d.EpochScope, N: d.Epoch}, Claimed: a.clock.Now().UTC()}
+	wctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	err = a.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
+		// A request done meanwhile (seen on a stale snapshot) is
+		// ErrHandled here, read from the stored State.
+		err := s.ClaimRun(id, run)
+		return err == nil, err
+	})
+	cancel()
+	if err != nil {
+		if !errors.Is(err, ledger.ErrHandled) {
+			a.logger.Warn("could not claim a run request", "request_id", id, "job", r.Job, "error", err.Error())
+		}
+		return
+	}
+	a.mu.Lock()
+	j, ok := a.jobs[r.Job]
+	a.mu.Unlock()
+	var res Result
+	_, isPaused := paused[r.Job]
+	switch {
+	case !ok:
+		res = Result{Job: r.Job, Outcome: guard.Skipped, Reason: "unknown_job"}
+		res.Err = fmt.Errorf("%w: %q", ErrUnknownJob, r.Job)
+		a.logger.Warn("run request for an unknown job", "request_id", id, "job", r.Job)
+	case isPaused && !r.Force:
+		res = Result{Job: r.Job, Outcome: guard.Skipped, Reason: ReasonPaused}
+		res.Err = fmt.Errorf("%w (%s): the job is paused; request the run with force to run it all the same", guard.ErrSkipped, ReasonPaused)
+		a.logger.Info("run request refused: the job is paused", "request_id", id, "job", r.Job)
+	default:
+		res = a.runAttempt(ctx, j, &attempt{ctx: ctx, job: j, kind: manualFire, info: RunInfo{
+			Job: j.name, RunID: a.runSeq.next(), ScheduledAt: r.At,
+			Key: a.name + "/" + j.name + "/run/" + id,
+		}})
+	}
+	a.metrics.manualRuns.WithLabelValues(r.Job, string(res.Outcome)).Inc()
+	errText := ""
+	if res.Err != nil {
+		errText = res.Err.Error()
+	}
+	outcome := string(res.Outcome)
+	if res.Outcome == guard.Skipped && res.Reason != "" {
+		outcome += ": " + string(res.Reason)
+	}
+	wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
+	err = a.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
+		return true, s.CompleteRun(id, claimID, outcome, errText, res.Duration, a.clock.Now().UTC())
+	})
+	if err != nil {
+		a.logger.Warn("could not record the end of a run request", "request_id", id, "job", r.Job, "error", err.Error())
+	}
+}
+
+// paused tells whether an operator paused job name (false when the
+// controls cannot be read: a warning, and the fire goes on).
+func (a *App) paused(ctx context.Context, name string) bool {
+	if a.controls == nil {
+		return false
+	}
+	c, err := a.controls.Current(ctx)
+	if err != nil {
+		// At most one warning a minute: a missing grant would otherwise
+		// warn on every fire.
+		now := time.Now()
+		if last := a.controlWarned.Load(); last == 0 || now.Sub(time.Unix(0, last)) >= time.Minute {
+			a.controlWarned.Store(now.UnixNano())
+			a.logger.LogAttrs(ctx, slog.LevelWarn, "operators' controls cannot be read; fires are not held by pauses", slog.String("job", name), slog.String("error", err.Error()))
+		}
+		return false
+	}
+	_, ok := c.Paused[name]
+	return ok
+}
