@@ -291,6 +291,11 @@ func (a *App) rephase(ctx context.Context) {
 		if !j.claims() || j.schedule.kind != kindFixedRate || js == nil || js.Claimed == nil {
 			continue
 		}
+		if !j.fired.Load() {
+			// Its start-up fire is still to come: moving the job now could
+			// drop that fire. The start-up fire re-phases it if not due.
+			continue
+		}
 		period := j.schedule.every
 		g := js.Claimed.At.Add(time.Duration(now.Sub(js.Claimed.At)/period+1) * period)
 		if cur, ok := next[j.name]; ok && cur.Sub(g).Abs() < time.Millisecond {

@@ -208,6 +208,9 @@ func (a *App) guarded(func(*attempt)) func(*attempt) {
 		if errors.As(o.Err, &refused) {
 			r.Duration = 0
 			r.skip(refused.reason, refused.err.Error())
+			if refused.reason == ReasonNotDue {
+				go a.rephase(a.base) // the fleet ran it lately: keep its rhythm
+			}
 		}
 		a.complete(at)
 		if at.rerun {
