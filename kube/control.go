@@ -6,21 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/internal/namedwatch"
 	"github.com/leaderjob/leaderjob/leaderjob"
 )
 
@@ -191,82 +188,35 @@ func (c *ConfigMapControls) setWatched(w bool) {
 }
 
 func (c *ConfigMapControls) watch(ctx context.Context) {
-	var rv string
-	backoff := 500 * time.Millisecond
-	for ctx.Err() == nil {
-		err := c.watchOnce(ctx, &rv)
-		c.setWatched(false)
-		if err == nil || ctx.Err() != nil {
-			backoff = 500 * time.Millisecond
-			continue
-		}
-		c.log.Warn("cannot watch the operators' controls; they are read on each fire instead", slog.String("error", err.Error()))
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxLedgerWatchBackoff)
-	}
-}
-
-func (c *ConfigMapControls) watchOnce(ctx context.Context, rv *string) error {
-	if *rv == "" {
-		cm, err := c.get(ctx)
-		if err != nil {
-			return err
-		}
-		c.seen(cm)
-		if cm != nil {
-			*rv = cm.ResourceVersion
-		}
-	}
-	timeout := int64(300 + rand.IntN(300))
-	w, err := c.watcher.Watch(ctx, metav1.ListOptions{
-		FieldSelector:       fields.OneTermEqualSelector("metadata.name", c.name).String(),
-		ResourceVersion:     *rv,
-		AllowWatchBookmarks: true,
-		TimeoutSeconds:      &timeout,
-	})
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	c.setWatched(true)
-	for {
-		var ev watch.Event
-		var ok bool
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok = <-w.ResultChan():
-			if !ok {
-				return nil
+	namedwatch.Watcher[*corev1.ConfigMap]{
+		Name:  c.name,
+		Watch: c.watcher.Watch,
+		Resync: func(ctx context.Context) (string, error) {
+			cm, err := c.get(ctx)
+			if err != nil {
+				return "", err
 			}
-		}
-		switch ev.Type {
-		case watch.Added, watch.Modified, watch.Deleted:
-			cm, ok := ev.Object.(*corev1.ConfigMap)
-			if !ok {
-				continue
+			c.seen(cm)
+			if cm == nil {
+				return "", nil
 			}
-			*rv = cm.ResourceVersion
-			if ev.Type == watch.Deleted {
+			return cm.ResourceVersion, nil
+		},
+		Seen: func(cm *corev1.ConfigMap, deleted bool) {
+			if deleted {
 				cm = nil
 			}
 			c.seen(cm)
-		case watch.Bookmark:
-			if m, err := meta.Accessor(ev.Object); err == nil {
-				*rv = m.GetResourceVersion()
-			}
-		case watch.Error:
-			err := apierrors.FromObject(ev.Object)
-			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-				*rv = ""
-				return nil
-			}
-			return err
-		}
-	}
+		},
+		Up:         c.setWatched,
+		MinBackoff: 500 * time.Millisecond,
+		MaxBackoff: maxLedgerWatchBackoff,
+		Failed: func(err error, wait time.Duration) time.Duration {
+			c.log.Warn("cannot watch the operators' controls; they are read on each fire instead", slog.String("error", err.Error()))
+			return wait
+		},
+	}.Run(ctx)
+	c.setWatched(false)
 }
 
 var _ leaderjob.Controls = (*ConfigMapControls)(nil)
