@@ -152,8 +152,12 @@ func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 	if err != nil {
 		return leaderjob.Source{}, fmt.Errorf("controls: %w", err)
 	}
+	notifier, err := NewEventNotifier(cfg, namespace, env.App, logger)
+	if err != nil {
+		return leaderjob.Source{}, err
+	}
 	attrs := append(lg.LogValue().Group(), slog.String("ledger", where), slog.String("controls", controls.Name()))
-	return leaderjob.Source{Guard: lg, Attrs: attrs, Ledger: l, Controls: controls}, nil
+	return leaderjob.Source{Guard: lg, Attrs: attrs, Ledger: l, Controls: controls, Notifier: notifier}, nil
 }
 
 // startableLedger is a Ledger whose backend watches its object once the

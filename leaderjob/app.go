@@ -94,6 +94,7 @@ type App struct {
 	sourceLedger  ledger.Ledger                 // the ledger the guard source brought
 	controls      Controls                      // operators' requests; nil: none
 	controlKick   chan struct{}
+	notices       notices // what operators should notice without logs
 	manualRuns    inFlight
 	controlWarned atomic.Int64 // when the controls last could not be read (unix ns)
 	signals       signals      // for leaderjobtest
@@ -129,6 +130,7 @@ type options struct {
 	startupGrace *time.Duration
 	noSignals    bool
 	hooks        []func(Result)
+	notifier     Notifier
 	httpAddr     *string
 	registry     prometheus.Registerer
 	ledger       ledger.Ledger
@@ -291,12 +293,16 @@ func New(name string, opts ...Option) (*App, error) {
 		}
 		a.guard, a.guardAttrs, a.sourceLedger = src.Guard, src.Attrs, src.Ledger
 		a.controls = src.Controls
+		a.notices.n = src.Notifier
+	}
+	if o.notifier != nil {
+		a.notices.n = o.notifier
 	}
 	if o.controls != nil {
 		a.controls = o.controls
 	}
 	a.controlKick = make(chan struct{}, 1)
-	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics}
+	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics, notices: &a.notices}
 	if err := a.setUpLedger(env, o); err != nil {
 		return nil, err
 	}

@@ -108,11 +108,13 @@ func (a *App) applyControls(ctx context.Context) {
 	for job, p := range c.Paused {
 		acks[job] = ledger.Pause{By: p.By, Reason: p.Reason, Since: p.Since.UTC(), Acked: now, Holder: a.self}
 	}
+	var pausedNow, resumedNow []string
 	wctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	err = a.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
 		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
 			return false, ledger.ErrFenced
 		}
+		pausedNow, resumedNow = pauseChanges(s.Paused, acks)
 		changed := s.SetPaused(acks)
 		if !slices.Equal(s.JobNames, names) {
 			s.JobNames, changed = names, true
@@ -122,6 +124,18 @@ func (a *App) applyControls(ctx context.Context) {
 	cancel()
 	if err != nil {
 		a.logger.Warn("could not acknowledge the pauses in the ledger", "error", err.Error())
+	} else {
+		for _, job := range pausedNow {
+			p := c.Paused[job]
+			msg := fmt.Sprintf("job %s paused by %s", job, orUnknown(p.By))
+			if p.Reason != "" {
+				msg += ": " + p.Reason
+			}
+			a.notices.notify(NoticeJobPaused, job, msg)
+		}
+		for _, job := range resumedNow {
+			a.notices.notify(NoticeJobResumed, job, "job "+job+" resumed")
+		}
 	}
 	if len(c.Runs) == 0 {
 		return
@@ -252,4 +266,29 @@ func (a *App) paused(ctx context.Context, name string) bool {
 	}
 	_, ok := c.Paused[name]
 	return ok
+}
+
+// pauseChanges names the jobs paused in next but not in acked, and those
+// acked but no longer paused, in name order.
+func pauseChanges(acked map[string]ledger.Pause, next map[string]ledger.Pause) (paused, resumed []string) {
+	for job := range next {
+		if _, ok := acked[job]; !ok {
+			paused = append(paused, job)
+		}
+	}
+	for job := range acked {
+		if _, ok := next[job]; !ok {
+			resumed = append(resumed, job)
+		}
+	}
+	slices.Sort(paused)
+	slices.Sort(resumed)
+	return paused, resumed
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unnamed operator"
+	}
+	return s
 }

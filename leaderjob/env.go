@@ -114,6 +114,10 @@ type Source struct {
 	// mode); nil: none. If it is a guard.Starter, it is started with the
 	// App.
 	Controls Controls
+	// Notifier receives the notices for operators (Kubernetes Events in
+	// lease mode); nil: none. It is started and stopped with the App like
+	// a WithNotifier one.
+	Notifier Notifier
 	// Attrs describe the guard for the start-up summary record.
 	Attrs []slog.Attr
 }

@@ -70,6 +70,14 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}
 	}
+	if s, ok := a.notices.n.(guard.Starter); ok {
+		if err := s.Start(guardCtx); err != nil {
+			a.logger.Warn("notices for operators cannot be sent", "error", err.Error())
+		}
+	}
+	if s, ok := a.notices.n.(interface{ Stop() }); ok {
+		defer s.Stop()
+	}
 	a.awaitLeaderKnown(ctx)
 
 	if err := a.startScheduler(); err != nil {

@@ -19,6 +19,7 @@ type leadership struct {
 	logger  *slog.Logger
 	metrics *metrics
 	guard   guard.Guard
+	notices *notices
 
 	onLead   func()      // called (on its own goroutine) when a term of this replica begins
 	answered atomic.Bool // the guard has given at least one answer
@@ -116,4 +117,11 @@ func (l *leadership) changed(holder string, epoch int64, hasEpoch bool) {
 		attrs = append(attrs, slog.Int64("epoch", epoch))
 	}
 	l.logger.LogAttrs(context.Background(), slog.LevelInfo, "leader changed", attrs...)
+	if holder == l.self {
+		msg := "this replica (" + l.self + ") became the leader"
+		if previous != "" {
+			msg += ", after " + previous
+		}
+		l.notices.notify(NoticeLeaderElected, "", msg)
+	}
 }

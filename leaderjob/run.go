@@ -282,6 +282,7 @@ func (a *App) report(ctx context.Context, r Result) {
 		a.logger.LogAttrs(ctx, level, "job run", attrs...)
 	}
 	a.metrics.observeRun(r)
+	a.notices.run(r)
 	for _, h := range a.opts.hooks {
 		h(r)
 	}
