@@ -6,11 +6,16 @@ import (
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 var (
@@ -152,6 +157,9 @@ func TestOperatorPlugin(t *testing.T) {
 	if len(heldBy) == 0 {
 		t.Fatal("no fire was skipped as paused by the next leader")
 	}
+	// The pause and the next leader's election are Events on the ledger
+	// ConfigMap.
+	reasons := ledgerEvents(t, c, []string{"JobPaused", "LeaderElected"}, 10*time.Second)
 	out, _, _ = kubectlLeaderjob(t, c, "status", "monolith")
 	if !strings.Contains(out, "x") || !strings.Contains(out, "by ") {
 		t.Fatalf("status does not show the pause:\n%s", out)
@@ -188,6 +196,43 @@ func TestOperatorPlugin(t *testing.T) {
 	if n := len(manual()); n != 1 {
 		t.Fatalf("%d runs of request req-1 after it was repeated, want 1", n)
 	}
-	t.Logf("pause acknowledged in %v and held across a leader kill (paused fires skipped by the next leader: %v); run-now answered in %v",
-		pauseTook.Round(time.Millisecond), heldBy, took.Round(time.Millisecond))
+	t.Logf("pause acknowledged in %v and held across a leader kill (paused fires skipped by the next leader: %v); run-now answered in %v; events on the ledger: %v",
+		pauseTook.Round(time.Millisecond), heldBy, took.Round(time.Millisecond), reasons)
+}
+
+// ledgerEvents waits until the events.k8s.io/v1 Events regarding the
+// monolith's ledger ConfigMap include every reason in want, and returns
+// the count of each reason.
+func ledgerEvents(t *testing.T, c cluster, want []string, within time.Duration) map[string]int {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(within)
+	for {
+		reasons := map[string]int{}
+		list, err := cs.EventsV1().Events(c.namespace).List(context.Background(),
+			metav1.ListOptions{FieldSelector: "regarding.name=monolith-leaderjob-ledger"})
+		if err == nil {
+			for _, e := range list.Items {
+				if e.Regarding.Kind != "ConfigMap" || e.Regarding.Namespace != c.namespace {
+					t.Fatalf("event %s regards %+v", e.Name, e.Regarding)
+				}
+				reasons[e.Reason]++
+			}
+		}
+		missing := slices.DeleteFunc(slices.Clone(want), func(r string) bool { return reasons[r] > 0 })
+		if len(missing) == 0 {
+			return reasons
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %v event on the ledger ConfigMap within %v (error %v); reasons: %v", missing, within, err, reasons)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
