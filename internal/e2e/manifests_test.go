@@ -18,6 +18,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -82,6 +83,24 @@ func TestLeaseManifests(t *testing.T) {
 		for _, g := range gs {
 			if msgs := g.logs.find(slog.LevelWarn, ""); len(msgs) > 0 {
 				t.Errorf("%s logged warnings: %q", g.name, msgs)
+			}
+		}
+	})
+
+	t.Run("the role lets the app record Events", func(t *testing.T) {
+		cs, err := kubernetes.NewForConfig(sa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, verb := range []string{"create", "patch"} {
+			r, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+				Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Namespace: ns, Verb: verb, Group: "events.k8s.io", Resource: "events"}}}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Status.Allowed {
+				t.Errorf("the service account may not %s events.k8s.io events: %s", verb, r.Status.Reason)
 			}
 		}
 	})
