@@ -133,8 +133,10 @@ func restConfig(lookup func(string) (string, bool)) (*rest.Config, string, error
 }
 
 // leaseGuard builds the in-process Lease guard from the LEADERJOB_LEASE_*
-// variables, and the fleet's ledger on a ConfigMap beside the Lease
-// (LedgerName of the app, in the Lease's namespace).
+// variables, the fleet's ledger on a ConfigMap beside the Lease
+// (LedgerName of the app, in the Lease's namespace), the operators'
+// controls, and the notifier that records the App's notices as Events
+// regarding the ledger ConfigMap (EventNotifier); all on one connection.
 func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 	lg, cfg, namespace, err := leaseAndConfigFromEnv(env.Lookup, env.App, env.Identity, env.Logger)
 	if err != nil {
