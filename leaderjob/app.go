@@ -113,6 +113,9 @@ type job struct {
 	catchUp  CatchUp     // the job's policy, or the App's default
 	fired    atomic.Bool // the scheduler has fired the job at least once
 	gocronID uuid.UUID   // the job in the scheduler, for rephase
+	runMu    sync.Mutex
+	runStop  context.CancelCauseFunc // cancels the run in flight, nil when none
+	cutShort atomic.Bool             // cancelRun ended the run in flight
 }
 
 // Option configures New.

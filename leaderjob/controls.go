@@ -42,7 +42,15 @@ type PauseRequest struct {
 	By     string    `json:"by,omitempty"`
 	Reason string    `json:"reason,omitempty"`
 	Since  time.Time `json:"since"`
+	// CancelRunning also cancels a run of the job that is going when the
+	// leader sees the pause (its context ends with cause ErrPaused); by
+	// default a run in flight goes on to its end.
+	CancelRunning bool `json:"cancel_running,omitempty"`
 }
+
+// ErrPaused is the cause of a run context cancelled because an operator
+// paused the job with CancelRunning.
+var ErrPaused = errors.New("the job was paused by an operator")
 
 // RunRequest asks for one run of a job, whatever its schedule. A paused
 // job refuses it unless Force is set.
@@ -89,8 +97,11 @@ func (a *App) applyControls(ctx context.Context) {
 	}
 	for _, j := range a.jobsSnapshot() {
 		v := 0.0
-		if _, ok := c.Paused[j.name]; ok {
+		if p, ok := c.Paused[j.name]; ok {
 			v = 1
+			if p.CancelRunning {
+				j.cancelRun(ErrPaused)
+			}
 		}
 		a.metrics.pauses.WithLabelValues(j.name).Set(v)
 	}

@@ -2,6 +2,7 @@ package leaderjob_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/leaderjob"
+	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
 	"github.com/leaderjob/leaderjob/ledger"
 )
 
@@ -191,4 +193,41 @@ func TestRunRequestsRunOnceFleetWide(t *testing.T) {
 		t.Fatalf("/jobs manual runs: %+v", st.Jobs[0].ManualRuns)
 	}
 	noErr(t, b.Stop())
+}
+
+// A pause leaves a run in flight alone, unless it asks to cancel it: then
+// the run's context ends with cause ErrPaused and its outcome is canceled.
+func TestPauseCancelsTheRunningJobOnlyWhenAsked(t *testing.T) {
+	for _, cancelRunning := range []bool{false, true} {
+		ctl := newFakeControls()
+		h := leaderjobtest.New(t, leaderjobtest.WithAppOptions(leaderjob.WithControls(ctl)))
+		started, release := make(chan struct{}), make(chan struct{})
+		noErr(t, h.App.Schedule("import", leaderjob.Cron("0 * * * * *").InZone("UTC"), func(ctx context.Context) error {
+			close(started)
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case <-release:
+				return nil
+			}
+		}))
+		h.Hold("import")
+		h.Start()
+		h.Advance(time.Minute)
+		<-started
+		ctl.set(func(c *leaderjob.Control) {
+			c.Paused["import"] = leaderjob.PauseRequest{By: "ops", Reason: "vendor outage", Since: t0, CancelRunning: cancelRunning}
+		})
+		if !cancelRunning {
+			time.Sleep(200 * time.Millisecond) // the control loop has seen the pause
+			close(release)
+		}
+		r := h.Await("import")
+		switch {
+		case cancelRunning && (r.Outcome != guard.Canceled || !errors.Is(r.Err, leaderjob.ErrPaused)):
+			t.Fatalf("--cancel-running: %s (%v), want canceled with ErrPaused", r.Outcome, r.Err)
+		case !cancelRunning && r.Outcome != guard.Ran:
+			t.Fatalf("a plain pause: %s (%v), want the run to go on to its end", r.Outcome, r.Err)
+		}
+	}
 }

@@ -191,6 +191,10 @@ func (a *App) guarded(func(*attempt)) func(*attempt) {
 			info := at.info
 			info.Decision = a.withSelf(d)
 			ctx = context.WithValue(ctx, runInfoKey{}, &info)
+			var stopRun context.CancelCauseFunc
+			ctx, stopRun = context.WithCancelCause(ctx)
+			j.setRunStop(stopRun)
+			defer func() { j.setRunStop(nil); stopRun(nil) }()
 			if j.cfg.timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeoutCause(ctx, j.cfg.timeout, ErrRunTimeout)
@@ -204,6 +208,9 @@ func (a *App) guarded(func(*attempt)) func(*attempt) {
 		r := &at.res
 		r.Outcome, r.Reason, r.Err, r.Decision = o.Outcome, o.Reason, o.Err, a.withSelf(o.Decision)
 		r.CheckDuration, r.Duration = o.CheckDuration, o.Duration
+		if j.cutShort.Swap(false) && r.Outcome == guard.Failed {
+			r.Outcome = guard.Canceled // an operator cut the run short
+		}
 		var refused *errClaim
 		if errors.As(o.Err, &refused) {
 			r.Duration = 0
@@ -348,4 +355,21 @@ func (r *runIDs) next() string {
 func (r *runIDs) prefixOf() string {
 	r.once.Do(func() { r.prefix = rand.Text()[:8] })
 	return r.prefix
+}
+
+func (j *job) setRunStop(stop context.CancelCauseFunc) {
+	j.runMu.Lock()
+	j.runStop = stop
+	j.runMu.Unlock()
+}
+
+// cancelRun ends the context of the job's run in flight, if any, with cause.
+func (j *job) cancelRun(cause error) {
+	j.runMu.Lock()
+	stop := j.runStop
+	j.runMu.Unlock()
+	if stop != nil {
+		j.cutShort.Store(true)
+		stop(cause)
+	}
 }

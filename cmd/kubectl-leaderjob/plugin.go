@@ -32,7 +32,7 @@ const usage = `kubectl leaderjob: see and steer the scheduled jobs of leaderjob 
 Usage:
   kubectl leaderjob status [APP]                       apps, leaders, each job's last runs and pauses
   kubectl leaderjob history APP [JOB]                  the ledger's history of the app's jobs
-  kubectl leaderjob pause APP JOB --reason TEXT        skip the job's fires until resumed
+  kubectl leaderjob pause APP JOB --reason TEXT        skip the job's fires until resumed (--cancel-running: also cancel a run going now)
   kubectl leaderjob resume APP JOB                     let the job's fires run again
   kubectl leaderjob run APP JOB [--request-id ID] [--force]
                                                        run the job once now, on the leader
@@ -58,6 +58,8 @@ type plugin struct {
 	force       bool
 	timeout     time.Duration
 	now         func() time.Time
+
+	cancelRunning bool
 }
 
 // Main runs the plugin with args (without the program name) and returns
@@ -72,6 +74,7 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	fs.StringVar(&p.reason, "reason", "", "pause: why the job is paused (shown by status)")
 	fs.StringVar(&p.requestID, "request-id", "", "run: the request's id; a request id runs once (default: a new id)")
 	fs.BoolVar(&p.force, "force", false, "run: run the job even if it is paused")
+	fs.BoolVar(&p.cancelRunning, "cancel-running", false, "pause: also cancel a run of the job that is going (by default it runs to its end)")
 	fs.DurationVar(&p.timeout, "timeout", 10*time.Second, "pause, resume, run: how long to wait for the leader's answer")
 	fs.Usage = func() { fmt.Fprint(errOut, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -339,11 +342,12 @@ func (p *plugin) pause(ctx context.Context, name, job string, pause bool) (int, 
 	if err := a.checkJob(job); err != nil {
 		return exitFailed, err
 	}
-	req := leaderjob.PauseRequest{By: p.whoAmI(ctx), Reason: p.reason, Since: p.now().UTC().Truncate(time.Second)}
+	req := leaderjob.PauseRequest{By: p.whoAmI(ctx), Reason: p.reason, Since: p.now().UTC().Truncate(time.Second), CancelRunning: p.cancelRunning}
 	err = p.updateControl(ctx, name, func(c *leaderjob.Control) error {
 		if pause {
 			if old, ok := c.Paused[job]; ok {
-				req = old // paused already: keep who and since
+				old.CancelRunning = old.CancelRunning || p.cancelRunning
+				c.Paused[job], req = old, old // paused already: keep who and since
 				return nil
 			}
 			c.Paused[job] = req
