@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -54,4 +55,44 @@ func TestOperatorLeastPrivilege(t *testing.T) {
 			t.Fatalf("%v as an operator: exit %d, stderr %q", cmd, code, errOut)
 		}
 	}
+}
+
+// A pause lives in the control object, not in any process: it holds after
+// every replica is replaced, until it is resumed.
+func TestPauseSurvivesARestartOfEveryReplica(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, "restart")
+	env := []string{"DAILY_REPORT_CRON=* * * * * *", "DAILY_REPORT_ZONE=UTC", "LEADERJOB_CATCH_UP=all:1m",
+		"HEARTBEAT_RATE=PT1H", "EXCHANGE_RATES_RATE=PT1H", "SESSION_CLEANUP_DELAY=PT1H", "SESSION_CLEANUP_INITIAL_DELAY=PT1H"}
+	old := []*proc{startProc(t, c, "restart-a", env...), startProc(t, c, "restart-b", env...)}
+	dailyLeader(t, old, time.Time{}, 30*time.Second)
+	if _, errOut, code := kubectlLeaderjob(t, c, "pause", "monolith", "daily-report", "--reason", "migration"); code != 0 {
+		t.Fatalf("pause: exit %d, stderr %q", code, errOut)
+	}
+	for _, p := range old {
+		p.signal(t, syscall.SIGKILL)
+		p.waitExit(t, 5*time.Second)
+	}
+	fresh := []*proc{startProc(t, c, "restart-c", env...), startProc(t, c, "restart-d", env...)}
+	time.Sleep(8 * time.Second) // the Lease expires, a new leader reads the pause and skips the fires
+	if runs := dailyRuns(fresh, func(record) bool { return true }); len(runs) > 0 {
+		t.Fatalf("the replaced fleet ran the paused job %d times (first at %v)", len(runs), runs[0].ScheduledAt)
+	}
+	paused := 0
+	for _, p := range fresh {
+		for _, r := range p.snapshot() {
+			if r.Msg == "job run" && r.Job == "daily-report" && r.Reason == "paused" {
+				paused++
+			}
+		}
+	}
+	if paused == 0 {
+		t.Fatal("no fire skipped as paused by the replaced fleet")
+	}
+	if _, errOut, code := kubectlLeaderjob(t, c, "resume", "monolith", "daily-report"); code != 0 {
+		t.Fatalf("resume: exit %d, stderr %q", code, errOut)
+	}
+	resumed := time.Now()
+	dailyLeader(t, fresh, resumed, 10*time.Second)
+	t.Logf("after a restart of every replica: %d fires skipped as paused, runs again after the resume", paused)
 }
