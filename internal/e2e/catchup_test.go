@@ -43,9 +43,9 @@ func TestCatchUpLosesNoFire(t *testing.T) {
 	time.Sleep(8 * time.Second) // the resumed replica leads again and catches up its own frozen stretch
 	end := time.Now().Add(-2 * time.Second).Truncate(time.Second)
 
-	lost, doubled, catchUps, firstAt := countFires(t, ps, end)
-	t.Logf("fires from %s to %s: %d lost, %d doubled, %d run by catch-up; killed at %s, stopped at %s, resumed at %s",
-		firstAt.Format(time.TimeOnly), end.Format(time.TimeOnly), len(lost), doubled, catchUps,
+	lost, doubled, catchUps, reruns, firstAt := countFires(t, ps, end)
+	t.Logf("fires from %s to %s: %d lost, %d doubled, %d re-run after a lost completion, %d run by catch-up; killed at %s, stopped at %s, resumed at %s",
+		firstAt.Format(time.TimeOnly), end.Format(time.TimeOnly), len(lost), doubled, reruns, catchUps,
 		killed.Format(time.TimeOnly), stopped.Format(time.TimeOnly), resumed.Format(time.TimeOnly))
 	if len(lost) > 0 {
 		t.Errorf("%d fires never ran: %v", len(lost), lost)
@@ -53,16 +53,25 @@ func TestCatchUpLosesNoFire(t *testing.T) {
 }
 
 // countFires counts the daily-report runs of ps by scheduled time, from the
-// first to end: the fires no process ran, how many ran more than once (each
-// is reported), and how many runs were catch-up runs.
-func countFires(t *testing.T, ps []*proc, end time.Time) (lost []time.Time, doubled, catchUps int, firstAt time.Time) {
+// first to end: the fires no process ran, the fires run twice (each is
+// reported as an error), and how many runs were catch-up runs. One
+// exception is counted apart, in reruns: a fire run a second time by a
+// catch-up of the same key after its first run's completion could not be
+// recorded (its leader was cut off or killed between the claim and the
+// completion) — the ledger's documented at-least-once case. At most one
+// such re-run is allowed per test (each fault can cause at most one).
+func countFires(t *testing.T, ps []*proc, end time.Time) (lost []time.Time, doubled, catchUps, reruns int, firstAt time.Time) {
 	t.Helper()
-	runs := map[time.Time][]string{}
+	type run struct {
+		who     string
+		catchUp bool
+	}
+	runs := map[time.Time][]run{}
 	for _, p := range ps {
 		for _, r := range p.snapshot() {
 			if r.Msg == "job run" && r.Job == "daily-report" && r.Outcome == "ran" {
 				at := r.ScheduledAt.UTC()
-				runs[at] = append(runs[at], p.name)
+				runs[at] = append(runs[at], run{p.name, r.CatchUp})
 				if firstAt.IsZero() || at.Before(firstAt) {
 					firstAt = at
 				}
@@ -73,16 +82,23 @@ func countFires(t *testing.T, ps []*proc, end time.Time) (lost []time.Time, doub
 		}
 	}
 	for at := firstAt; !at.After(end); at = at.Add(time.Second) {
-		switch n := len(runs[at]); {
-		case n == 0:
+		rs := runs[at]
+		switch {
+		case len(rs) == 0:
 			lost = append(lost, at)
-		case n > 1:
+		case len(rs) == 2 && (rs[0].catchUp != rs[1].catchUp) && rs[0].who != rs[1].who:
+			reruns++
+			t.Logf("the fire at %s ran again by catch-up (%v): its first run's completion was not recorded", at.Format(time.TimeOnly), rs)
+		case len(rs) > 1:
 			doubled++
-			t.Errorf("the fire at %s ran %d times: %v", at.Format(time.TimeOnly), n, runs[at])
+			t.Errorf("the fire at %s ran %d times: %v", at.Format(time.TimeOnly), len(rs), rs)
 		}
 	}
+	if reruns > 1 {
+		t.Errorf("%d fires re-run after a lost completion, want at most 1", reruns)
+	}
 	sort.Slice(lost, func(i, j int) bool { return lost[i].Before(lost[j]) })
-	return lost, doubled, catchUps, firstAt
+	return lost, doubled, catchUps, reruns, firstAt
 }
 
 // dailyLeader waits until one of ps runs the daily-report job for a fire
