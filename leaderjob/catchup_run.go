@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -158,13 +157,18 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 		if pass == 0 {
 			a.checkClock(s, until)
 		}
+		d, err := a.leader.probe(ctx)
+		if err != nil || !d.Leader {
+			return // no longer the leader: the next one catches up
+		}
+		term := a.terms.id(a.runSeq.prefixOf(), d)
 		ran := 0
 		for _, j := range a.jobsSnapshot() {
 			if !j.running.TryLock() {
 				continue // its run records its own outcome; the next pass looks again
 			}
 			j.running.Unlock()
-			for _, at := range a.missed(j, s, until) {
+			for _, at := range a.missed(j, s, until, term) {
 				if ctx.Err() != nil {
 					return
 				}
@@ -189,7 +193,10 @@ func (a *App) jobsSnapshot() []*job {
 }
 
 // missed lists the fires of j that the ledger s shows as missed at now.
-func (a *App) missed(j *job, s ledger.State, now time.Time) []time.Time {
+//
+// term is the claim id of this replica's current term: a claim made in it
+// is this term's own run (going or done), not a dead one.
+func (a *App) missed(j *job, s ledger.State, now time.Time, term string) []time.Time {
 	if !j.claims() || j.schedule.IsDisabled() {
 		return nil
 	}
@@ -212,7 +219,7 @@ func (a *App) missed(j *job, s ledger.State, now time.Time) []time.Time {
 	if js != nil && js.Claimed != nil {
 		last = js.Claimed.At
 		dead := js.Completed == nil || !js.Completed.At.Equal(last) || js.Completed.ClaimID != js.Claimed.ClaimID
-		ours := strings.HasPrefix(js.Claimed.ClaimID, a.runSeq.prefixOf()+"/")
+		ours := js.Claimed.ClaimID == term
 		if dead && !ours && !last.Before(from) {
 			fires = append(fires, last) // claimed by a term that never completed it
 		}
