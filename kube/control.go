@@ -99,24 +99,9 @@ func NewConfigMapControls(cfg *rest.Config, namespace, app string, logger *slog.
 	c := &ConfigMapControls{namespace: namespace, name: ControlName(app), changes: make(chan struct{}, 1)}
 	c.desc = namespace + "/" + c.name
 	c.log = logger.With(slog.String("component", "controls"), slog.String("configmap", c.desc))
-	clientFor := func(timeout time.Duration) (corev1client.ConfigMapInterface, error) {
-		rc := rest.CopyConfig(cfg)
-		rc.Timeout = timeout
-		rc.QPS, rc.Burst, rc.RateLimiter = 5, 10, nil
-		rc.UserAgent = "leaderjob/" + app
-		rc.WarningHandler = rest.NoWarnings{}
-		cs, err := corev1client.NewForConfig(rc)
-		if err != nil {
-			return nil, fmt.Errorf("kube: controls client: %w", err)
-		}
-		return cs.ConfigMaps(namespace), nil
-	}
 	var err error
-	if c.client, err = clientFor(10 * time.Second); err != nil {
-		return nil, err
-	}
-	if c.watcher, err = clientFor(0); err != nil {
-		return nil, err
+	if c.client, c.watcher, err = configMapClients(cfg, namespace, app, nil); err != nil {
+		return nil, fmt.Errorf("kube: controls client: %w", err)
 	}
 	return c, nil
 }

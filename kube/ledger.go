@@ -144,25 +144,10 @@ func NewConfigMapBackend(cfg *rest.Config, namespace, app string, opts ...Config
 		b.log = slog.New(slog.DiscardHandler)
 	}
 	b.log = b.log.With(slog.String("component", "ledger"), slog.String("configmap", b.desc))
-	clientFor := func(timeout time.Duration) (corev1client.ConfigMapInterface, error) {
-		c := rest.CopyConfig(cfg)
-		c.Timeout = timeout
-		c.QPS, c.Burst, c.RateLimiter = 5, 10, nil
-		c.UserAgent = "leaderjob/" + app
-		c.WarningHandler = rest.NoWarnings{}
-		c.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counting{rt, &b.requests} })
-		cs, err := corev1client.NewForConfig(c)
-		if err != nil {
-			return nil, fmt.Errorf("kube: ledger client: %w", err)
-		}
-		return cs.ConfigMaps(namespace), nil
-	}
+	count := func(rt http.RoundTripper) http.RoundTripper { return counting{rt, &b.requests} }
 	var err error
-	if b.client, err = clientFor(10 * time.Second); err != nil {
-		return nil, err
-	}
-	if b.watcher, err = clientFor(0); err != nil {
-		return nil, err
+	if b.client, b.watcher, err = configMapClients(cfg, namespace, app, count); err != nil {
+		return nil, fmt.Errorf("kube: ledger client: %w", err)
 	}
 	return b, nil
 }
@@ -490,3 +475,29 @@ func (b *ConfigMapBackend) watcherGet(ctx context.Context) (*corev1.ConfigMap, e
 }
 
 var _ ledger.Backend = (*ConfigMapBackend)(nil)
+
+// configMapClients returns the clients of a watched ConfigMap: one for
+// requests (10 s timeout) and one for the watch (none), with the election
+// traffic's limits and user agent; wrap, if not nil, sees every request.
+func configMapClients(cfg *rest.Config, namespace, app string, wrap func(http.RoundTripper) http.RoundTripper) (client, watcher corev1client.ConfigMapInterface, err error) {
+	clientFor := func(timeout time.Duration) (corev1client.ConfigMapInterface, error) {
+		c := rest.CopyConfig(cfg)
+		c.Timeout = timeout
+		c.QPS, c.Burst, c.RateLimiter = 5, 10, nil
+		c.UserAgent = "leaderjob/" + app
+		c.WarningHandler = rest.NoWarnings{}
+		if wrap != nil {
+			c.Wrap(wrap)
+		}
+		cs, err := corev1client.NewForConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		return cs.ConfigMaps(namespace), nil
+	}
+	if client, err = clientFor(10 * time.Second); err != nil {
+		return nil, nil, err
+	}
+	watcher, err = clientFor(0)
+	return client, watcher, err
+}
