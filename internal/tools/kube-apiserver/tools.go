@@ -1,8 +1,13 @@
 //go:build tools
 
-// Package tools records the kube-apiserver build dependency so that go mod
-// tidy keeps it; build the binary with
-// go build -o DIR k8s.io/kubernetes/cmd/kube-apiserver.
+// Package tools records the control-plane build dependencies so that go mod
+// tidy keeps them: kube-apiserver for every integration test, and
+// kube-controller-manager and kube-scheduler for the real-cluster tests. The
+// scripts in hack/ build them with go build -o DIR k8s.io/kubernetes/cmd/NAME.
 package tools
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
+)
