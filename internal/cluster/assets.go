@@ -1,0 +1,118 @@
+package cluster
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Hint says how to provide the binaries.
+const Hint = "build them with hack/cluster-deps.sh (make test and make cluster do) and set LEADERJOB_CLUSTER_ASSETS=$(hack/cluster-deps.sh)"
+
+// ErrNoAssets reports that a binary the cluster needs was not found.
+var ErrNoAssets = errors.New("no cluster binaries")
+
+// binaries are the ones Assets must hold; containerd, ctr and runc come
+// from Debian's packages on PATH, the CNI plugins from cniBinDir.
+var binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"}
+
+// Assets returns the directory with the cluster's binaries (and a kubectl
+// of the apiserver's version):
+// LEADERJOB_CLUSTER_ASSETS if set, else the one hack/cluster-deps.sh fills
+// for the versions pinned under internal/tools. It also checks for
+// containerd, ctr, runc, ip and the CNI plugins. The error wraps
+// ErrNoAssets.
+func Assets() (string, error) {
+	dir := os.Getenv("LEADERJOB_CLUSTER_ASSETS")
+	if dir == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return "", fmt.Errorf("%w: LEADERJOB_CLUSTER_ASSETS is unset and %w", ErrNoAssets, err)
+		}
+		k8s, err := requiredVersion(filepath.Join(root, "internal/tools/kube-apiserver/go.mod"), "k8s.io/kubernetes")
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
+		}
+		kubelet, err := requiredVersion(filepath.Join(root, "internal/tools/kubelet/go.mod"), "k8s.io/kubernetes")
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
+		}
+		cache, err := cacheDir()
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
+		}
+		dir = filepath.Join(cache, "cluster", "bin-"+k8s+"-kubelet-"+kubelet)
+	}
+	var missing []string
+	for _, b := range binaries {
+		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.Mode()&0o111 == 0 {
+			missing = append(missing, filepath.Join(dir, b))
+		}
+	}
+	for _, b := range []string{"containerd", "ctr", "runc", "ip"} {
+		if _, err := lookPath(b); err != nil {
+			missing = append(missing, b+" (on PATH)")
+		}
+	}
+	for _, b := range []string{"bridge", "host-local", "loopback"} {
+		if _, err := os.Stat(filepath.Join(cniBinDir, b)); err != nil {
+			missing = append(missing, filepath.Join(cniBinDir, b))
+		}
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("%w: missing %s; %s", ErrNoAssets, strings.Join(missing, ", "), Hint)
+	}
+	return dir, nil
+}
+
+// cacheDir is LEADERJOB_CACHE, else leaderjob in the user's cache
+// directory, as in hack/.
+func cacheDir() (string, error) {
+	if dir := os.Getenv("LEADERJOB_CACHE"); dir != "" {
+		return dir, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "leaderjob"), nil
+}
+
+// repoRoot finds the module root above the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "module github.com/leaderjob/leaderjob\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("the leaderjob module root was not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// requiredVersion reads the version of module in a go.mod require line.
+func requiredVersion(gomod, module string) (string, error) {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(s.Text()), "require "))
+		if len(fields) >= 2 && fields[0] == module {
+			return fields[1], nil
+		}
+	}
+	return "", fmt.Errorf("%s does not require %s", gomod, module)
+}

@@ -1,0 +1,67 @@
+package cluster
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// The pod network: a host-only bridge. Pods get addresses in PodCIDR from
+// CNI's host-local allocator; the host's end of the bridge, HostIP, is
+// where pods reach the apiserver (and the apiserver the kubelet). There is
+// no NAT and no route off the machine: a pod reaches the host and the
+// other pods, nothing else.
+const (
+	Bridge  = "leaderjob0"
+	HostIP  = "10.88.0.1"
+	PodCIDR = "10.88.0.0/16"
+)
+
+// cniConfig is the network list containerd's CRI plugin hands to the CNI
+// plugins for every pod sandbox.
+func (c *Cluster) cniConfig() string {
+	return fmt.Sprintf(`{
+  "cniVersion": "0.4.0",
+  "name": "leaderjob",
+  "plugins": [{
+    "type": "bridge",
+    "bridge": %q,
+    "isGateway": true,
+    "ipMasq": false,
+    "hairpinMode": true,
+    "ipam": {
+      "type": "host-local",
+      "dataDir": %q,
+      "ranges": [[{"subnet": %q, "gateway": %q}]],
+      "routes": [{"dst": "0.0.0.0/0"}]
+    }
+  }]
+}
+`, Bridge, c.dir+"/cni/ipam", PodCIDR, HostIP)
+}
+
+// bridgeUp creates the bridge with the host's address before anything
+// binds to it (the CNI bridge plugin adopts an existing bridge whose
+// address is the gateway).
+func bridgeUp() error {
+	_ = bridgeDown()
+	for _, args := range [][]string{
+		{"link", "add", Bridge, "type", "bridge"},
+		{"addr", "add", HostIP + "/16", "dev", Bridge},
+		{"link", "set", Bridge, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("cluster: ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// bridgeDown deletes the bridge (and with it any veth a pod left behind).
+func bridgeDown() error {
+	out, err := exec.Command("ip", "link", "del", Bridge).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "Cannot find device") {
+		return fmt.Errorf("cluster: ip link del %s: %w: %s", Bridge, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
