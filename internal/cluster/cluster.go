@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -57,7 +58,8 @@ type Cluster struct {
 	lock        *os.File
 	progress    io.Writer
 	admin       *rest.Config
-	procs       []*process
+	mu          sync.Mutex
+	procs       []*process // in start order; containerd starts beside the control plane
 	stopOnce    sync.Once
 	stopErr     error
 }
@@ -117,10 +119,14 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 // acquire takes the machine-wide lock (held until Stop or the process's
 // death) and clears what a cluster that died left behind.
 func (c *Cluster) acquire() error {
-	if err := os.MkdirAll(filepath.Dir(c.dir), 0o755); err != nil {
+	path, err := lockPath()
+	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(filepath.Dir(c.dir), "cluster.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return err
 	}
@@ -201,13 +207,16 @@ func (c *Cluster) stop() error {
 	if c.admin != nil {
 		c.deletePods(ctx)
 	}
-	for _, p := range c.procs {
+	c.mu.Lock()
+	procs := slices.Clone(c.procs)
+	c.mu.Unlock()
+	for _, p := range procs {
 		if p.name == "containerd" {
 			c.killContainers(ctx)
 		}
 	}
-	for i := len(c.procs) - 1; i >= 0; i-- {
-		c.procs[i].stop(10 * time.Second)
+	for _, p := range slices.Backward(procs) {
+		p.stop(10 * time.Second)
 	}
 	killLeftovers(c.dir)
 	errs := []error{unmountUnder(c.dir), bridgeDown()}
@@ -277,4 +286,53 @@ func nodeReady(ctx context.Context, cs kubernetes.Interface) error {
 		}
 	}
 	return fmt.Errorf("node %s has no Ready condition yet", NodeName)
+}
+
+// Kubectl returns the path of the kubectl of the apiserver's version.
+func (c *Cluster) Kubectl() string { return c.bin("kubectl") }
+
+// StopRunning asks the process that runs this machine's cluster (the one
+// holding the lock) to stop it, with SIGTERM, and waits until it has.
+func StopRunning(within time.Duration) error {
+	path, err := lockPath()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return errors.New("cluster: no cluster runs on this machine")
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		return errors.New("cluster: no cluster runs on this machine")
+	}
+	b, _ := os.ReadFile(path)
+	pid, err := strconv.Atoi(string(b))
+	if err != nil || pid <= 0 {
+		return fmt.Errorf("cluster: %s names no process (%q)", path, b)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("cluster: signalling process %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(within)
+	for syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster: process %d still runs the cluster after %v", pid, within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
+}
+
+// lockPath is the machine's one cluster lock: the bridge, the apiserver's
+// address and the kubelet's ports are fixed, so one cluster runs at a time.
+func lockPath() (string, error) {
+	cache, err := cacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(cache, "cluster", "cluster.lock"), nil
 }

@@ -14,7 +14,10 @@ import (
 // over CRI, cgroup v1 through cgroupfs without the QoS hierarchy, swap
 // allowed, the apiserver's client certificates trusted, everything it
 // writes under the cluster's directory, and no image garbage collection
-// or disk-pressure eviction (the images cannot be pulled again).
+// or disk-pressure eviction (the images cannot be pulled again). No DNS
+// server runs: clusterDNS names the host's bridge address, so a pod's name
+// lookups fail at once and never leave the machine (the host's resolver
+// is not passed on).
 const kubeletConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 containerRuntimeEndpoint: unix://%[1]s
@@ -45,7 +48,9 @@ evictionHard:
   imagefs.available: "0%%"
   nodefs.inodesFree: "0%%"
 podLogsDir: %[4]s
-resolvConf: /etc/resolv.conf
+clusterDomain: cluster.local
+clusterDNS: [%[2]s]
+resolvConf: ""
 serializeImagePulls: false
 nodeStatusUpdateFrequency: 4s
 syncFrequency: 10s

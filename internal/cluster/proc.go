@@ -43,7 +43,9 @@ func (c *Cluster) start(name, bin string, args ...string) (*process, error) {
 		logf.Close()
 		close(p.done)
 	}()
+	c.mu.Lock()
 	c.procs = append(c.procs, p)
+	c.mu.Unlock()
 	return p, nil
 }
 

@@ -1,0 +1,166 @@
+package clustere2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+)
+
+// fireJob is the job the tests count: the example's daily report, moved
+// to every second by the test overlay (a per-second cron).
+const fireJob = "daily-report"
+
+// fireEnv makes the example's report a per-second cron in UTC and parks
+// its other jobs.
+var fireEnv = map[string]string{
+	"DAILY_REPORT_CRON": "* * * * * *", "DAILY_REPORT_ZONE": "UTC",
+	"HEARTBEAT_RATE": "PT1H", "EXCHANGE_RATES_RATE": "PT1H",
+	"SESSION_CLEANUP_DELAY": "PT1H", "SESSION_CLEANUP_INITIAL_DELAY": "PT1H",
+}
+
+// tally is the count of the per-second fires scheduled in [from, to].
+type tally struct {
+	from, to time.Time
+	fires    int
+	lost     []time.Time
+	doubled  map[time.Time][]string // fire → pods that ran it
+	catchUps int
+	skips    map[int64][]string // fire → pod: reason, of the attempts that did not run it
+	maxLate  time.Duration      // the latest start of a fire after its scheduled time
+	lateAt   time.Time
+}
+
+func (t tally) String() string {
+	return fmt.Sprintf("%d fires from %s to %s: %d lost, %d doubled, %d run by catch-up, latest run %.2fs after its time (the fire at %s)",
+		t.fires, t.from.Format(time.TimeOnly), t.to.Format(time.TimeOnly), len(t.lost), len(t.doubled), t.catchUps,
+		t.maxLate.Seconds(), t.lateAt.Format(time.TimeOnly))
+}
+
+// count tallies the runs of fireJob in records by scheduled time.
+func count(records []record, from, to time.Time) tally {
+	from, to = from.UTC().Truncate(time.Second), to.UTC().Truncate(time.Second)
+	runs := map[int64][]record{} // by the fire's Unix second
+	t := tally{from: from, to: to, doubled: map[time.Time][]string{}, skips: map[int64][]string{}}
+	for _, r := range records {
+		switch {
+		case r.ran(fireJob):
+			runs[r.ScheduledAt.Unix()] = append(runs[r.ScheduledAt.Unix()], r)
+		case r.Msg == "job run" && r.Job == fireJob:
+			t.skips[r.ScheduledAt.Unix()] = append(t.skips[r.ScheduledAt.Unix()],
+				fmt.Sprintf("%s: %s %s %s", r.Pod, r.Outcome, r.Reason, r.Error))
+		}
+	}
+	for at := from; !at.After(to); at = at.Add(time.Second) {
+		t.fires++
+		rs := runs[at.Unix()]
+		if len(rs) == 0 {
+			t.lost = append(t.lost, at)
+			continue
+		}
+		if len(rs) > 1 {
+			for _, r := range rs {
+				t.doubled[at] = append(t.doubled[at], fmt.Sprintf("%s(catch_up=%v)", r.Pod, r.CatchUp))
+			}
+		}
+		for _, r := range rs {
+			if r.CatchUp {
+				t.catchUps++
+			}
+			if late := r.Time.Sub(r.ScheduledAt); late > t.maxLate {
+				t.maxLate, t.lateAt = late, at
+			}
+		}
+	}
+	return t
+}
+
+// check fails the test on a doubled fire, and on lost fires if none may be.
+func (t tally) check(tb testing.TB, lossAllowed bool) {
+	tb.Helper()
+	tb.Log(t)
+	at := make([]time.Time, 0, len(t.doubled))
+	for a := range t.doubled {
+		at = append(at, a)
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	for _, a := range at {
+		tb.Errorf("the fire at %s ran %d times: %s", a.Format(time.TimeOnly), len(t.doubled[a]), strings.Join(t.doubled[a], ", "))
+	}
+	for _, at := range t.lost {
+		tb.Logf("the fire at %s never ran; attempts: %v", at.Format(time.TimeOnly), t.skips[at.Unix()])
+	}
+	if !lossAllowed && len(t.lost) > 0 {
+		tb.Errorf("%d fires never ran", len(t.lost))
+	}
+}
+
+// holders watches a Lease and records each change of holder.
+type holders struct {
+	mu      sync.Mutex
+	changes []holderChange
+}
+
+type holderChange struct {
+	at     time.Time
+	holder string
+}
+
+func watchLease(t *testing.T, ns, name string) *holders {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &holders{}
+	w, err := client(t).CoordinationV1().Leases(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			l, ok := ev.Object.(*coordinationv1.Lease)
+			if !ok || l.Spec.HolderIdentity == nil {
+				continue
+			}
+			h.mu.Lock()
+			if n := len(h.changes); n == 0 || h.changes[n-1].holder != *l.Spec.HolderIdentity {
+				h.changes = append(h.changes, holderChange{time.Now(), *l.Spec.HolderIdentity})
+			}
+			h.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+// current returns the holder now ("" if none yet or released).
+func (h *holders) current() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.changes) == 0 {
+		return ""
+	}
+	return h.changes[len(h.changes)-1].holder
+}
+
+// since returns the holders that took the Lease after t, in order (a
+// release, holder "", is not a holder).
+func (h *holders) since(t time.Time) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, c := range h.changes {
+		if c.at.After(t) && c.holder != "" {
+			out = append(out, c.holder)
+		}
+	}
+	return slices.Clip(out)
+}

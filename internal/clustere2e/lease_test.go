@@ -1,0 +1,123 @@
+package clustere2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The lease example, 3 replicas, on a real node: Pod Security "restricted"
+// enforced, the PodDisruptionBudget in place, the Lease held by a pod's
+// downward-API name; every fire run by exactly one pod in steady state,
+// through a rollout restart, a deleted leader and a force-deleted leader;
+// with catch-up on, no fire lost either.
+func TestLeaseExample(t *testing.T) {
+	const ns = "lease-e2e"
+	env := map[string]string{"LEADERJOB_CATCH_UP": "all:1m"}
+	for k, v := range fireEnv {
+		env[k] = v
+	}
+	l := followLogs(t, ns)
+	leases := watchLease(t, ns, "monolith")
+	deploy(t, "lease", ns, env)
+
+	// The shipped manifests on a real node.
+	checkRestrictedEnforced(t, ns)
+	if out := kubectl(t, "-n", ns, "get", "pdb", "monolith", "-o", "jsonpath={.spec.maxUnavailable}"); out != "1" {
+		t.Errorf("PodDisruptionBudget monolith: maxUnavailable %q, want 1", out)
+	}
+	waitFor(t, "a pod to hold the Lease", 30*time.Second, func() bool { return leases.current() != "" })
+	pods := runningPods(t, ns)
+	if len(pods) != 3 || !slices.Contains(pods, leases.current()) {
+		t.Fatalf("Lease held by %q; running pods %v (POD_NAME comes from the downward API)", leases.current(), pods)
+	}
+
+	// Steady state: each fire by exactly one pod, the holder.
+	steady := time.Now()
+	time.Sleep(8 * time.Second)
+	s := count(l.snapshot(), steady, time.Now().Add(-time.Second))
+	s.check(t, false)
+	for _, r := range l.find(func(r record) bool { return r.ran(fireJob) && r.Time.After(steady) }) {
+		if r.Pod != leases.current() {
+			t.Errorf("fire at %s ran on %s; the Lease holder is %s", r.ScheduledAt.Format(time.TimeOnly), r.Pod, leases.current())
+		}
+	}
+
+	// A rollout restart replaces every pod, one at a time.
+	began := time.Now()
+	kubectl(t, "-n", ns, "rollout", "restart", "deploy/monolith")
+	kubectl(t, "-n", ns, "rollout", "status", "deploy/monolith", "--timeout=5m")
+	waitFor(t, "the old pods to be gone", 60*time.Second, func() bool { return len(podsOf(t, ns)) == 3 })
+	time.Sleep(3 * time.Second)
+	ended := time.Now()
+	r := count(l.snapshot(), began, ended.Add(-time.Second))
+	t.Logf("rollout restart: %.1fs, Lease holders after it began: %v (%d transitions); %s",
+		ended.Sub(began).Seconds(), leases.since(began), len(leases.since(began)), r)
+	r.check(t, false)
+
+	// A leader deleted with its grace period drains and releases the Lease:
+	// a standby runs at once.
+	leader := leases.current()
+	began = time.Now()
+	kubectl(t, "-n", ns, "delete", "pod", leader, "--wait=false")
+	waitFor(t, "a new holder", 30*time.Second, func() bool { h := leases.current(); return h != "" && h != leader })
+	next := leases.current()
+	waitFor(t, "the new holder's first run", 10*time.Second, func() bool {
+		return len(l.find(func(r record) bool { return r.ran(fireJob) && r.Pod == next })) > 0
+	})
+	time.Sleep(3 * time.Second)
+	g := count(l.snapshot(), began, time.Now().Add(-time.Second))
+	t.Logf("leader %s deleted (grace period): %s took over; %s", leader, next, g)
+	g.check(t, false)
+	if g.maxLate > time.Second {
+		t.Errorf("a fire ran %.2fs after its time across a graceful hand-over, want at most 1s", g.maxLate.Seconds())
+	}
+
+	// A leader force-deleted: the kubelet kills it at once; the next
+	// leader takes over within the lease bound.
+	kubectl(t, "-n", ns, "rollout", "status", "deploy/monolith", "--timeout=2m")
+	leader = leases.current()
+	began = time.Now()
+	kubectl(t, "-n", ns, "delete", "pod", leader, "--grace-period=0", "--force")
+	waitFor(t, "a new holder", 30*time.Second, func() bool { h := leases.current(); return h != "" && h != leader })
+	next = leases.current()
+	waitFor(t, "the new holder's first run", 30*time.Second, func() bool {
+		return len(l.find(func(r record) bool { return r.ran(fireJob) && r.Pod == next })) > 0
+	})
+	time.Sleep(3 * time.Second)
+	f := count(l.snapshot(), began, time.Now().Add(-time.Second))
+	t.Logf("leader %s force-deleted: %s took over; %s", leader, next, f)
+	f.check(t, false)
+	if bound := 15*time.Second + 2*time.Second; f.maxLate > bound {
+		t.Errorf("a fire ran %.2fs after its time across a forced deletion, want at most the lease duration plus a retry (%v)", f.maxLate.Seconds(), bound)
+	}
+}
+
+// checkRestrictedEnforced checks that ns enforces Pod Security
+// "restricted": a pod that asks for privilege escalation is refused.
+func checkRestrictedEnforced(t *testing.T, ns string) {
+	t.Helper()
+	out, err := kubectlErr("-n", ns, "run", "escalates", "--image=example.com/monolith:1.0.0", "--restart=Never",
+		"--dry-run=server", "--overrides", `{"spec":{"containers":[{"name":"escalates","image":"example.com/monolith:1.0.0","securityContext":{"allowPrivilegeEscalation":true}}]}}`)
+	if err == nil || !strings.Contains(out, "violates PodSecurity") {
+		t.Errorf("namespace %s admits a pod that violates restricted (err %v):\n%s", ns, err, out)
+	}
+}
+
+// podsOf returns the names of every pod in ns, terminating ones too.
+func podsOf(t *testing.T, ns string) []string {
+	t.Helper()
+	list, err := client(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range list.Items {
+		names = append(names, p.Name)
+	}
+	return names
+}
