@@ -1,17 +1,20 @@
 # The two commands the README promises:
 #   make run   runs examples/monolith with no cluster (guard "always")
-#   make test  installs the test tools (hack/test-deps.sh: Debian's prometheus
-#              package; hack/cluster-deps.sh: containerd, runc, CNI plugins),
-#              builds etcd, kube-apiserver, kube-controller-manager,
-#              kube-scheduler, kubectl and a kubelet once (cached), then runs
-#              every test with -race
+#   make test  installs the test tools (hack/test-deps.sh: Debian's prometheus,
+#              containerd, runc and CNI plugin packages), builds etcd,
+#              kube-apiserver, kube-controller-manager, kube-scheduler,
+#              kubectl and a kubelet once (cached), then runs every test with
+#              -race, the real single-node cluster's tests included
 # and, for a person:
 #   make cluster       the real-cluster tests' single-node cluster, in the
 #                      foreground, with the examples' images imported
 #   make cluster-stop  stops it from another terminal
+#   make images        builds the example, elector and pause images from their
+#                      Dockerfiles without Docker, as archives in bin/images/
+#                      for ctr -n k8s.io images import
 GO ?= go
 
-.PHONY: run test test-deps controlplane cluster cluster-stop bench vet
+.PHONY: run test test-deps controlplane cluster cluster-stop images bench vet
 
 run:
 	$(GO) run ./examples/monolith
@@ -19,7 +22,7 @@ run:
 controlplane:
 	@hack/controlplane.sh
 
-cluster:
+cluster: test-deps
 	LEADERJOB_CLUSTER_ASSETS="$$(hack/cluster-deps.sh)" $(GO) run ./hack/cluster
 
 cluster-stop:
@@ -37,3 +40,12 @@ vet:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+IMAGES ?= bin/images
+OCIIMAGE = $(GO) run ./internal/ociimage/cmd/ociimage
+
+images:
+	@mkdir -p $(IMAGES)
+	$(OCIIMAGE) -f examples/monolith/Dockerfile -t example.com/monolith:1.0.0 -o $(IMAGES)/monolith.tar
+	$(OCIIMAGE) -f cmd/leaderjob-elector/Dockerfile -t example.com/leaderjob-elector:1.0.0 -o $(IMAGES)/leaderjob-elector.tar
+	$(OCIIMAGE) -pause -t registry.k8s.io/pause:3.10 -o $(IMAGES)/pause.tar

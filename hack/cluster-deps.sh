@@ -4,49 +4,26 @@
 # etcd and kube-apiserver, and prints the directory that holds every binary
 # (suitable for LEADERJOB_CLUSTER_ASSETS):
 #
-#   containerd, runc, CNI plugins   Debian's containerd, runc and
-#                                   containernetworking-plugins packages,
-#                                   plus iproute2 (root and apt, as CI has)
+#   containerd, runc, CNI plugins   Debian's packages, installed by
+#                                   hack/test-deps.sh (root and apt, as CI
+#                                   has) when missing
 #   kube-controller-manager,        built from internal/tools/kube-apiserver
 #   kube-scheduler, kubectl         (the apiserver's own version; the tests
 #                                   drive the cluster with this kubectl)
 #   kubelet                         built from internal/tools/kubelet (1.34:
 #                                   the newest kubelets refuse cgroup v1)
 #
-# Idempotent: packages are installed only when missing (apt-get update runs
-# only then, and no package service is started), binaries are cached per
-# version under ${LEADERJOB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/leaderjob}.
+# Idempotent: binaries are cached per version under
+# ${LEADERJOB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/leaderjob}, so later
+# runs return at once.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${LEADERJOB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/leaderjob}"
 
-# Debian packages.
-need=()
-command -v containerd >/dev/null || need+=(containerd)
-command -v runc >/dev/null || need+=(runc)
-[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || need+=(containernetworking-plugins)
-command -v ip >/dev/null || need+=(iproute2)
-if ((${#need[@]} > 0)); then
-  if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
-    echo "cluster-deps: missing ${need[*]}: run as root on Debian (apt-get install ${need[*]})" >&2
-    exit 1
-  fi
-  echo "cluster-deps: installing ${need[*]}" >&2
-  policy=/usr/sbin/policy-rc.d
-  saved=""
-  if [[ -e $policy ]]; then saved="$(mktemp)"; cp -p "$policy" "$saved"; fi
-  restore() { if [[ -n $saved ]]; then cp -p "$saved" "$policy"; rm -f "$saved"; else rm -f "$policy"; fi; }
-  trap restore EXIT
-  # No package service may start: the cluster runs its own containerd.
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod 755 "$policy"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
-    systemctl disable --now containerd.service >/dev/null 2>&1 || true
-  fi
+# Debian's packages come from hack/test-deps.sh.
+if ! command -v containerd >/dev/null || [[ ! -x /usr/lib/cni/bridge ]]; then
+  bash "$root/hack/test-deps.sh"
 fi
 
 version_of() { # module-dir module-path

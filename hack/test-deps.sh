@@ -6,31 +6,48 @@
 #                          unit-tests examples/prometheus/leaderjob-rules.yaml,
 #                          and internal/e2e scrapes the example with a real
 #                          server on a free loopback port.
+#   containerd, ctr, runc  Debian's "containerd" and "runc" packages:
+#                          internal/ociimage imports the images it builds into
+#                          a private containerd and runs them, and the
+#                          real-cluster tests (internal/clustere2e) run their
+#                          kubelet on a private containerd.
+#   CNI plugins, ip        Debian's "containernetworking-plugins" (bridge,
+#                          host-local, loopback in /usr/lib/cni) and
+#                          "iproute2": the real cluster's pod network.
 #
 # Idempotent: when every tool is present it only says so. Otherwise it needs
 # root and apt (as CI has); apt-get update runs only when something is
-# missing. The package's own service is never started: a policy-rc.d refuses
-# it during the install, and afterwards the service is stopped and disabled
-# in case an init system started it anyway, so nothing is left listening on
-# Prometheus's default port 9090.
+# missing. The packages' own services are never started: a policy-rc.d
+# refuses them during the install, and afterwards they are stopped and
+# disabled in case an init system started them anyway, so nothing is left
+# listening on Prometheus's default port 9090 or containerd's socket.
 set -euo pipefail
 
-missing=()
-for tool in prometheus promtool; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
+# tool=package
+wanted=(prometheus=prometheus promtool=prometheus containerd=containerd ctr=containerd runc=runc
+  /usr/lib/cni/bridge=containernetworking-plugins /usr/lib/cni/host-local=containernetworking-plugins
+  /usr/lib/cni/loopback=containernetworking-plugins ip=iproute2)
+present() { if [[ $1 == /* ]]; then [[ -x $1 ]]; else command -v "$1" >/dev/null || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]; fi; }
+missing=() packages=()
+for pair in "${wanted[@]}"; do
+  tool=${pair%%=*} pkg=${pair#*=}
+  if ! present "$tool"; then
+    missing+=("$tool")
+    [[ " ${packages[*]} " == *" $pkg "* ]] || packages+=("$pkg")
+  fi
 done
 if ((${#missing[@]} == 0)); then
-  echo "test-deps: prometheus and promtool present ($(promtool --version 2>&1 | head -n1))" >&2
+  echo "test-deps: prometheus, promtool, containerd, ctr, runc, CNI plugins and ip present ($(promtool --version 2>&1 | head -n1); $(containerd --version))" >&2
   exit 0
 fi
-echo "test-deps: missing ${missing[*]}; installing Debian's prometheus package" >&2
+echo "test-deps: missing ${missing[*]}; installing Debian's ${packages[*]}" >&2
 
 if [[ $(id -u) != 0 ]]; then
-  echo "test-deps: run as root (apt-get install -y --no-install-recommends prometheus)" >&2
+  echo "test-deps: run as root (apt-get install -y --no-install-recommends ${packages[*]})" >&2
   exit 1
 fi
 if ! command -v apt-get >/dev/null; then
-  echo "test-deps: no apt-get; install prometheus and promtool (Prometheus 2.x) by other means" >&2
+  echo "test-deps: no apt-get; install ${packages[*]} (Prometheus 2.x, containerd 1.6 or later) by other means" >&2
   exit 1
 fi
 
@@ -57,21 +74,23 @@ chmod 755 "$policy"
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
-# The package enables its service for the next boot; disable it, and stop
-# it if an init system started it regardless.
-if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
-  systemctl disable --now prometheus.service >/dev/null 2>&1 || true
-fi
-if command -v update-rc.d >/dev/null && [[ -e /etc/init.d/prometheus ]]; then
-  update-rc.d prometheus disable >/dev/null 2>&1 || true
-  /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-fi
+# The packages enable their services for the next boot; disable them, and
+# stop them if an init system started them regardless.
+for service in prometheus containerd; do
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now "$service.service" >/dev/null 2>&1 || true
+  fi
+  if command -v update-rc.d >/dev/null && [[ -e /etc/init.d/$service ]]; then
+    update-rc.d "$service" disable >/dev/null 2>&1 || true
+    "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+  fi
+done
 
-for tool in prometheus promtool; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "test-deps: $tool is still missing after installing the prometheus package" >&2
+for tool in "${missing[@]}"; do
+  if ! present "$tool"; then
+    echo "test-deps: $tool is still missing after installing ${packages[*]}" >&2
     exit 1
   fi
 done
@@ -79,4 +98,4 @@ if command -v ss >/dev/null && ss -Hltn 'sport = :9090' | grep -q .; then
   echo "test-deps: something listens on :9090 (the tests use free ports of their own):" >&2
   ss -Hltnp 'sport = :9090' >&2 || true
 fi
-echo "test-deps: installed $(promtool --version 2>&1 | head -n1)" >&2
+echo "test-deps: installed ${packages[*]}" >&2
