@@ -249,9 +249,22 @@ func (a *App) missed(j *job, s ledger.State, now time.Time, term string) []time.
 		if last.IsZero() {
 			break // no anchor in the fleet: nothing is known to be missed
 		}
-		// The fleet's rhythm is the last claimed fire's: the grid through it.
-		first := last.Add(-time.Duration((last.Sub(from))/s2.every) * s2.every)
-		for next := first; !next.After(now); next = next.Add(s2.every) {
+		// The fleet's fires are its claimed instants. A fixed-rate
+		// scheduler counts each period from when the last fire started, so
+		// the instants drift by a few milliseconds a fire: a fire is
+		// missed where two claims, or the newest claim and now, are more
+		// than half a period further apart than whole periods account
+		// for, never where a grid through one claim misses another by a
+		// millisecond (that would run a fire twice).
+		claims := append([]time.Time{last}, js.Recent...)
+		slices.SortFunc(claims, time.Time.Compare)
+		claims = slices.CompactFunc(claims, func(a, b time.Time) bool { return a.Equal(b) })
+		for i := 1; i < len(claims); i++ {
+			for next := claims[i-1].Add(s2.every); claims[i].Sub(next) > s2.every/2; next = next.Add(s2.every) {
+				missedAt(next)
+			}
+		}
+		for next := last.Add(s2.every); !next.After(now); next = next.Add(s2.every) {
 			missedAt(next)
 		}
 	case kindFixedDelay:

@@ -328,3 +328,45 @@ func TestCutShortRunIsRunAgainByTheNextLeader(t *testing.T) {
 		t.Fatalf("the next leader: %s catch-up %v at %v key %q, want a re-run of %v (%q)", r.Outcome, r.CatchUp, r.ScheduledAt, r.Key, first.ScheduledAt, first.Key)
 	}
 }
+
+// A fixed-rate scheduler counts each period from when the last fire
+// started, so the fleet's claimed instants drift by milliseconds. A new
+// leader's catch-up runs the fires of a real gap, and never a drifted fire
+// again under a new instant (it did: a grid through the newest claim
+// missed the older claims by a few milliseconds, and each such "missed"
+// fire ran a second time).
+func TestCatchUpOfAFixedRateJobToleratesDrift(t *testing.T) {
+	l := ledger.NewLedger(ledger.NewMemory())
+	ms := time.Millisecond
+	claimed := []time.Time{t0, t0.Add(10*time.Second + 2*ms), t0.Add(20*time.Second + 4*ms), t0.Add(50*time.Second + 10*ms)}
+	for i, at := range claimed {
+		c := ledger.Claim{Job: "beat", At: at, Key: "k", Epoch: ledger.Epoch{Scope: "s", N: 1},
+			ClaimID: "earlier", Holder: "old", Claimed: at}
+		res, err := l.Claim(context.Background(), []ledger.Claim{c})
+		noErr(t, err)
+		if res[0].Err != nil {
+			t.Fatalf("seeding claim %d: %v", i, res[0].Err)
+		}
+		noErr(t, l.Complete(context.Background(), ledger.Completion{Job: "beat", At: at, ClaimID: "earlier", Outcome: "ran", Ended: at}))
+	}
+	// A new leader at +55s: the fires at +30s and +40s (on the rhythm of
+	// the claim before the gap) were missed; none other.
+	b := replica(t, l, t0.Add(55*time.Second))
+	noErr(t, b.App.Schedule("beat", leaderjob.FixedRate(10*time.Second), nop, leaderjob.WithCatchUp(leaderjob.CatchUpAll(time.Minute))))
+	b.Start()
+	var caught []time.Duration
+	for {
+		r := b.Await("beat")
+		if !r.CatchUp {
+			break
+		}
+		if r.Outcome != guard.Ran {
+			t.Fatalf("catch-up run: %s/%s %v", r.Outcome, r.Reason, r.Err)
+		}
+		caught = append(caught, r.ScheduledAt.Sub(t0))
+	}
+	want := []time.Duration{30*time.Second + 4*ms, 40*time.Second + 4*ms}
+	if len(caught) != len(want) || caught[0] != want[0] || caught[1] != want[1] {
+		t.Fatalf("caught up %v, want %v", caught, want)
+	}
+}

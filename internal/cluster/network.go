@@ -17,6 +17,12 @@ const (
 	PodCIDR = "10.88.0.0/16"
 )
 
+// bridgeMAC is the bridge's fixed, locally administered address. A bridge
+// without one takes the lowest address of its ports, so it changes when a
+// pod's veth comes or goes, and every other pod's ARP entry for HostIP
+// goes stale: their requests to the apiserver stall for seconds.
+const bridgeMAC = "02:6c:6a:00:00:01"
+
 // cniConfig is the network list containerd's CRI plugin hands to the CNI
 // plugins for every pod sandbox.
 func (c *Cluster) cniConfig() string {
@@ -46,7 +52,7 @@ func (c *Cluster) cniConfig() string {
 func bridgeUp() error {
 	_ = bridgeDown()
 	for _, args := range [][]string{
-		{"link", "add", Bridge, "type", "bridge"},
+		{"link", "add", Bridge, "address", bridgeMAC, "type", "bridge"},
 		{"addr", "add", HostIP + "/16", "dev", Bridge},
 		{"link", "set", Bridge, "up"},
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,17 +27,17 @@ func deploy(t *testing.T, example, ns string, env map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ops []map[string]any
-	names := make([]string, 0, len(env))
-	for name := range env {
-		names = append(names, name)
+	// A strategic merge patch: env entries merge by name, so a variable
+	// the example sets is replaced, not repeated.
+	var vars []map[string]string
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		vars = append(vars, map[string]string{"name": name, "value": env[name]})
 	}
-	slices.Sort(names)
-	for _, name := range names {
-		ops = append(ops, map[string]any{"op": "add", "path": "/spec/template/spec/containers/0/env/-",
-			"value": map[string]string{"name": name, "value": env[name]}})
-	}
-	patch, err := json.Marshal(ops)
+	patch, err := json.Marshal(map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]string{"name": "monolith"},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []map[string]any{{"name": "app", "env": vars}}}}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +47,7 @@ namespace: %s
 resources:
   - %s
 patches:
-  - target: {kind: Deployment, name: monolith}
-    patch: '%s'
+  - patch: '%s'
 `, ns, base, patch)
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
 		t.Fatal(err)

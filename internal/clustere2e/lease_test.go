@@ -90,10 +90,23 @@ func TestLeaseExample(t *testing.T) {
 	})
 	time.Sleep(3 * time.Second)
 	f := count(l.snapshot(), began, time.Now().Add(-time.Second))
-	t.Logf("leader %s force-deleted: %s took over; %s", leader, next, f)
+	sigterm := len(l.find(func(r record) bool { return r.Pod == leader && r.Msg == "shutting down" })) > 0
+	t.Logf("leader %s force-deleted (the kubelet still stopped it with SIGTERM: %v): %s took over; %s", leader, sigterm, next, f)
 	f.check(t, false)
 	if bound := 15*time.Second + 2*time.Second; f.maxLate > bound {
 		t.Errorf("a fire ran %.2fs after its time across a forced deletion, want at most the lease duration plus a retry (%v)", f.maxLate.Seconds(), bound)
+	}
+
+	// The heartbeat, every 10 s as shipped, claimed (the example sets a
+	// catch-up policy) and so kept on the fleet's rhythm across every
+	// hand-over above.
+	runs, lost, doubled := rateTally(l.snapshot(), "heartbeat", 10*time.Second, steady, time.Now().Add(-10*time.Second))
+	t.Logf("heartbeat (every 10s) over the whole test: %d runs, %d lost, %d doubled", runs, lost, len(doubled))
+	for _, d := range doubled {
+		t.Errorf("heartbeat ran twice within half a period: %s", d)
+	}
+	if lost > 0 {
+		t.Errorf("heartbeat lost %d fires", lost)
 	}
 }
 

@@ -4,6 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +85,19 @@ func followLogs(t *testing.T, ns string) *logs {
 			}
 		}
 	}()
-	t.Cleanup(l.stop)
+	t.Cleanup(func() {
+		l.stop()
+		// Every pod's records, for the post-mortem of a failure, beside
+		// the cluster components' logs.
+		path := filepath.Join(testCluster.Dir(), "logs", ns+"-pods.log")
+		var b strings.Builder
+		for _, r := range l.snapshot() {
+			fmt.Fprintf(&b, "%s/%s %s\n", r.Pod, r.Container, r.Raw)
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err == nil && t.Failed() {
+			t.Logf("the pods' logs are in %s", path)
+		}
+	})
 	return l
 }
 
