@@ -3,8 +3,10 @@ package clustere2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -193,4 +195,44 @@ func rateTally(records []record, job string, period time.Duration, from, to time
 func describe(r record) string {
 	return fmt.Sprintf("%s on %s (catch_up=%v, key %s, logged %s)", r.ScheduledAt.Format(time.StampMicro), r.Pod, r.CatchUp, r.Key,
 		r.Time.Format(time.StampMicro))
+}
+
+// rollouts runs kubectl rollout restart once, or LEADERJOB_MEASURE_ROLLOUTS
+// times in a row when set, counting each rollout's fires (none may run
+// twice; none may be lost unless lossAllowed) and the Lease's transitions,
+// and logs the totals. It returns how many rollouts it ran.
+func rollouts(t *testing.T, ns string, l *logs, leases *holders, lossAllowed bool) int {
+	t.Helper()
+	n := 1
+	if v := os.Getenv("LEADERJOB_MEASURE_ROLLOUTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("LEADERJOB_MEASURE_ROLLOUTS=%q: want a positive count", v)
+		}
+	}
+	var fires, lost, doubled, transitions int
+	var took, late []time.Duration
+	for i := range n {
+		if i > 0 {
+			time.Sleep(2 * time.Second) // the new pods settle: readiness, the ledger's watch
+		}
+		began := time.Now()
+		kubectl(t, "-n", ns, "rollout", "restart", "deploy/monolith")
+		kubectl(t, "-n", ns, "rollout", "status", "deploy/monolith", "--timeout=5m")
+		waitFor(t, "the old pods to be gone", 60*time.Second, func() bool { return len(podsOf(t, ns)) == 3 })
+		time.Sleep(3 * time.Second)
+		ended := time.Now()
+		r := count(l.snapshot(), began, ended.Add(-time.Second))
+		holders := leases.since(began)
+		t.Logf("rollout restart %d: %.1fs, Lease holders after it began: %v (%d transitions); %s",
+			i+1, ended.Sub(began).Seconds(), holders, len(holders), r)
+		r.check(t, lossAllowed)
+		fires, lost, doubled, transitions = fires+r.fires, lost+len(r.lost), doubled+len(r.doubled), transitions+len(holders)
+		took, late = append(took, ended.Sub(began)), append(late, r.maxLate)
+	}
+	slices.Sort(took)
+	slices.Sort(late)
+	t.Logf("%d rollout restarts of 3 replicas: %d transitions, %d fires, %d lost, %d doubled; rollout %.1f–%.1fs, latest run %.2f–%.2fs after its time",
+		n, transitions, fires, lost, doubled, took[0].Seconds(), took[n-1].Seconds(), late[0].Seconds(), late[n-1].Seconds())
+	return n
 }
