@@ -21,6 +21,7 @@ func TestLeaseExample(t *testing.T) {
 	for k, v := range fireEnv {
 		env[k] = v
 	}
+	shared(t)
 	l := followLogs(t, ns)
 	leases := watchLease(t, ns, "monolith")
 	deploy(t, "lease", ns, env)

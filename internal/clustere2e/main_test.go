@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,10 +17,14 @@ import (
 	"github.com/leaderjob/leaderjob/internal/cluster"
 )
 
-// The one cluster of this test binary, and the repository's root.
+// The cluster binaries and the repository's root, found by TestMain; the
+// cluster the tests share, started by the first test that asks (shared).
 var (
+	assets, repoRoot string
+
+	startOnce   sync.Once
 	testCluster *cluster.Cluster
-	repoRoot    string
+	startErr    error
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -37,45 +42,56 @@ func run(m *testing.M) int {
 	if os.Geteuid() != 0 {
 		return unavailable(errors.New("a kubelet needs root"))
 	}
-	assets, err := cluster.Assets()
-	if err != nil {
+	var err error
+	if assets, err = cluster.Assets(); err != nil {
 		return unavailable(err)
 	}
 	wd, _ := os.Getwd()
 	repoRoot = filepath.Join(wd, "..", "..")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	imgDir, err := os.MkdirTemp("", "leaderjob-images-")
-	if err != nil {
-		return unavailable(err)
-	}
-	defer os.RemoveAll(imgDir)
-	began := time.Now()
-	images, err := cluster.BuildImages(ctx, repoRoot, imgDir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "clustere2e:", err)
-		return 1
-	}
-	fmt.Fprintf(os.Stderr, "clustere2e: images built in %.1fs\n", time.Since(began).Seconds())
-	testCluster, err = cluster.Start(ctx, cluster.Options{Assets: assets, Images: images, Progress: os.Stderr})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "clustere2e:", err)
-		return 1
-	}
 	code := m.Run()
-	began = time.Now()
-	if err := testCluster.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "clustere2e: stopping the cluster:", err)
-		code = 1
+	if testCluster != nil {
+		began := time.Now()
+		if err := testCluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "clustere2e: stopping the cluster:", err)
+			code = 1
+		}
+		fmt.Fprintf(os.Stderr, "clustere2e: cluster stopped in %.1fs (logs in %s/logs)\n", time.Since(began).Seconds(), testCluster.Dir())
 	}
-	fmt.Fprintf(os.Stderr, "clustere2e: cluster stopped in %.1fs (logs in %s/logs)\n", time.Since(began).Seconds(), testCluster.Dir())
 	return code
+}
+
+// shared returns the cluster the tests share, starting it (and building and
+// importing the images) on first use.
+func shared(t *testing.T) *cluster.Cluster {
+	t.Helper()
+	startOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		dir, err := os.MkdirTemp("", "leaderjob-images-")
+		if err != nil {
+			startErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		began := time.Now()
+		images, err := cluster.BuildImages(ctx, repoRoot, dir)
+		if err != nil {
+			startErr = err
+			return
+		}
+		fmt.Fprintf(os.Stderr, "clustere2e: images built in %.1fs\n", time.Since(began).Seconds())
+		testCluster, startErr = cluster.Start(ctx, cluster.Options{Assets: assets, Images: images, Progress: os.Stderr})
+	})
+	if startErr != nil {
+		t.Fatal(startErr)
+	}
+	return testCluster
 }
 
 func client(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	cs, err := testCluster.Client()
+	cs, err := shared(t).Client()
 	if err != nil {
 		t.Fatal(err)
 	}

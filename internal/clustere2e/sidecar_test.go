@@ -12,6 +12,7 @@ import (
 // and stopped before its elector began to release the Lease.
 func TestSidecarExample(t *testing.T) {
 	const ns = "sidecar-e2e"
+	shared(t)
 	l := followLogs(t, ns)
 	leases := watchLease(t, ns, "monolith-election")
 	deploy(t, "sidecar", ns, fireEnv)
