@@ -23,14 +23,14 @@ controlplane:
 	@hack/controlplane.sh
 
 cluster: test-deps
-	LEADERJOB_CLUSTER_ASSETS="$$(hack/cluster-deps.sh)" $(GO) run ./hack/cluster
+	cluster="$$(hack/cluster-deps.sh)" && LEADERJOB_CLUSTER_ASSETS="$$cluster" $(GO) run ./hack/cluster
 
 cluster-stop:
 	$(GO) run ./hack/cluster -stop
 
 test: vet test-deps
-	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" LEADERJOB_CLUSTER_ASSETS="$$(hack/cluster-deps.sh)" \
-		$(GO) test -race -count=1 -timeout 30m ./...
+	cp="$$(hack/controlplane.sh)" && cluster="$$(hack/cluster-deps.sh)" && \
+		KUBEBUILDER_ASSETS="$$cp" LEADERJOB_CLUSTER_ASSETS="$$cluster" $(GO) test -race -count=1 -timeout 30m ./...
 
 test-deps:
 	@bash hack/test-deps.sh

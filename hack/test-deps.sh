@@ -76,9 +76,11 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
-# The packages enable their services for the next boot; disable them, and
-# stop them if an init system started them regardless.
+# The packages installed here enable their services for the next boot;
+# disable them, and stop them if an init system started them regardless.
+# A service of a package that was already installed is left alone.
 for service in prometheus containerd; do
+  [[ " ${packages[*]} " == *" $service "* ]] || continue
   if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
     systemctl disable --now "$service.service" >/dev/null 2>&1 || true
   fi

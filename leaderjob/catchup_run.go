@@ -259,12 +259,17 @@ func (a *App) missed(j *job, s ledger.State, now time.Time, term string) []time.
 		claims := append([]time.Time{last}, js.Recent...)
 		slices.SortFunc(claims, time.Time.Compare)
 		claims = slices.CompactFunc(claims, func(a, b time.Time) bool { return a.Equal(b) })
+		// Each walk starts at the window, not before: a long gap of a
+		// short period costs no more than the window holds.
 		for i := 1; i < len(claims); i++ {
-			for next := claims[i-1].Add(s2.every); claims[i].Sub(next) > s2.every/2; next = next.Add(s2.every) {
+			if claims[i].Before(from) {
+				continue
+			}
+			for next := stepTo(claims[i-1].Add(s2.every), from, s2.every); claims[i].Sub(next) > s2.every/2; next = next.Add(s2.every) {
 				missedAt(next)
 			}
 		}
-		for next := last.Add(s2.every); !next.After(now); next = next.Add(s2.every) {
+		for next := stepTo(last.Add(s2.every), from, s2.every); !next.After(now); next = next.Add(s2.every) {
 			missedAt(next)
 		}
 	case kindFixedDelay:
@@ -286,6 +291,18 @@ func (a *App) missed(j *job, s ledger.State, now time.Time, term string) []time.
 		fires = fires[len(fires)-maxCatchUp:]
 	}
 	return fires
+}
+
+// stepTo returns the first of t, t+every, t+2·every, ... not before from.
+func stepTo(t, from time.Time, every time.Duration) time.Time {
+	if !t.Before(from) {
+		return t
+	}
+	t = t.Add(from.Sub(t) / every * every)
+	if t.Before(from) {
+		t = t.Add(every)
+	}
+	return t
 }
 
 // rephase moves the next fire of each claimed fixed-rate job onto the

@@ -58,6 +58,7 @@ type Cluster struct {
 	lock        *os.File
 	progress    io.Writer
 	admin       *rest.Config
+	sysctls     map[string]string // as they were before the kubelet
 	mu          sync.Mutex
 	procs       []*process // in start order; containerd starts beside the control plane
 	stopOnce    sync.Once
@@ -100,11 +101,15 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := c.prepare(); err != nil {
 		return nil, err
 	}
-	// containerd and the images do not wait for the control plane.
+	// containerd and the images do not wait for the control plane; a
+	// failure of either stops the other before Start returns.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	images := make(chan error, 1)
-	go func() { images <- c.startRuntime(ctx, opts.Images) }()
+	go func() { images <- c.startRuntime(rctx, opts.Images) }()
 	if err := c.startControlPlane(ctx); err != nil {
-		return nil, err
+		cancel()
+		return nil, errors.Join(err, <-images)
 	}
 	if err := <-images; err != nil {
 		return nil, err
@@ -140,6 +145,7 @@ func (c *Cluster) acquire() error {
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
 	c.lock = f
 	killLeftovers(c.dir)
+	c.sysctls = saveSysctls(kubeletSysctls)
 	return nil
 }
 
@@ -219,7 +225,7 @@ func (c *Cluster) stop() error {
 		p.stop(10 * time.Second)
 	}
 	killLeftovers(c.dir)
-	errs := []error{unmountUnder(c.dir), bridgeDown()}
+	errs := []error{unmountUnder(c.dir), bridgeDown(), restoreSysctls(c.sysctls)}
 	if c.lock != nil {
 		errs = append(errs, c.lock.Close())
 	}
@@ -327,12 +333,7 @@ func StopRunning(within time.Duration) error {
 	return nil
 }
 
-// lockPath is the machine's one cluster lock: the bridge, the apiserver's
-// address and the kubelet's ports are fixed, so one cluster runs at a time.
-func lockPath() (string, error) {
-	cache, err := cacheDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(cache, "cluster", "cluster.lock"), nil
-}
+// lockPath is the machine's one cluster lock, whatever the user's cache
+// directory: the bridge, the apiserver's address and the kubelet's ports
+// are fixed, so one cluster runs at a time.
+func lockPath() (string, error) { return "/run/leaderjob/cluster.lock", nil }

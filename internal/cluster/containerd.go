@@ -21,7 +21,10 @@ const PauseImage = "registry.k8s.io/pause:3.10"
 //
 // restrict_oom_score_adj: a VM's root may be denied a negative
 // oom_score_adj, and runc then fails every sandbox with "can't get final
-// child's PID from pipe".
+// child's PID from pipe". netns_mounts_under_state_dir: pods' network
+// namespaces are mounted under the cluster's directory, not /run/netns,
+// so that Stop's unmount removes them (and with them the pods' veths)
+// even when the kubelet had no time to.
 const containerdConfig = `version = 2
 root = %[1]q
 state = %[2]q
@@ -34,6 +37,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   sandbox_image = %[4]q
   restrict_oom_score_adj = true
   enable_selinux = false
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %[5]q
     conf_dir = %[6]q
@@ -101,7 +105,7 @@ func (c *Cluster) ImportImage(ctx context.Context, archive string) error {
 
 // killContainers kills and deletes every container containerd runs, for a
 // stop that could not wait for the kubelet (sandboxes' network namespaces
-// are left to the unmount and the bridge's deletion).
+// are left to the unmount under the cluster's directory).
 func (c *Cluster) killContainers(ctx context.Context) {
 	out, err := c.ctr(ctx, "tasks", "ls", "-q")
 	if err != nil {

@@ -17,7 +17,8 @@ import (
 // or disk-pressure eviction (the images cannot be pulled again). No DNS
 // server runs: clusterDNS names the host's bridge address, so a pod's name
 // lookups fail at once and never leave the machine (the host's resolver
-// is not passed on).
+// is not passed on). No iptables chains: the kubelet leaves the host's
+// netfilter tables alone.
 const kubeletConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 containerRuntimeEndpoint: unix://%[1]s
@@ -56,6 +57,7 @@ nodeStatusUpdateFrequency: 4s
 syncFrequency: 10s
 fileCheckFrequency: 10s
 shutdownGracePeriod: 0s
+makeIPTablesUtilChains: false
 `
 
 func (c *Cluster) startKubelet(ctx context.Context) error {

@@ -8,9 +8,10 @@ import (
 
 // The pod network: a host-only bridge. Pods get addresses in PodCIDR from
 // CNI's host-local allocator; the host's end of the bridge, HostIP, is
-// where pods reach the apiserver (and the apiserver the kubelet). There is
-// no NAT and no route off the machine: a pod reaches the host and the
-// other pods, nothing else.
+// where pods reach the apiserver (and the apiserver the kubelet). Pods
+// have no default route (the bridge is not their gateway, so the plugin
+// leaves the host's IP forwarding alone) and there is no NAT: a pod
+// reaches the host and the other pods on the bridge, nothing else.
 const (
 	Bridge  = "leaderjob0"
 	HostIP  = "10.88.0.1"
@@ -32,14 +33,13 @@ func (c *Cluster) cniConfig() string {
   "plugins": [{
     "type": "bridge",
     "bridge": %q,
-    "isGateway": true,
+    "isGateway": false,
     "ipMasq": false,
     "hairpinMode": true,
     "ipam": {
       "type": "host-local",
       "dataDir": %q,
-      "ranges": [[{"subnet": %q, "gateway": %q}]],
-      "routes": [{"dst": "0.0.0.0/0"}]
+      "ranges": [[{"subnet": %q, "gateway": %q}]]
     }
   }]
 }
@@ -63,7 +63,7 @@ func bridgeUp() error {
 	return nil
 }
 
-// bridgeDown deletes the bridge (and with it any veth a pod left behind).
+// bridgeDown deletes the bridge.
 func bridgeDown() error {
 	out, err := exec.Command("ip", "link", "del", Bridge).CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "Cannot find device") {

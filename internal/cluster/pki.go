@@ -57,8 +57,9 @@ func newPKI(dir string) (*pki, error) {
 
 func (p *pki) path(name string) string { return filepath.Join(p.dir, name) }
 
-// issue writes name.crt and name.key: a client certificate for user cn in
-// groups, and a serving certificate too when hosts is not empty.
+// issue writes name.crt and name.key: a serving certificate for hosts
+// when hosts is not empty, else a client certificate for user cn in
+// groups.
 func (p *pki) issue(name, cn string, groups []string, hosts ...string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -77,7 +78,7 @@ func (p *pki) issue(name, cn string, groups []string, hosts ...string) error {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	if len(hosts) > 0 {
-		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 		for _, h := range hosts {
 			if ip := net.ParseIP(h); ip != nil {
 				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)

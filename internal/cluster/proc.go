@@ -75,9 +75,13 @@ func (p *process) stop(grace time.Duration) {
 	}
 }
 
-// killLeftovers kills processes a cluster that died without stopping left
-// behind: every process with an argument under dir (containerd's shims
-// and the components).
+// leftoverNames are the programs killLeftovers may kill.
+var leftoverNames = []string{"containerd", "containerd-shim-runc-v2", "etcd", "kube-apiserver",
+	"kube-controller-manager", "kube-scheduler", "kubelet"}
+
+// killLeftovers kills what a cluster that died without stopping left
+// behind: the cluster's own programs (containerd's shims and the
+// components) with an argument under dir.
 func killLeftovers(dir string) {
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -90,7 +94,10 @@ func killLeftovers(dir string) {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, dir) }) {
+		if !slices.Contains(leftoverNames, filepath.Base(args[0])) {
+			continue
+		}
+		if slices.ContainsFunc(args, func(a string) bool { return a == dir || strings.Contains(a, dir+"/") }) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}

@@ -3,10 +3,12 @@ package clustere2e
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ func TestMakeCluster(t *testing.T) {
 		t.Fatalf("go build ./hack/cluster: %v\n%s", err, out)
 	}
 	env := append(os.Environ(), "LEADERJOB_CLUSTER_ASSETS="+assets)
+	before := hostState(t)
 
 	cmd := exec.Command(bin)
 	cmd.Dir, cmd.Env = repoRoot, env
@@ -53,8 +56,13 @@ func TestMakeCluster(t *testing.T) {
 		exited <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
+		_ = cmd.Process.Signal(syscall.SIGTERM) // it stops what it started
+		select {
+		case <-exited:
+		case <-time.After(2 * time.Minute):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
 	})
 	var line string
 	select {
@@ -67,11 +75,25 @@ func TestMakeCluster(t *testing.T) {
 		t.Fatalf("make cluster printed %q, want export KUBECONFIG=<path>\n%s", line, stderr.String())
 	}
 	t.Logf("make cluster: %q after %.1fs", line, time.Since(began).Seconds())
-	kubectl := exec.Command(filepath.Join(assets, "kubectl"), "get", "nodes", "-o", "name")
-	kubectl.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	if out, err := kubectl.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "node/"+cluster.NodeName {
-		t.Errorf("kubectl get nodes: %v: %s", err, out)
+	kubectl := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(assets, "kubectl"), args...)
+		cmd.Dir, cmd.Env = repoRoot, append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
 	}
+	if out := kubectl("get", "nodes", "-o", "name"); out != "node/"+cluster.NodeName {
+		t.Errorf("kubectl get nodes: %s", out)
+	}
+	// The README's next steps: the local overlay as it is, a leader.
+	kubectl("apply", "-k", "examples/kubernetes/local/lease")
+	kubectl("-n", "leaderjob-lease", "rollout", "status", "deploy/monolith", "--timeout=3m")
+	waitFor(t, "a holder of the Lease", 30*time.Second, func() bool {
+		return kubectl("-n", "leaderjob-lease", "get", "lease", "monolith", "-o", "jsonpath={.spec.holderIdentity}", "--ignore-not-found") != ""
+	})
 
 	second := exec.Command(bin)
 	second.Dir, second.Env = repoRoot, env
@@ -96,5 +118,41 @@ func TestMakeCluster(t *testing.T) {
 	if out, err := exec.Command("ip", "link", "show", cluster.Bridge).CombinedOutput(); err == nil {
 		t.Errorf("the bridge %s is still there after the cluster stopped:\n%s", cluster.Bridge, out)
 	}
+	if after := hostState(t); after != before {
+		t.Errorf("the machine before the cluster: %s; after it stopped: %s", before, after)
+	}
 	exited <- nil // for the cleanup
+}
+
+// hostState sums up what a cluster could leave behind on the machine:
+// network namespaces, veth interfaces, mounts under the cluster's
+// directory, and the kernel settings a kubelet changes.
+func hostState(t *testing.T) string {
+	t.Helper()
+	netns, _ := os.ReadDir("/run/netns")
+	veths, err := exec.Command("ip", "-o", "link", "show", "type", "veth").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts := strings.Count(string(mountinfo), "/leaderjob/cluster/")
+	var sysctls []string
+	for _, n := range []string{"kernel/panic", "kernel/panic_on_oops", "vm/overcommit_memory", "net/ipv4/ip_forward"} {
+		b, _ := os.ReadFile("/proc/sys/" + n)
+		sysctls = append(sysctls, n+"="+strings.TrimSpace(string(b)))
+	}
+	rules := "no iptables"
+	if _, err := exec.LookPath("iptables"); err == nil {
+		n := 0
+		for _, table := range []string{"filter", "nat", "mangle"} {
+			out, _ := exec.Command("iptables", "-t", table, "-S").Output()
+			n += strings.Count(string(out), "\n")
+		}
+		rules = fmt.Sprintf("%d iptables rules and chains", n)
+	}
+	return fmt.Sprintf("%d network namespaces, %d veths, %d mounts under the cluster's directory, %s, %s",
+		len(netns), strings.Count(string(veths), "\n"), mounts, rules, strings.Join(sysctls, " "))
 }

@@ -40,7 +40,7 @@ func TestLeaseExample(t *testing.T) {
 	// Steady state: each fire by exactly one pod, the holder.
 	steady := time.Now()
 	time.Sleep(8 * time.Second)
-	s := count(l.snapshot(), steady, time.Now().Add(-time.Second))
+	s := l.count(steady, time.Now().Add(-time.Second))
 	s.check(t, false)
 	for _, r := range l.find(func(r record) bool { return r.ran(fireJob) && r.Time.After(steady) }) {
 		if r.Pod != leases.current() {
@@ -62,7 +62,7 @@ func TestLeaseExample(t *testing.T) {
 		return len(l.find(func(r record) bool { return r.ran(fireJob) && r.Pod == next })) > 0
 	})
 	time.Sleep(3 * time.Second)
-	g := count(l.snapshot(), began, time.Now().Add(-time.Second))
+	g := l.count(began, time.Now().Add(-time.Second))
 	t.Logf("leader %s deleted (grace period): %s took over; %s", leader, next, g)
 	g.check(t, false)
 	if g.maxLate > time.Second {
@@ -82,7 +82,7 @@ func TestLeaseExample(t *testing.T) {
 		return len(l.find(func(r record) bool { return r.ran(fireJob) && r.Pod == next })) > 0
 	})
 	time.Sleep(3 * time.Second)
-	f := count(l.snapshot(), began, time.Now().Add(-time.Second))
+	f := l.count(began, time.Now().Add(-time.Second))
 	sigterm := len(l.find(func(r record) bool { return r.Pod == leader && r.Msg == "shutting down" })) > 0
 	t.Logf("leader %s force-deleted (the kubelet still stopped it with SIGTERM: %v): %s took over; %s", leader, sigterm, next, f)
 	f.check(t, false)

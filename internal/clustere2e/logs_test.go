@@ -70,7 +70,13 @@ func followLogs(t *testing.T, ns string) *logs {
 				continue
 			}
 			for _, st := range append(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses...) {
-				if st.State.Running == nil && st.State.Terminated == nil {
+				if (st.State.Running == nil && st.State.Terminated == nil) || st.RestartCount > 0 {
+					// A restarted container's earlier lines are not
+					// followed; no container of these tests restarts, and
+					// one that does fails the test.
+					if st.RestartCount > 0 {
+						l.t.Errorf("container %s/%s restarted %d times", pod.Name, st.Name, st.RestartCount)
+					}
 					continue
 				}
 				key := pod.Name + "/" + st.Name
@@ -123,6 +129,11 @@ func (l *logs) follow(ctx context.Context, pod, container string) {
 		l.mu.Lock()
 		l.records = append(l.records, r)
 		l.mu.Unlock()
+	}
+	if err := s.Err(); err != nil && ctx.Err() == nil {
+		// A broken stream would hide runs: a fire counted lost, or a
+		// double not seen.
+		l.t.Errorf("logs of %s/%s broke off: %v", pod, container, err)
 	}
 }
 

@@ -28,7 +28,7 @@ func TestSidecarExample(t *testing.T) {
 
 	steady := time.Now()
 	time.Sleep(8 * time.Second)
-	count(l.snapshot(), steady, time.Now().Add(-time.Second)).check(t, false)
+	l.count(steady, time.Now().Add(-time.Second)).check(t, false)
 
 	// Without a shared ledger (the sidecar example keeps it in memory) a
 	// hand-over may lose the fires of its gap; it never doubles one.
