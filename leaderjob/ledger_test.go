@@ -370,3 +370,31 @@ func TestCatchUpOfAFixedRateJobToleratesDrift(t *testing.T) {
 		t.Fatalf("caught up %v, want %v", caught, want)
 	}
 }
+
+// A fixed-rate job's catch-up reaches back only as far as its window, on
+// the rhythm of the newest claim, however long the gap.
+func TestCatchUpOfAFixedRateJobStaysInItsWindow(t *testing.T) {
+	l := ledger.NewLedger(ledger.NewMemory())
+	ms := time.Millisecond
+	for _, at := range []time.Time{t0, t0.Add(10*time.Second + 2*ms)} {
+		c := ledger.Claim{Job: "beat", At: at, Key: "k", Epoch: ledger.Epoch{Scope: "s", N: 1}, ClaimID: "earlier", Holder: "old", Claimed: at}
+		if _, err := l.Claim(context.Background(), []ledger.Claim{c}); err != nil {
+			t.Fatal(err)
+		}
+		noErr(t, l.Complete(context.Background(), ledger.Completion{Job: "beat", At: at, ClaimID: "earlier", Outcome: "ran", Ended: at}))
+	}
+	b := replica(t, l, t0.Add(5*time.Minute))
+	noErr(t, b.App.Schedule("beat", leaderjob.FixedRate(10*time.Second), nop, leaderjob.WithCatchUp(leaderjob.CatchUpAll(time.Minute))))
+	b.Start()
+	var caught []time.Duration
+	for {
+		r := b.Await("beat")
+		if !r.CatchUp {
+			break
+		}
+		caught = append(caught, r.ScheduledAt.Sub(t0))
+	}
+	if len(caught) != 6 || caught[0] != 4*time.Minute+2*ms || caught[5] != 4*time.Minute+50*time.Second+2*ms {
+		t.Fatalf("caught up %v, want the 6 fires from +4m0.002s to +4m50.002s", caught)
+	}
+}
