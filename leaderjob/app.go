@@ -89,6 +89,7 @@ type App struct {
 	version       string         // this release, for one-shot jobs' claims
 	terms         terms
 	catchingUp    sync.Mutex                    // one catch-up at a time
+	rephasing     sync.Mutex                    // one rephase at a time
 	catchUpAgain  atomic.Bool                   // a term began while a catch-up ran
 	catchUpDone   atomic.Pointer[chan struct{}] // closed when the running catch-up ends
 	sourceLedger  ledger.Ledger                 // the ledger the guard source brought

@@ -205,7 +205,8 @@ func (a *App) missed(j *job, s ledger.State, now time.Time, term string) []time.
 		// Only a one-shot fire this process has made (and skipped, as a
 		// standby) or whose run died: its own scheduler makes the others.
 		done := js != nil && js.Completed != nil && js.Claimed != nil && js.Completed.ClaimID == js.Claimed.ClaimID
-		if !done && j.fired.Load() {
+		ours := js != nil && js.Claimed != nil && js.Claimed.ClaimID == term // this term's run, going or done
+		if !done && !ours && j.fired.Load() {
 			return []time.Time{now}
 		}
 		return nil
@@ -311,6 +312,11 @@ func stepTo(t, from time.Time, every time.Duration) time.Time {
 // starting its own (each replica's scheduler otherwise counts from its own
 // start).
 func (a *App) rephase(ctx context.Context) {
+	// One at a time: a term's start and a skipped start-up fire may both
+	// ask, and two that read the next runs before either moved the job
+	// would both move it (gocron then fires it twice at the new time).
+	a.rephasing.Lock()
+	defer a.rephasing.Unlock()
 	a.mu.Lock()
 	sched := a.sched
 	a.mu.Unlock()

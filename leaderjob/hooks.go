@@ -12,6 +12,7 @@ func (s schedulerState) ImmediateFires() int                    { return s.a.imm
 func (s schedulerState) IdleTimers(fired func(string) bool) int { return s.a.idleTimers(fired) }
 func (s schedulerState) Barrier()                               { s.a.barrier() }
 func (s schedulerState) Calling(job string) bool                { return s.a.calling(job) }
+func (s schedulerState) Busy() bool                             { return s.a.signals.busy.Load() > 0 }
 func (s schedulerState) Fires() (started, finished uint64) {
 	return s.a.signals.started.Load(), s.a.signals.finished.Load()
 }

@@ -328,4 +328,3 @@ func TestCutShortRunIsRunAgainByTheNextLeader(t *testing.T) {
 		t.Fatalf("the next leader: %s catch-up %v at %v key %q, want a re-run of %v (%q)", r.Outcome, r.CatchUp, r.ScheduledAt, r.Key, first.ScheduledAt, first.Key)
 	}
 }
-

@@ -216,7 +216,13 @@ func (a *App) guarded(func(*attempt)) func(*attempt) {
 			r.Duration = 0
 			r.skip(refused.reason, refused.err.Error())
 			if refused.reason == ReasonNotDue {
-				go a.rephase(a.base) // the fleet ran it lately: keep its rhythm
+				// The fleet ran it lately: keep its rhythm. Not from this
+				// fire's goroutine: gocron would wait for the fire to end.
+				a.signals.workBegan()
+				go func() {
+					defer a.signals.workEnded()
+					a.rephase(a.base)
+				}()
 			}
 		}
 		a.complete(at)

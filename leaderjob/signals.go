@@ -10,6 +10,7 @@ import (
 // so far has completed, without polling.
 type signals struct {
 	started, finished atomic.Uint64 // gocron's calls of the task, begun and returned
+	busy              atomic.Int64  // work that changes the scheduler, going on beside the fires
 
 	mu     sync.Mutex
 	notify func() // called after every change of started or finished
@@ -17,6 +18,8 @@ type signals struct {
 
 func (s *signals) fireStarted()  { s.started.Add(1); s.changed() }
 func (s *signals) fireFinished() { s.finished.Add(1); s.changed() }
+func (s *signals) workBegan()    { s.busy.Add(1); s.changed() }
+func (s *signals) workEnded()    { s.busy.Add(-1); s.changed() }
 
 func (s *signals) changed() {
 	s.mu.Lock()

@@ -274,8 +274,9 @@ func (h *Harness) Advance(d time.Duration) {
 }
 
 // settle waits until the scheduler is idle: every timer callback has handed
-// its fire to the scheduler, every fire has run to completion, each job has
-// its next timer set, and the scheduler has done its bookkeeping.
+// its fire to the scheduler, every fire has run to completion, no job is
+// being moved onto the fleet's rhythm, each job has its next timer set, and
+// the scheduler has done its bookkeeping.
 func (h *Harness) settle() {
 	h.t.Helper()
 	deadline := time.Now().Add(WaitTimeout)
@@ -287,7 +288,7 @@ func (h *Harness) settle() {
 		started, finished := h.sched.Fires()
 		want := h.immediate + fired
 		idle := h.sched.IdleTimers(h.firedLocked)
-		if running == 0 && started == want && started-finished == h.heldLocked() && pending >= idle {
+		if running == 0 && started == want && started-finished == h.heldLocked() && pending >= idle && !h.sched.Busy() {
 			break
 		}
 		if time.Now().After(deadline) {

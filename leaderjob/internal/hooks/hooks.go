@@ -14,7 +14,10 @@ type SchedulerState interface {
 	Fires() (started, finished uint64)
 	// Calling reports whether the job's function is executing.
 	Calling(job string) bool
-	// OnChange sets a function called after every change of Fires.
+	// Busy reports whether work that changes the scheduler (moving a job
+	// onto the fleet's rhythm) is going on beside the fires.
+	Busy() bool
+	// OnChange sets a function called after every change of Fires or Busy.
 	OnChange(fn func())
 	// Barrier returns once the scheduler has handled every message sent
 	// to it before the call.
