@@ -58,6 +58,8 @@ type ControlPlane struct {
 
 	mu      sync.Mutex
 	stopped bool // the apiserver is stopped
+
+	users sync.Mutex // envtest's certificate authority is not safe for concurrent use
 }
 
 // Start starts etcd and kube-apiserver from the binaries [Assets] finds.
@@ -111,6 +113,8 @@ func (c *ControlPlane) Client() (kubernetes.Interface, error) {
 // User returns the configuration of a new client-certificate user with the
 // given name and groups. RBAC decides what it may do.
 func (c *ControlPlane) User(name string, groups ...string) (*rest.Config, error) {
+	c.users.Lock()
+	defer c.users.Unlock()
 	u, err := c.env.AddUser(envtest.User{Name: name, Groups: groups}, &rest.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: adding user %s: %w", name, err)
