@@ -37,6 +37,9 @@ func run(stopOther bool) error {
 	if stopOther {
 		return cluster.StopRunning(90 * time.Second)
 	}
+	if err := cluster.CheckFree(); err != nil {
+		return err // before building the images
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, err := os.Getwd()

@@ -124,22 +124,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 // acquire takes the machine-wide lock (held until Stop or the process's
 // death) and clears what a cluster that died left behind.
 func (c *Cluster) acquire() error {
-	path, err := lockPath()
+	f, err := takeLock()
 	if err != nil {
 		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		b, _ := os.ReadFile(f.Name())
-		f.Close()
-		return fmt.Errorf("cluster: %w (process %s holds %s); stop it first (make cluster-stop, or ^C where make cluster runs)",
-			ErrRunning, string(b), f.Name())
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
@@ -147,6 +134,39 @@ func (c *Cluster) acquire() error {
 	killLeftovers(c.dir)
 	c.sysctls = saveSysctls(kubeletSysctls)
 	return nil
+}
+
+// takeLock takes the machine's cluster lock; the error wraps ErrRunning,
+// naming the process that holds it, when another cluster runs.
+func takeLock() (*os.File, error) {
+	path, err := lockPath()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(f.Name())
+		f.Close()
+		return nil, fmt.Errorf("cluster: %w (process %s holds %s); stop it first (make cluster-stop, or ^C where make cluster runs)",
+			ErrRunning, string(b), f.Name())
+	}
+	return f, nil
+}
+
+// CheckFree reports, as Start would, whether another cluster runs on this
+// machine, without starting one: a caller can fail before slow work.
+func CheckFree() error {
+	f, err := takeLock()
+	if err != nil {
+		return err
+	}
+	return f.Close() // closing releases the lock
 }
 
 func (c *Cluster) prepare() error {
