@@ -65,6 +65,7 @@ func run(stopOther bool) error {
 	fmt.Fprintf(os.Stderr, "cluster: kubectl of the apiserver's version: %s; logs in %s/logs; ^C or make cluster-stop stops it\n",
 		c.Kubectl(), c.Dir())
 	<-ctx.Done()
-	fmt.Fprintln(os.Stderr, "cluster: stopping")
+	stop() // a second ^C ends this process at once (the components die with it)
+	fmt.Fprintln(os.Stderr, "cluster: stopping (^C again to kill it now)")
 	return c.Stop()
 }

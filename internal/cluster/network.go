@@ -51,6 +51,16 @@ func (c *Cluster) cniConfig() string {
 // address is the gateway).
 func bridgeUp() error {
 	_ = bridgeDown()
+	// Another network on the same addresses (podman's default is
+	// 10.88.0.0/16 too) would take the pods' and the apiserver's traffic.
+	if out, err := exec.Command("ip", "-o", "route", "show", "to", "match", HostIP).Output(); err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[0] != "default" && f[1] == "dev" {
+				return fmt.Errorf("cluster: %s is already routed to %s (%s); the cluster's pod network needs %s: remove that network first",
+					HostIP, f[2], line, PodCIDR)
+			}
+		}
+	}
 	for _, args := range [][]string{
 		{"link", "add", Bridge, "address", bridgeMAC, "type", "bridge"},
 		{"addr", "add", HostIP + "/16", "dev", Bridge},
