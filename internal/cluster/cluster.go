@@ -131,6 +131,7 @@ func (c *Cluster) acquire() error {
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
 	c.lock = f
+	killTasks(c.dir)
 	killLeftovers(c.dir)
 	c.sysctls = saveSysctls(kubeletSysctls)
 	return nil
@@ -230,12 +231,19 @@ func (c *Cluster) Stop() error {
 func (c *Cluster) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if c.admin != nil {
-		c.deletePods(ctx)
-	}
 	c.mu.Lock()
 	procs := slices.Clone(c.procs)
 	c.mu.Unlock()
+	// No controller may replace the pods being deleted: a ReplicaSet's new
+	// pod starting while the kubelet stops would be left running.
+	for _, p := range procs {
+		if p.name == "kube-controller-manager" || p.name == "kube-scheduler" {
+			p.stop(10 * time.Second)
+		}
+	}
+	if c.admin != nil {
+		c.deletePods(ctx)
+	}
 	for _, p := range procs {
 		if p.name == "containerd" {
 			c.killContainers(ctx)
@@ -244,6 +252,7 @@ func (c *Cluster) stop() error {
 	for _, p := range slices.Backward(procs) {
 		p.stop(10 * time.Second)
 	}
+	killTasks(c.dir)
 	killLeftovers(c.dir)
 	errs := []error{unmountUnder(c.dir), bridgeDown(), restoreSysctls(c.sysctls)}
 	if c.lock != nil {

@@ -103,6 +103,28 @@ func killLeftovers(dir string) {
 	}
 }
 
+// killTasks kills the processes of the containers whose tasks containerd
+// left in its state under dir: a shim killed before its container (a
+// cluster that died, or a stop that could not wait) leaves the container
+// running, a pause process keeping its pod's network namespace alive.
+// They are found by their cgroup, which runc names after the container.
+func killTasks(dir string) {
+	ids, _ := os.ReadDir(filepath.Join(dir, "containerd/state/io.containerd.runtime.v2.task/k8s.io"))
+	for _, id := range ids {
+		for _, cg := range []string{"/sys/fs/cgroup/pids/k8s.io", "/sys/fs/cgroup/k8s.io"} {
+			b, err := os.ReadFile(filepath.Join(cg, id.Name(), "cgroup.procs"))
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	}
+}
+
 // unmountUnder lazily unmounts every mount point under dir, deepest first
 // (pod volumes, container root filesystems, sandbox shm).
 func unmountUnder(dir string) error {

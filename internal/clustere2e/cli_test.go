@@ -118,7 +118,13 @@ func TestMakeCluster(t *testing.T) {
 	if out, err := exec.Command("ip", "link", "show", cluster.Bridge).CombinedOutput(); err == nil {
 		t.Errorf("the bridge %s is still there after the cluster stopped:\n%s", cluster.Bridge, out)
 	}
-	if after := hostState(t); after != before {
+	// A network namespace (and the veths in it) is destroyed by the
+	// kernel a little after its last user is gone: give it a few seconds.
+	after := hostState(t)
+	for deadline := time.Now().Add(10 * time.Second); after != before && time.Now().Before(deadline); after = hostState(t) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if after != before {
 		t.Errorf("the machine before the cluster: %s; after it stopped: %s", before, after)
 	}
 	exited <- nil // for the cleanup
