@@ -17,11 +17,7 @@ import (
 // image from it, and checks it is within what ociimage can build.
 func load(t *testing.T) (*ociimage.Dockerfile, *ociimage.Recipe) {
 	t.Helper()
-	d, err := ociimage.ParseFile("Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := d.Recipe()
+	d, r, err := ociimage.Load("Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,11 +27,7 @@ const dockerfile = "Dockerfile"
 // load parses the Dockerfile and checks it is within what ociimage builds.
 func load(t *testing.T) (*ociimage.Dockerfile, *ociimage.Recipe) {
 	t.Helper()
-	d, err := ociimage.ParseFile(dockerfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := d.Recipe()
+	d, r, err := ociimage.Load(dockerfile)
 	if err != nil {
 		t.Fatal(err)
 	}

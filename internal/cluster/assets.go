@@ -1,12 +1,13 @@
 package cluster
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/leaderjob/leaderjob/internal/pinned"
 )
 
 // Hint says how to provide the binaries.
@@ -28,19 +29,15 @@ var binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "ku
 func Assets() (string, error) {
 	dir := os.Getenv("LEADERJOB_CLUSTER_ASSETS")
 	if dir == "" {
-		root, err := repoRoot()
+		k8s, err := pinned.Version("kube-apiserver", "k8s.io/kubernetes")
 		if err != nil {
 			return "", fmt.Errorf("%w: LEADERJOB_CLUSTER_ASSETS is unset and %w", ErrNoAssets, err)
 		}
-		k8s, err := requiredVersion(filepath.Join(root, "internal/tools/kube-apiserver/go.mod"), "k8s.io/kubernetes")
+		kubelet, err := pinned.Version("kubelet", "k8s.io/kubernetes")
 		if err != nil {
 			return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
 		}
-		kubelet, err := requiredVersion(filepath.Join(root, "internal/tools/kubelet/go.mod"), "k8s.io/kubernetes")
-		if err != nil {
-			return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
-		}
-		cache, err := cacheDir()
+		cache, err := pinned.CacheDir()
 		if err != nil {
 			return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
 		}
@@ -68,51 +65,3 @@ func Assets() (string, error) {
 	return dir, nil
 }
 
-// cacheDir is LEADERJOB_CACHE, else leaderjob in the user's cache
-// directory, as in hack/.
-func cacheDir() (string, error) {
-	if dir := os.Getenv("LEADERJOB_CACHE"); dir != "" {
-		return dir, nil
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(base, "leaderjob"), nil
-}
-
-// repoRoot finds the module root above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "module github.com/leaderjob/leaderjob\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("the leaderjob module root was not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// requiredVersion reads the version of module in a go.mod require line.
-func requiredVersion(gomod, module string) (string, error) {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(s.Text()), "require "))
-		if len(fields) >= 2 && fields[0] == module {
-			return fields[1], nil
-		}
-	}
-	return "", fmt.Errorf("%s does not require %s", gomod, module)
-}

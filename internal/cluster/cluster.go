@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/leaderjob/leaderjob/internal/pinned"
 )
 
 // Fixed addresses: one cluster runs on a machine at a time, so a
@@ -79,7 +81,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}
 	if opts.Dir == "" {
-		cache, err := cacheDir()
+		cache, err := pinned.CacheDir()
 		if err != nil {
 			return nil, err
 		}

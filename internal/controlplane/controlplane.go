@@ -18,7 +18,6 @@
 package controlplane
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +41,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/leaderjob/leaderjob/internal/pinned"
 )
 
 // Hint says how to provide the binaries.
@@ -261,25 +262,17 @@ func Assets() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, checkAssets(dir)
 	}
-	root, err := repoRoot()
+	apiserver, err := pinned.Version("kube-apiserver", "k8s.io/kubernetes")
 	if err != nil {
 		return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is unset and %w", ErrNoAssets, err)
 	}
-	apiserver, err := requiredVersion(filepath.Join(root, "internal/tools/kube-apiserver/go.mod"), "k8s.io/kubernetes")
+	etcd, err := pinned.Version("etcd", "go.etcd.io/etcd/server/v3")
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
 	}
-	etcd, err := requiredVersion(filepath.Join(root, "internal/tools/etcd/go.mod"), "go.etcd.io/etcd/server/v3")
+	cache, err := pinned.CacheDir()
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrNoAssets, err)
-	}
-	cache := os.Getenv("LEADERJOB_CACHE")
-	if cache == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is unset and %w", ErrNoAssets, err)
-		}
-		cache = filepath.Join(base, "leaderjob")
+		return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is unset and %w", ErrNoAssets, err)
 	}
 	dir := filepath.Join(cache, "controlplane", "kube-apiserver-"+apiserver+"-etcd-"+etcd)
 	return dir, checkAssets(dir)
@@ -295,38 +288,3 @@ func checkAssets(dir string) error {
 	return nil
 }
 
-// repoRoot finds the module root above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "module github.com/leaderjob/leaderjob\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("the leaderjob module root was not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// requiredVersion reads the version of module in a go.mod require line.
-func requiredVersion(gomod, module string) (string, error) {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(s.Text()), "require "))
-		if len(fields) >= 2 && fields[0] == module {
-			return fields[1], nil
-		}
-	}
-	return "", fmt.Errorf("%s does not require %s", gomod, module)
-}

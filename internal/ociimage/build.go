@@ -44,11 +44,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Output == "" || opts.Ref == "" {
 		return nil, errors.New("ociimage: Options.Output and Options.Ref are required")
 	}
-	d, err := ParseFile(opts.Dockerfile)
-	if err != nil {
-		return nil, err
-	}
-	r, err := d.Recipe()
+	d, r, err := Load(opts.Dockerfile)
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,20 @@ func ParseFile(path string) (*Dockerfile, error) {
 	return Parse(path, f)
 }
 
+// Load reads and parses the Dockerfile at path and returns it with its
+// Recipe: what Build would build from it.
+func Load(path string) (*Dockerfile, *Recipe, error) {
+	d, err := ParseFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := d.Recipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, r, nil
+}
+
 // Parse parses a Dockerfile read from r; name is what errors call it. It
 // checks the syntax of the subset the package documents: known instructions
 // only, a FROM first, FROM's form and unique stage names. What the
