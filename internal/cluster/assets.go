@@ -64,4 +64,3 @@ func Assets() (string, error) {
 	}
 	return dir, nil
 }
-

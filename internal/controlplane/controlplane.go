@@ -287,4 +287,3 @@ func checkAssets(dir string) error {
 	}
 	return nil
 }
-
