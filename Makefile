@@ -14,6 +14,11 @@
 #                      for ctr -n k8s.io images import
 GO ?= go
 
+# The repository is a Go workspace (go.work) of four modules: the library at
+# the root, the commands (cmd), the examples and the test rig (internal/rig).
+# ./... names the root module's packages only, so every target lists them all.
+PKGS = ./... ./cmd/... ./examples/... ./internal/rig/...
+
 .PHONY: run test test-deps controlplane cluster cluster-stop images bench vet
 
 run:
@@ -23,26 +28,26 @@ controlplane:
 	@hack/controlplane.sh
 
 cluster: test-deps
-	cluster="$$(hack/cluster-deps.sh)" && LEADERJOB_CLUSTER_ASSETS="$$cluster" $(GO) run ./hack/cluster
+	cluster="$$(hack/cluster-deps.sh)" && LEADERJOB_CLUSTER_ASSETS="$$cluster" $(GO) run ./internal/rig/cmd/cluster
 
 cluster-stop:
-	$(GO) run ./hack/cluster -stop
+	$(GO) run ./internal/rig/cmd/cluster -stop
 
 test: vet test-deps
 	cp="$$(hack/controlplane.sh)" && cluster="$$(hack/cluster-deps.sh)" && \
-		KUBEBUILDER_ASSETS="$$cp" LEADERJOB_CLUSTER_ASSETS="$$cluster" $(GO) test -race -count=1 -timeout 30m ./...
+		KUBEBUILDER_ASSETS="$$cp" LEADERJOB_CLUSTER_ASSETS="$$cluster" $(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 test-deps:
 	@bash hack/test-deps.sh
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet $(PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 IMAGES ?= bin/images
-OCIIMAGE = $(GO) run ./internal/ociimage/cmd/ociimage
+OCIIMAGE = $(GO) run ./internal/rig/ociimage/cmd/ociimage
 
 images:
 	@mkdir -p $(IMAGES)

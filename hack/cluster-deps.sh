@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Provides what the real single-node cluster (internal/cluster: make cluster
-# and the tests in internal/clustere2e) needs beyond hack/controlplane.sh's
+# Provides what the real single-node cluster (internal/rig/cluster: make cluster
+# and the tests in internal/rig/clustere2e) needs beyond hack/controlplane.sh's
 # etcd and kube-apiserver, and prints the directory that holds every binary
 # (suitable for LEADERJOB_CLUSTER_ASSETS):
 #

@@ -4,12 +4,12 @@
 #
 #   prometheus, promtool   Debian's "prometheus" package: promtool checks and
 #                          unit-tests examples/prometheus/leaderjob-rules.yaml,
-#                          and internal/e2e scrapes the example with a real
+#                          and internal/rig/e2e scrapes the example with a real
 #                          server on a free loopback port.
 #   containerd, ctr, runc  Debian's "containerd" and "runc" packages:
-#                          internal/ociimage imports the images it builds into
+#                          internal/rig/ociimage imports the images it builds into
 #                          a private containerd and runs them, and the
-#                          real-cluster tests (internal/clustere2e) run their
+#                          real-cluster tests (internal/rig/clustere2e) run their
 #                          kubelet on a private containerd.
 #   CNI plugins, ip        Debian's "containernetworking-plugins" (bridge,
 #                          host-local, loopback in /usr/lib/cni) and

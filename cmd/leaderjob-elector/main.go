@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/leaderjob/leaderjob/internal/elector"
+	"github.com/leaderjob/leaderjob/cmd/internal/elector"
 )
 
 func main() {

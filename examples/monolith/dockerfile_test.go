@@ -14,10 +14,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/leaderjob/leaderjob/internal/ociimage"
+	"github.com/leaderjob/leaderjob/internal/rig/ociimage"
 )
 
-// There is no container engine here. internal/ociimage reads this
+// There is no container engine here. internal/rig/ociimage reads this
 // Dockerfile, runs its go build line and packs the final stage as an image
 // archive (the test cluster loads it); these tests check what the
 // Dockerfile asks for, and that the image built from it is that.
@@ -89,7 +89,7 @@ func TestDockerfileGoVersion(t *testing.T) {
 	if !ok {
 		t.Fatalf("builder is FROM %s, want golang:<version>", builder.From)
 	}
-	gomod, err := os.ReadFile("../../go.mod")
+	gomod, err := os.ReadFile("../go.mod") // the examples module
 	if err != nil {
 		t.Fatal(err)
 	}

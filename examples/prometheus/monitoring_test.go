@@ -9,7 +9,7 @@ import (
 // The PodMonitor in examples/kubernetes/monitoring selects the pods of the
 // example Deployments by a label they carry, on a port they name, and the
 // ops Services of the example folders point at the same port. (No cluster
-// here has the Prometheus Operator's CRDs; internal/e2e applies the other
+// here has the Prometheus Operator's CRDs; internal/rig/e2e applies the other
 // folders to a real apiserver.)
 func TestPodMonitorSelectsTheExamples(t *testing.T) {
 	t.Parallel()

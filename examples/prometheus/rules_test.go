@@ -11,7 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/leaderjob/leaderjob/internal/testdeps"
+	"github.com/leaderjob/leaderjob/internal/rig/testdeps"
 )
 
 const (

@@ -1,0 +1,105 @@
+// Package modules checks the repository's module boundaries as a user meets
+// them: what a program that depends on the library gets in its go.mod and
+// go.sum, and what the installable commands link.
+package modules
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/leaderjob/leaderjob/internal/rig/pinned"
+)
+
+// heavy are the modules only the test rig and the commands need; a user of
+// the library must never take part in their versions.
+var heavy = []string{
+	"sigs.k8s.io/controller-runtime",
+	"github.com/google/go-containerregistry",
+	"k8s.io/cli-runtime",
+}
+
+func root(t *testing.T) string {
+	t.Helper()
+	r, err := pinned.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func gocmd(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+	}
+	return string(out)
+}
+
+// A user module that imports every library package a program or its tests
+// use, tidied as a user would, requires none of the heavy modules, directly
+// or indirectly, and has none of them in go.sum.
+func TestUserModuleGetsNoTestRig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go mod tidy")
+	}
+	lib := root(t)
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module example.com/user\n\ngo 1.26.0\n\nrequire github.com/leaderjob/leaderjob v0.0.0\n\nreplace github.com/leaderjob/leaderjob => "+lib+"\n")
+	write("main.go", `package main
+
+import (
+	_ "github.com/leaderjob/leaderjob/guard"
+	_ "github.com/leaderjob/leaderjob/guard/guardtest"
+	_ "github.com/leaderjob/leaderjob/kube"
+	_ "github.com/leaderjob/leaderjob/leaderjob"
+	_ "github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
+	_ "github.com/leaderjob/leaderjob/ledger"
+)
+
+func main() {}
+`)
+	write("main_test.go", "package main\n\nimport \"testing\"\n\nfunc TestNothing(t *testing.T) {}\n")
+	env := []string{"GOWORK=off", "GOFLAGS=-mod=mod"}
+	gocmd(t, dir, env, "mod", "tidy")
+	gocmd(t, dir, env, "build", "./...")
+	for _, name := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range heavy {
+			if strings.Contains(string(b), m+" ") {
+				t.Errorf("a user's %s names %s:\n%s", name, m, b)
+			}
+		}
+	}
+}
+
+// The commands' module can be installed from the module proxy: go install
+// refuses a module whose go.mod has replace or exclude directives.
+func TestCommandsModuleIsInstallable(t *testing.T) {
+	var mod struct {
+		Replace []any
+		Exclude []any
+	}
+	out := gocmd(t, filepath.Join(root(t), "cmd"), nil, "mod", "edit", "-json")
+	if err := json.Unmarshal([]byte(out), &mod); err != nil {
+		t.Fatal(err)
+	}
+	if len(mod.Replace) > 0 || len(mod.Exclude) > 0 {
+		t.Errorf("cmd/go.mod has replace or exclude directives; go install module@version would refuse it:\n%s", out)
+	}
+}
