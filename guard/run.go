@@ -102,6 +102,22 @@ func CheckTimeout(d time.Duration) Option {
 // calls fn when ctx has already ended, when g returns an error, or when the
 // Decision does not say Leader.
 func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...Option) Result {
+	res, ok := Ask(ctx, g, opts...)
+	if !ok {
+		return res
+	}
+	o := Call(ctx, res.Decision, fn)
+	o.CheckDuration = res.CheckDuration
+	return o
+}
+
+// Ask is the first half of [Run]: it asks g, under ctx and the check
+// deadline (see CheckTimeout), whether this replica may run now. ok is true
+// when the Decision says Leader and its term has not ended; res then holds
+// the Decision and CheckDuration. Otherwise res is the skipped Result that
+// Run returns. A caller that puts steps of its own between the check and the
+// run (a claim in a ledger, say) calls Ask, then [Call].
+func Ask(ctx context.Context, g Guard, opts ...Option) (res Result, ok bool) {
 	cfg := runConfig{checkTimeout: DefaultCheckTimeout}
 	for _, o := range opts {
 		o(&cfg)
@@ -110,21 +126,29 @@ func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...O
 		cfg.checkTimeout = DefaultCheckTimeout
 	}
 	if err := ctx.Err(); err != nil {
-		return skip(ReasonCanceled, fmt.Errorf("context ended before the check: %w", context.Cause(ctx)), Decision{}, 0)
+		return skip(ReasonCanceled, fmt.Errorf("context ended before the check: %w", context.Cause(ctx)), Decision{}, 0), false
 	}
-
 	start := time.Now()
 	d, err := check(ctx, g, cfg.checkTimeout)
 	checked := time.Since(start)
 	switch {
 	case err != nil:
-		return skip(ReasonOf(err), err, Decision{}, checked)
+		return skip(ReasonOf(err), err, Decision{}, checked), false
 	case !d.Leader:
-		return skip(ReasonNotLeader, notLeaderError(d), d, checked)
+		return skip(ReasonNotLeader, notLeaderError(d), d, checked), false
 	case isClosed(d.Lost):
-		return skip(ReasonNotLeader, fmt.Errorf("%w: leadership term ended before the run started", ErrNotLeader), d, checked)
+		return skip(ReasonNotLeader, fmt.Errorf("%w: leadership term ended before the run started", ErrNotLeader), d, checked), false
 	}
+	return Result{Decision: d, CheckDuration: checked}, true
+}
 
+// Call is the second half of [Run]: it calls fn under d, a Decision that
+// [Ask] allowed. fn receives a context derived from ctx that carries d (see
+// DecisionFrom) and that is cancelled with cause ErrLeadershipLost when d's
+// Lost channel closes. A panic in fn is recovered into a *PanicError. The
+// Result's Outcome is Ran, Failed, Panicked or Canceled; its CheckDuration
+// is zero.
+func Call(ctx context.Context, d Decision, fn func(context.Context) error) Result {
 	runCtx := withDecision(ctx, d)
 	if d.Lost != nil {
 		var cancel context.CancelCauseFunc
@@ -139,10 +163,9 @@ func Run(ctx context.Context, g Guard, fn func(context.Context) error, opts ...O
 		}()
 		defer func() { close(finished); cancel(nil) }()
 	}
-
 	started := time.Now()
-	err = call(runCtx, fn)
-	o := Result{Outcome: Ran, Decision: d, CheckDuration: checked, Duration: time.Since(started)}
+	err := call(runCtx, fn)
+	o := Result{Outcome: Ran, Decision: d, Duration: time.Since(started)}
 	if err != nil {
 		o.Outcome, o.Err = Failed, err
 		if _, ok := err.(*PanicError); ok {
