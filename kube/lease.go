@@ -17,8 +17,11 @@ import (
 	"github.com/leaderjob/leaderjob/ledger"
 )
 
-// Names of the environment variables the lease source reads. Errors of a guard built
-// by FromEnv name them, because that is where operators set the values.
+// Names of the environment variables the lease source reads (the guard
+// that Guards builds for LEADERJOB_GUARD=lease, see leaseGuard). The
+// guard's configuration errors and later messages name these variables
+// rather than the guard/lease options, because that is where operators set
+// the values.
 const (
 	EnvLeaseName      = "LEADERJOB_LEASE_NAME"
 	EnvLeaseNamespace = "LEADERJOB_LEASE_NAMESPACE"
@@ -38,8 +41,9 @@ var envNames = lease.WithSettingNames(lease.SettingNames{
 // this replica's identity:
 //
 //   - the connection: in-cluster (service account) when KUBERNETES_SERVICE_HOST
-//     and KUBERNETES_SERVICE_PORT are set, else the kubeconfig files in
-//     KUBECONFIG (a path list), else ~/.kube/config;
+//     and KUBERNETES_SERVICE_PORT are set and the service account's token is
+//     mounted (incluster.Detect), else the kubeconfig files in KUBECONFIG (a
+//     path list), else ~/.kube/config;
 //   - LEADERJOB_LEASE_NAME: the Lease name, default appName;
 //   - LEADERJOB_LEASE_NAMESPACE: the Lease namespace, default the Pod's own
 //     namespace (from the service account) in-cluster, else the current kubeconfig
@@ -50,7 +54,7 @@ var envNames = lease.WithSettingNames(lease.SettingNames{
 // A malformed value, a bad combination and an invalid name are errors
 // wrapping lease.ErrInvalidConfig that name the variables; so do the guard's
 // later messages about a missing namespace. The user agent is
-// "leaderjob/<appName>". FromEnv sends no requests.
+// "leaderjob/<appName>". Like lease.New, it sends no requests.
 func leaseFromEnv(lookup func(string) (string, bool), appName, self string, logger *slog.Logger) (*lease.Guard, error) {
 	g, _, _, err := leaseAndConfigFromEnv(lookup, appName, self, logger)
 	return g, err

@@ -35,7 +35,8 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelApp       = "leaderjob.dev/app"
 	// DefaultLedgerMaxBytes bounds the encoded State, well under the 1 MiB
-	// an API object may hold. See ConfigMapBackend for what fits.
+	// an API object may hold. How many jobs fit is measured, with its
+	// command, in docs/measured.md.
 	DefaultLedgerMaxBytes = 256 << 10
 )
 
@@ -57,24 +58,21 @@ func LedgerName(app string) string { return app + LedgerSuffix }
 // make renewals fail with conflicts (and a leader lose its term), and
 // renewals would make ledger writes conflict.
 //
-// Size: Store refuses a State whose encoding exceeds the limit (default
-// DefaultLedgerMaxBytes, 256 KiB; WithLedgerMaxBytes, up to about 900 KiB
-// under the 1 MiB object limit) with ledger.ErrTooLarge. A job with full
-// history (a claim, the last completion, the last success and
-// ledger.HistoryLen completions) encodes to about 3.4 KiB, and to about
-// 6.5 KiB when every completion carries a full-length error
-// (ledger.MaxErrorLen): 50 such jobs take 171 KiB, or 327 KiB. The default
-// limit holds 74 jobs with full history, or 39 at worst (every completion
-// failed with a long error); a job with no completions yet takes about
-// 0.5 KiB (measured by TestLedgerEncodedSize).
+// Size: Store refuses a State whose encoding exceeds the limit
+// (DefaultLedgerMaxBytes, or the value given to WithLedgerMaxBytes, which
+// should stay below what the apiserver accepts in one object) with
+// ledger.ErrTooLarge, before sending any request. A job's record is
+// bounded by ledger.HistoryLen and ledger.MaxErrorLen (see package
+// ledger). How many jobs the default limit holds is measured by
+// TestLedgerEncodedSize; the figures, next to the command that prints
+// them, are in docs/measured.md.
 //
 // Traffic: a write is one request carrying the whole ledger; a leader's
-// Load after its own write needs none. Measured (TestLedgerMeasure, with
-// LEADERJOB_MEASURE=1): 10 jobs firing every minute, a claim and a
-// completion each, are 20 requests and about 450 KiB a minute (11 requests
-// and 250 KiB with the claims coalesced); one job every second is 120
-// requests and about 300 KiB a minute. The apiserver sends each write to
-// every watching standby.
+// Load after its own write needs none. The apiserver sends each write to
+// every watching standby. The requests and bytes per minute of a leader
+// and its standbys are measured by TestLedgerMeasure (with
+// LEADERJOB_MEASURE=1); the figures, with the command, are in
+// docs/measured.md.
 //
 // Reads: once Start is called the backend keeps a watch on its ConfigMap
 // (by name, so RBAC resourceNames can limit it), and Load is answered from
