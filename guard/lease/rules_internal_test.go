@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -21,20 +22,13 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 )
 
-// The freshness rule, the term and the expiry timer, on a fake clock.
+// The freshness rule, the term and the expiry timer, on a fake clock. The
+// timer functions run in goroutines of their own: the tests that step the
+// clock run in a synctest bubble, where synctest.Wait returns once those
+// goroutines have done their work, so that "nothing happened yet" is
+// checked after everything that could happen has.
 
 var epoch0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// eventually waits (briefly, in real time) for timer functions, which run
-// in goroutines of their own, to have done their work.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 2s: %s", what)
-		}
-	}
-}
 
 // lockedTenure is a tenure with the lock its timer needs.
 type lockedTenure struct {
@@ -74,6 +68,10 @@ func isClosed(ch <-chan struct{}) bool {
 }
 
 func TestTermEndsExactlyAtTheRenewDeadline(t *testing.T) {
+	synctest.Test(t, testTermEndsExactlyAtTheRenewDeadline)
+}
+
+func testTermEndsExactlyAtTheRenewDeadline(t *testing.T) {
 	c := clocktesting.NewFakeClock(epoch0)
 	lt := newTenure(c, 2*time.Second)
 	lt.do(func(t *tenure) { t.renewed(c.Now(), 7, "uid") })
@@ -86,15 +84,22 @@ func TestTermEndsExactlyAtTheRenewDeadline(t *testing.T) {
 		t.Fatalf("term = %+v, want one with epoch 7", tm)
 	}
 	c.Step(1999 * time.Millisecond)
-	time.Sleep(5 * time.Millisecond)
+	synctest.Wait()
 	if lt.term() != tm || isClosed(tm.lost) {
 		t.Fatal("the term ended before the renew deadline")
 	}
 	c.Step(time.Millisecond)
-	eventually(t, "the stale timer ends the term", func() bool { return lt.term() == nil && isClosed(tm.lost) })
+	synctest.Wait()
+	if lt.term() != nil || !isClosed(tm.lost) {
+		t.Fatal("the stale timer did not end the term at the renew deadline")
+	}
 }
 
 func TestRenewalsExtendTheTerm(t *testing.T) {
+	synctest.Test(t, testRenewalsExtendTheTerm)
+}
+
+func testRenewalsExtendTheTerm(t *testing.T) {
 	c := clocktesting.NewFakeClock(epoch0)
 	lt := newTenure(c, 2*time.Second)
 	lt.do(func(t *tenure) { t.leading = context.Background(); t.renewed(c.Now(), 1, "uid") })
@@ -103,12 +108,15 @@ func TestRenewalsExtendTheTerm(t *testing.T) {
 		c.Step(1500 * time.Millisecond)
 		lt.do(func(t *tenure) { t.renewed(c.Now(), 1, "uid") })
 	}
-	time.Sleep(5 * time.Millisecond)
+	synctest.Wait()
 	if lt.term() != tm || isClosed(tm.lost) {
 		t.Fatal("a term renewed within the deadline ended")
 	}
 	c.Step(2 * time.Second)
-	eventually(t, "the term ends 2s after the last renewal", func() bool { return isClosed(tm.lost) })
+	synctest.Wait()
+	if !isClosed(tm.lost) {
+		t.Fatal("the term did not end 2s after the last renewal")
+	}
 }
 
 // A renewal counts from when it was sent: one that took longer than the
@@ -180,6 +188,10 @@ func TestObservationOrdersByResourceVersion(t *testing.T) {
 // The expiry timer fires LeaseDuration plus the margin after the elector
 // last saw the record change; a read of the same record does not move it.
 func TestExpiryIsArmedFromTheLastChangeTheElectorSaw(t *testing.T) {
+	synctest.Test(t, testExpiryIsArmedFromTheLastChangeTheElectorSaw)
+}
+
+func testExpiryIsArmedFromTheLastChangeTheElectorSaw(t *testing.T) {
 	c := clocktesting.NewFakeClock(epoch0)
 	var mu sync.Mutex
 	var fired []time.Time
@@ -190,30 +202,36 @@ func TestExpiryIsArmedFromTheLastChangeTheElectorSaw(t *testing.T) {
 	c.Step(time.Second)
 	o.read(fakeLease("pod-b", 1, "10"), []byte("renewed at 0s")) // unchanged
 	c.Step(2*time.Second + kickMargin - time.Millisecond)
-	time.Sleep(5 * time.Millisecond)
+	synctest.Wait()
 	if len(firedAt()) != 0 {
 		t.Fatal("fired before LeaseDuration + margin")
 	}
 	c.Step(time.Millisecond)
-	eventually(t, "expiry at 3.05s", func() bool { return len(firedAt()) == 1 })
+	synctest.Wait()
+	if n := len(firedAt()); n != 1 {
+		t.Fatalf("fired %d times at 3.05s, want once", n)
+	}
 
 	// A renewal seen at 4s moves it to 7.05s.
 	c.SetTime(epoch0.Add(4 * time.Second))
 	o.read(fakeLease("pod-b", 1, "11"), []byte("renewed at 4s"))
 	c.SetTime(epoch0.Add(7*time.Second + kickMargin - time.Millisecond))
-	time.Sleep(5 * time.Millisecond)
+	synctest.Wait()
 	if len(firedAt()) != 1 {
 		t.Fatal("fired before the renewal's expiry")
 	}
 	c.Step(time.Millisecond)
-	eventually(t, "expiry at 7.05s", func() bool { return len(firedAt()) == 2 })
+	synctest.Wait()
+	if n := len(firedAt()); n != 2 {
+		t.Fatalf("fired %d times by 7.05s, want twice", n)
+	}
 
 	// No timer for a free Lease or one this replica holds.
 	for _, holder := range []string{"", "pod-a"} {
 		o.read(fakeLease("pod-b", 1, "12"), []byte("renewed at 7.05s by pod-b"))
 		o.read(fakeLease(holder, 2, "13"), []byte("held by "+holder))
 		c.Step(time.Minute)
-		time.Sleep(5 * time.Millisecond)
+		synctest.Wait()
 		if n := len(firedAt()); n != 2 {
 			t.Fatalf("fired %d times, want 2: the timer was armed for holder %q", n, holder)
 		}
@@ -224,6 +242,10 @@ func TestExpiryIsArmedFromTheLastChangeTheElectorSaw(t *testing.T) {
 // last renewal is younger than the renew deadline, stale after, and the
 // term's Lost channel closes at that moment.
 func TestCheckFollowsTheFreshnessRule(t *testing.T) {
+	synctest.Test(t, testCheckFollowsTheFreshnessRule)
+}
+
+func testCheckFollowsTheFreshnessRule(t *testing.T) {
 	c := clocktesting.NewFakeClock(epoch0)
 	g, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, "pod-a", WithName("app"), WithNamespace("ns"),
 		WithLeaseDuration(3*time.Second), WithRenewDeadline(2*time.Second), WithRetryPeriod(500*time.Millisecond), withClock(c))
@@ -246,7 +268,10 @@ func TestCheckFollowsTheFreshnessRule(t *testing.T) {
 		t.Fatalf("Check at 1.999s = %+v, %v; want the same term", d2, err)
 	}
 	c.Step(time.Millisecond)
-	eventually(t, "Lost closes at the renew deadline", func() bool { return isClosed(d.Lost) })
+	synctest.Wait()
+	if !isClosed(d.Lost) {
+		t.Fatal("Lost did not close at the renew deadline")
+	}
 	_, err = g.Check(context.Background())
 	if !errors.Is(err, guard.ErrStale) || !strings.Contains(err.Error(), "last renewed 2s ago") {
 		t.Errorf("Check at 2s = %v, want stale, last renewed 2s ago", err)
