@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -135,7 +136,13 @@ func TestReleaseAndStart(t *testing.T) {
 	}
 }
 
+// The delays are on the clock of a synctest bubble: exact, and no wait.
 func TestSetDelayHonoursContext(t *testing.T) {
+	synctest.Test(t, testSetDelayHonoursContext)
+}
+
+func testSetDelayHonoursContext(t *testing.T) {
+	start := time.Now()
 	g := guardtest.Leader()
 	g.SetDelay(time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
@@ -150,6 +157,9 @@ func TestSetDelayHonoursContext(t *testing.T) {
 	case r := <-done:
 		if !errors.Is(r.err, context.DeadlineExceeded) || r.d.Leader {
 			t.Fatalf("delayed check = %+v, %v; want a deadline error", r.d, r.err)
+		}
+		if took := time.Since(start); took != 10*time.Millisecond {
+			t.Fatalf("the delayed check returned after %v, want its context's 10ms", took)
 		}
 	case <-time.After(wait):
 		t.Fatal("a delayed Check ignored its context")
@@ -168,8 +178,9 @@ func TestSetDelayHonoursContext(t *testing.T) {
 	}
 
 	g.SetDelay(time.Millisecond)
-	if d, err := check(t, g); err != nil || !d.Leader {
-		t.Fatalf("short delay: %+v, %v; want the answer after the delay", d, err)
+	start = time.Now()
+	if d, err := check(t, g); err != nil || !d.Leader || time.Since(start) != time.Millisecond {
+		t.Fatalf("short delay: %+v, %v after %v; want the answer after the 1ms delay", d, err, time.Since(start))
 	}
 }
 
