@@ -12,10 +12,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/sidecar"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/sidecarclient"
 	"github.com/leaderjob/leaderjob/sidecarclient/sidecartest"
 )
@@ -41,6 +43,44 @@ func newGuard(t testing.TB, h http.Handler, opts ...sidecar.Option) (*sidecartes
 		t.Fatal(err)
 	}
 	return s, g
+}
+
+// fakeSidecar is a handler whose answer the test sets, counting the
+// requests it serves. With pipeClient it serves a test in a synctest
+// bubble, where the cache window and the timeouts are on the bubble's
+// clock: the sidecartest.Server is on the loopback interface, whose
+// sockets a bubble cannot wait for.
+type fakeSidecar struct {
+	mu       sync.Mutex
+	h        http.Handler
+	requests atomic.Int64
+}
+
+func (f *fakeSidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.requests.Add(1)
+	f.mu.Lock()
+	h := f.h
+	f.mu.Unlock()
+	h.ServeHTTP(w, r)
+}
+
+func (f *fakeSidecar) Set(h http.Handler) {
+	f.mu.Lock()
+	f.h = h
+	f.mu.Unlock()
+}
+
+func (f *fakeSidecar) Requests() int64 { return f.requests.Load() }
+
+// pipeClient returns a sidecar client whose requests reach h over an
+// in-memory connection. Call it inside the bubble.
+func pipeClient(t *testing.T, h http.Handler, opts ...sidecarclient.Option) *sidecarclient.Client {
+	t.Helper()
+	c, err := sidecarclient.New(testutil.PipeURL, append([]sidecarclient.Option{sidecarclient.WithHTTPClient(testutil.HTTPClient(t, h))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // job records whether guard.Run called it.
@@ -239,17 +279,15 @@ func (g gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // 1,000 checks due at once cost one request: those that come while it is in
-// flight wait for it, those that come after reuse its answer. The window and
-// the per-attempt timeout are long so that a slow machine cannot split the
-// checks over two windows or make the held request time out and retry.
+// flight wait for it, those that come after reuse its answer.
 func TestConcurrentChecksShareOneRequest(t *testing.T) {
+	synctest.Test(t, testConcurrentChecksShareOneRequest)
+}
+
+func testConcurrentChecksShareOneRequest(t *testing.T) {
 	h := gate{open: make(chan struct{})}
-	s := sidecartest.NewServer(h)
-	t.Cleanup(s.Close)
-	client, err := sidecarclient.New(s.URL, sidecarclient.WithTimeout(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := &fakeSidecar{h: h}
+	client := pipeClient(t, s, sidecarclient.WithTimeout(time.Minute))
 	g, err := sidecar.New(self, sidecar.WithClient(client), sidecar.WithCacheWindow(time.Minute))
 	if err != nil {
 		t.Fatal(err)
@@ -267,8 +305,9 @@ func TestConcurrentChecksShareOneRequest(t *testing.T) {
 			}
 		})
 	}
-	for asked.Load() < n/2 || s.Requests() < 1 {
-		time.Sleep(time.Millisecond)
+	synctest.Wait() // every check waits for the one request, held by the gate
+	if asked.Load() != n || s.Requests() != 1 {
+		t.Fatalf("%d checks asked, %d requests sent; want %d and 1", asked.Load(), s.Requests(), n)
 	}
 	close(h.open)
 	wg.Wait()
@@ -280,27 +319,28 @@ func TestConcurrentChecksShareOneRequest(t *testing.T) {
 	}
 }
 
+// Answers, errors included, are reused for the cache window from when
+// their request was sent, and not a moment longer. The test runs in a
+// synctest bubble: the sleeps move the bubble's clock.
 func TestCacheWindow(t *testing.T) {
+	synctest.Test(t, testCacheWindow)
+}
+
+func testCacheWindow(t *testing.T) {
 	const window = 100 * time.Millisecond
-	s := sidecartest.NewServer(sidecartest.Respond(500, "", nil))
-	t.Cleanup(s.Close)
-	c, err := sidecarclient.New(s.URL, sidecarclient.WithRetries(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseIdleConnections()
+	s := &fakeSidecar{h: sidecartest.Respond(500, "", nil)}
+	c := pipeClient(t, s, sidecarclient.WithRetries(0))
 	g, err := sidecar.New(self, sidecar.WithClient(c), sidecar.WithCacheWindow(window))
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	start := time.Now()
 	for range 10 {
 		if _, err := g.Check(context.Background()); !errors.Is(err, sidecarclient.ErrBadStatus) {
 			t.Fatalf("Check error = %v, want ErrBadStatus", err)
 		}
 	}
-	if n := s.Requests(); n != 1 && time.Since(start) < window {
+	if n := s.Requests(); n != 1 {
 		t.Fatalf("10 checks within the window made %d requests, want 1: the error is reused", n)
 	}
 
@@ -310,18 +350,29 @@ func TestCacheWindow(t *testing.T) {
 		t.Fatalf("after the window: Check = %+v, %v; want a fresh answer", d, err)
 	}
 	s.Set(sidecartest.Leader("pod-b"))
-	if d, _ := g.Check(context.Background()); !d.Leader && time.Since(start) < 2*window {
+	time.Sleep(window - time.Nanosecond)
+	if d, _ := g.Check(context.Background()); !d.Leader {
 		t.Fatal("the answer within the window was not reused")
 	}
-	time.Sleep(window)
+	time.Sleep(time.Nanosecond)
 	if d, err := g.Check(context.Background()); err != nil || d.Leader || d.Holder != "pod-b" {
 		t.Fatalf("after the window: Check = %+v, %v; want pod-b", d, err)
+	}
+	if n := s.Requests(); n != 3 {
+		t.Errorf("%d requests, want 3: one per window", n)
 	}
 }
 
 func TestEachCheckHonoursItsContext(t *testing.T) {
+	synctest.Test(t, testEachCheckHonoursItsContext)
+}
+
+func testEachCheckHonoursItsContext(t *testing.T) {
 	h := gate{open: make(chan struct{})}
-	_, g := newGuard(t, h)
+	g, err := sidecar.New(self, sidecar.WithClient(pipeClient(t, h)))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	patient := make(chan error, 1)
 	go func() {
@@ -332,9 +383,9 @@ func TestEachCheckHonoursItsContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := g.Check(ctx)
-	if d := time.Since(start); d > 5*time.Second || !errors.Is(err, context.DeadlineExceeded) { // the shared request is held forever: only its own deadline can end this Check
-		t.Errorf("impatient Check returned %v after %v; want DeadlineExceeded, not a wait for the shared request", err, d)
+	_, err = g.Check(ctx)
+	if d := time.Since(start); d != 50*time.Millisecond || !errors.Is(err, context.DeadlineExceeded) { // the shared request is held: only its own deadline can end this Check
+		t.Errorf("impatient Check returned %v after %v; want DeadlineExceeded after its 50ms, not a wait for the shared request", err, d)
 	}
 
 	var j job
@@ -343,6 +394,7 @@ func TestEachCheckHonoursItsContext(t *testing.T) {
 		t.Errorf("Run: %s %s %v; want skipped for timeout", out.Outcome, out.Reason, out.Err)
 	}
 
+	synctest.Wait()
 	select {
 	case err := <-patient:
 		t.Fatalf("patient Check returned early: %v", err)
