@@ -83,10 +83,10 @@ type App struct {
 	cancelBase    context.CancelCauseFunc
 	inflight      inflight
 	runSeq        runIDs
-	pipeline      func(*attempt) // the path of every run attempt (newPipeline)
-	ledger        ledger.Ledger  // the fleet's record of claimed fires
-	catchUp       CatchUp        // the default policy (LEADERJOB_CATCH_UP)
-	version       string         // this release, for one-shot jobs' claims
+	path          []stage       // the path of every run attempt (path.go)
+	ledger        ledger.Ledger // the fleet's record of claimed fires
+	catchUp       CatchUp       // the default policy (LEADERJOB_CATCH_UP)
+	version       string        // this release, for one-shot jobs' claims
 	terms         terms
 	catchingUp    sync.Mutex                    // one catch-up at a time
 	rephasing     sync.Mutex                    // one rephase at a time
@@ -315,7 +315,7 @@ func New(name string, opts ...Option) (*App, error) {
 	}
 	a.leader.onLead = func() { a.kickControls(); a.leadershipBegan() }
 	a.appGuard = a.leader.recording(a.guard)
-	a.pipeline = a.newPipeline()
+	a.path = a.stages()
 	a.metrics.info.WithLabelValues(a.self, a.guardName).Set(1)
 	return a, nil
 }

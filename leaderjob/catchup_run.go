@@ -79,7 +79,7 @@ func buildVersion() string {
 // notDue skips the start-up fire of a fixed-rate or fixed-delay job when the
 // fleet claimed a fire of it less than a period ago: a rolling update must
 // not run an hourly job early.
-func (a *App) notDue(ctx context.Context, at *attempt) error {
+func (a *App) notDue(ctx context.Context, at *attempt) *skip {
 	if at.kind != startUpFire {
 		return nil
 	}
@@ -92,7 +92,7 @@ func (a *App) notDue(ctx context.Context, at *attempt) error {
 		return nil
 	}
 	if since := at.info.ScheduledAt.Sub(js.Claimed.At); since < at.job.schedule.every {
-		return &errClaim{ReasonNotDue, fmt.Errorf("the fleet ran it %v ago, less than its period %v", since.Round(time.Millisecond), at.job.schedule.every)}
+		return skipBecause(ReasonNotDue, fmt.Errorf("the fleet ran it %v ago, less than its period %v", since.Round(time.Millisecond), at.job.schedule.every))
 	}
 	return nil
 }

@@ -80,18 +80,9 @@ func (t *terms) id(prefix string, d guard.Decision) string {
 	return prefix + "/" + strconv.Itoa(n)
 }
 
-// errClaim carries a claim's refusal out of the run function, to be turned
-// into a skip.
-type errClaim struct {
-	reason guard.Reason
-	err    error
-}
-
-func (e *errClaim) Error() string { return e.err.Error() }
-
 // claim records the fire of at in the ledger before the job runs. It
-// returns nil when the job may run, and an *errClaim otherwise.
-func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) error {
+// returns nil when the job may run, and the skip otherwise.
+func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	j := at.job
 	c := ledger.Claim{
 		Job: a.ledgerJob(j), At: at.info.ScheduledAt.UTC(), Key: at.info.Key,
@@ -120,12 +111,12 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) error {
 	}
 	switch {
 	case errors.Is(err, ledger.ErrFenced):
-		return &errClaim{ReasonFenced, fmt.Errorf("claim of %s: %w", c.Key, err)}
+		return skipBecause(ReasonFenced, fmt.Errorf("claim of %s: %w", c.Key, err))
 	case errors.Is(err, ledger.ErrHandled):
-		return &errClaim{ReasonHandled, fmt.Errorf("claim of %s: %w", c.Key, err)}
+		return skipBecause(ReasonHandled, fmt.Errorf("claim of %s: %w", c.Key, err))
 	default:
 		a.metrics.ledgerErrors.WithLabelValues("claim").Inc()
-		return &errClaim{ReasonLedgerUnavailable, fmt.Errorf("claim of %s: %w", c.Key, err)}
+		return skipBecause(ReasonLedgerUnavailable, fmt.Errorf("claim of %s: %w", c.Key, err))
 	}
 }
 

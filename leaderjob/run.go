@@ -3,7 +3,6 @@ package leaderjob
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -86,11 +85,10 @@ func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time, kind f
 	}})
 }
 
-// runAttempt sends at through the pipeline and reports its Result.
+// runAttempt sends at along the path (walk) and reports its Result.
 func (a *App) runAttempt(ctx context.Context, j *job, at *attempt) Result {
-	scheduledAt := at.info.ScheduledAt
-	a.pipeline(at)
-	at.res.Job, at.res.RunID, at.res.ScheduledAt = j.name, at.info.RunID, scheduledAt
+	a.walk(at)
+	at.res.Job, at.res.RunID, at.res.ScheduledAt = j.name, at.info.RunID, at.info.ScheduledAt
 	at.res.Key, at.res.CatchUp = at.info.Key, at.info.CatchUp
 	a.report(ctx, at.res)
 	return at.res
@@ -106,135 +104,27 @@ const (
 	manualFire             // App.Trigger
 )
 
-// attempt is one run attempt on its way through the pipeline.
+// attempt is one run attempt on its way along the path (path.go).
 type attempt struct {
-	ctx     context.Context
-	job     *job
-	kind    fireKind
-	info    RunInfo
-	res     Result
-	claimID string // set once the fire is claimed in the ledger
-	rerun   bool   // the claim took over a fire a dead term never completed
+	ctx      context.Context // the caller's
+	job      *job
+	kind     fireKind
+	info     RunInfo
+	res      Result
+	run      context.Context // set by check: ends at shutdown and with the term
+	decision guard.Decision  // the guard's answer, set by check
+	claimID  string          // set once the fire is claimed in the ledger
+	rerun    bool            // the claim took over a fire a dead term never completed
+	undo     []func()        // what the stages took, given back by done
 }
 
-// A stage wraps the rest of the pipeline: it may decide the attempt's
-// Result itself (a skip) instead of calling next.
-type stage func(next func(*attempt)) func(*attempt)
+// onDone has done call fn; done calls them in reverse order.
+func (at *attempt) onDone(fn func()) { at.undo = append(at.undo, fn) }
 
-// newPipeline builds the path of every attempt, once per App: the shutdown
-// gate, no overlap, the guard's check and the run context, then the job.
-// The job's function itself (with its timeout) runs inside the guard stage,
-// which alone knows the Decision and the run's outcome.
-func (a *App) newPipeline() func(*attempt) {
-	stages := []stage{a.shutdownGate, noOverlap, a.guarded}
-	run := func(*attempt) {}
-	for i := len(stages) - 1; i >= 0; i-- {
-		run = stages[i](run)
-	}
-	return run
-}
-
-// shutdownGate skips attempts once shutdown has begun, and counts the
-// others so that shutdown can wait for them.
-func (a *App) shutdownGate(next func(*attempt)) func(*attempt) {
-	return func(at *attempt) {
-		if !a.inflight.add() {
-			at.res.skip(ReasonShuttingDown, "the app is shutting down")
-			return
-		}
-		defer a.inflight.done()
-		next(at)
-	}
-}
-
-// noOverlap skips an attempt while the previous run of the job is going.
-func noOverlap(next func(*attempt)) func(*attempt) {
-	return func(at *attempt) {
-		if !at.job.running.TryLock() {
-			at.res.skip(ReasonAlreadyRunning, "the previous run has not finished")
-			return
-		}
-		defer at.job.running.Unlock()
-		next(at)
-	}
-}
-
-// guarded asks the job's guard and, if this replica may run, calls the job
-// with a run context that carries RunInfo (with the Decision) and ends at
-// shutdown, on loss of leadership and at the job's timeout.
-func (a *App) guarded(func(*attempt)) func(*attempt) {
-	return func(at *attempt) {
-		j := at.job
-		ctx, cancel := context.WithCancelCause(at.ctx)
-		stop := context.AfterFunc(a.base, func() { cancel(context.Cause(a.base)) })
-		defer func() { stop(); cancel(nil) }()
-		o := guard.Run(ctx, j.guard, func(ctx context.Context) error {
-			d, _ := guard.DecisionFrom(ctx)
-			if at.kind != manualFire && a.paused(ctx, j.name) {
-				// Claimed, so that the fire counts as handled and no
-				// catch-up runs it after the resume.
-				if j.claims() {
-					if err := a.claim(ctx, at, d); err != nil {
-						return err
-					}
-				}
-				return &errClaim{ReasonPaused, errors.New("an operator paused the job")}
-			}
-			if j.claims() && at.kind != manualFire {
-				if err := a.notDue(ctx, at); err != nil {
-					return err
-				}
-				if err := a.claim(ctx, at, d); err != nil {
-					return err
-				}
-			}
-			info := at.info
-			info.Decision = a.withSelf(d)
-			ctx = context.WithValue(ctx, runInfoKey{}, &info)
-			var stopRun context.CancelCauseFunc
-			ctx, stopRun = context.WithCancelCause(ctx)
-			j.setRunStop(stopRun)
-			defer func() { j.setRunStop(nil); stopRun(nil) }()
-			if j.cfg.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeoutCause(ctx, j.cfg.timeout, ErrRunTimeout)
-				defer cancel()
-			}
-			j.calling.Store(true)
-			a.signals.changed()
-			defer func() { j.calling.Store(false); a.signals.changed() }()
-			return j.fn(ctx)
-		}, guard.CheckTimeout(a.opts.checkTimeout))
-		r := &at.res
-		r.Outcome, r.Reason, r.Err, r.Decision = o.Outcome, o.Reason, o.Err, a.withSelf(o.Decision)
-		r.CheckDuration, r.Duration = o.CheckDuration, o.Duration
-		if j.cutShort.Swap(false) && r.Outcome == guard.Failed {
-			r.Outcome = guard.Canceled // an operator cut the run short
-		}
-		var refused *errClaim
-		if errors.As(o.Err, &refused) {
-			r.Duration = 0
-			r.skip(refused.reason, refused.err.Error())
-			if refused.reason == ReasonNotDue {
-				// The fleet ran it lately: keep its rhythm. Not from this
-				// fire's goroutine: gocron would wait for the fire to end.
-				a.signals.workBegan()
-				go func() {
-					defer a.signals.workEnded()
-					a.rephase(a.base)
-				}()
-			}
-		}
-		a.complete(at)
-		if at.rerun {
-			a.metrics.reruns.WithLabelValues(j.name).Inc()
-		}
-		if at.info.CatchUp && at.claimID != "" {
-			a.metrics.catchUps.WithLabelValues(j.name).Inc()
-		}
-		if r.Reason == guard.ReasonCanceled && a.base.Err() != nil {
-			r.skip(ReasonShuttingDown, "the app is shutting down") // the check was cut short by the shutdown
-		}
+// done gives back what the stages took, last taken first.
+func (at *attempt) done() {
+	for i := len(at.undo) - 1; i >= 0; i-- {
+		at.undo[i]()
 	}
 }
 
@@ -248,12 +138,6 @@ func (a *App) withSelf(d guard.Decision) guard.Decision {
 		d.Holder = a.self
 	}
 	return d
-}
-
-// skip sets a skip decided by the App itself.
-func (r *Result) skip(reason guard.Reason, why string) {
-	r.Outcome, r.Reason = guard.Skipped, reason
-	r.Err = fmt.Errorf("%w (%s): %s", guard.ErrSkipped, reason, why)
 }
 
 // report writes the one log record of a run attempt and calls the hooks.

@@ -1,0 +1,179 @@
+package leaderjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/leaderjob/leaderjob/guard"
+)
+
+// The path of one run attempt, scheduled, caught up or triggered:
+//
+//	admit    not while the App shuts down; never two runs of a job at once
+//	check    the job's guard says this replica leads (guard.Ask)
+//	claim    a paused job's fire is recorded as handled; a claimed job's
+//	         fire must be due and this term's to run in the ledger
+//	execute  the job runs (guard.Call) under its RunInfo, its timeout, the
+//	         App's shutdown and an operator's cancel
+//	record   the ledger's completion (before admission is given back, so
+//	         that shutdown waits for it), then the log record, metrics,
+//	         notices and hooks (report)
+//
+// A stage returns nil to pass the attempt on or a *skip that ends it with
+// Outcome guard.Skipped. Stages that take something (admission, the job's
+// run lock, a context) give it back through attempt.onDone.
+
+// skip is a stage's decision not to run an attempt: the reason class and
+// the error for Result.Err, which wraps guard.ErrSkipped and the cause.
+type skip struct {
+	reason guard.Reason
+	err    error
+}
+
+// skipBecause is a skip for reason with cause.
+func skipBecause(reason guard.Reason, cause error) *skip {
+	return &skip{reason, fmt.Errorf("%w (%s): %w", guard.ErrSkipped, reason, cause)}
+}
+
+// stage is one step of the path.
+type stage func(*attempt) *skip
+
+// stages is the path in order, built once by New; record follows it in walk.
+func (a *App) stages() []stage {
+	return []stage{a.admit, a.check, a.claimFire, a.execute}
+}
+
+// walk sends at along the stages until one skips it, then records the
+// outcome in the ledger, and gives back what the stages took.
+func (a *App) walk(at *attempt) {
+	defer at.done()
+	for _, st := range a.path {
+		if s := st(at); s != nil {
+			at.res.Outcome, at.res.Reason, at.res.Err = guard.Skipped, s.reason, s.err
+			break
+		}
+	}
+	a.settle(at)
+}
+
+// admit refuses attempts once shutdown has begun, counting the others so
+// that shutdown can wait for them, and an attempt while the previous run of
+// the job is going.
+func (a *App) admit(at *attempt) *skip {
+	if !a.inflight.add() {
+		return skipBecause(ReasonShuttingDown, errors.New("the app is shutting down"))
+	}
+	at.onDone(a.inflight.done)
+	if !at.job.running.TryLock() {
+		return skipBecause(ReasonAlreadyRunning, errors.New("the previous run has not finished"))
+	}
+	at.onDone(at.job.running.Unlock)
+	return nil
+}
+
+// check asks the job's guard and sets the attempt's run context: it ends
+// when the caller's does, at shutdown, and when the term ends.
+func (a *App) check(at *attempt) *skip {
+	ctx, cancel := context.WithCancelCause(at.ctx)
+	stop := context.AfterFunc(a.base, func() { cancel(context.Cause(a.base)) })
+	at.onDone(func() { stop(); cancel(nil) })
+	res, ok := guard.Ask(ctx, at.job.guard, guard.CheckTimeout(a.opts.checkTimeout))
+	at.res.Decision, at.res.CheckDuration = a.withSelf(res.Decision), res.CheckDuration
+	if !ok {
+		if res.Reason == guard.ReasonCanceled && a.base.Err() != nil {
+			return skipBecause(ReasonShuttingDown, errors.New("the app is shutting down")) // the check was cut short by the shutdown
+		}
+		return &skip{res.Reason, res.Err}
+	}
+	if lost := res.Decision.Lost; lost != nil {
+		// The claim stage's requests end with the term too; the goroutine
+		// ends with the context, cancelled by onDone.
+		go func() {
+			select {
+			case <-lost:
+				cancel(guard.ErrLeadershipLost)
+			case <-ctx.Done():
+			}
+		}()
+	}
+	at.run, at.decision = ctx, res.Decision
+	return nil
+}
+
+// claimFire holds a paused job's fire (claimed, when the job claims, so that
+// it counts as handled and no catch-up runs it after the resume), and has
+// a claimed job's fire pass the not-due rule and the ledger's claim.
+// Operators' manual runs are neither held nor claimed.
+func (a *App) claimFire(at *attempt) *skip {
+	j := at.job
+	if at.kind == manualFire {
+		return nil
+	}
+	if a.paused(at.run, j.name) {
+		if j.claims() {
+			if s := a.claim(at.run, at, at.decision); s != nil {
+				return s
+			}
+		}
+		return skipBecause(ReasonPaused, errors.New("an operator paused the job"))
+	}
+	if !j.claims() {
+		return nil
+	}
+	if s := a.notDue(at.run, at); s != nil {
+		return s
+	}
+	return a.claim(at.run, at, at.decision)
+}
+
+// execute calls the job with a context that carries its RunInfo (with the
+// Decision), ends at its timeout and can be cancelled by an operator.
+func (a *App) execute(at *attempt) *skip {
+	j := at.job
+	info := at.info
+	info.Decision = at.res.Decision
+	ctx := context.WithValue(at.run, runInfoKey{}, &info)
+	ctx, stopRun := context.WithCancelCause(ctx)
+	j.setRunStop(stopRun)
+	defer func() { j.setRunStop(nil); stopRun(nil) }()
+	if j.cfg.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, j.cfg.timeout, ErrRunTimeout)
+		defer cancel()
+	}
+	j.calling.Store(true)
+	a.signals.changed()
+	o := guard.Call(ctx, at.decision, j.fn)
+	j.calling.Store(false)
+	a.signals.changed()
+	r := &at.res
+	r.Outcome, r.Err, r.Duration = o.Outcome, o.Err, o.Duration
+	if j.cutShort.Swap(false) && r.Outcome == guard.Failed {
+		r.Outcome = guard.Canceled // an operator cut the run short
+	}
+	return nil
+}
+
+// settle is the first half of record: a start-up fire that was not due
+// re-phases the job on the fleet's rhythm, a claimed fire's end goes to the
+// ledger, and re-runs and catch-ups are counted.
+func (a *App) settle(at *attempt) {
+	j := at.job
+	if at.res.Reason == ReasonNotDue {
+		// The fleet ran it lately: keep its rhythm. Not from this fire's
+		// goroutine: gocron would wait for the fire to end.
+		a.signals.workBegan()
+		go func() {
+			defer a.signals.workEnded()
+			a.rephase(a.base)
+		}()
+	}
+	a.complete(at)
+	if at.rerun {
+		a.metrics.reruns.WithLabelValues(j.name).Inc()
+	}
+	if at.info.CatchUp && at.claimID != "" {
+		a.metrics.catchUps.WithLabelValues(j.name).Inc()
+	}
+}
