@@ -14,8 +14,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/sidecarclient"
 	"github.com/leaderjob/leaderjob/sidecarclient/sidecartest"
 )
@@ -40,6 +42,19 @@ func newClient(t testing.TB, h http.Handler, opts ...sidecarclient.Option) (*sid
 	}
 	t.Cleanup(func() { c.CloseIdleConnections(); s.Close() })
 	return s, c
+}
+
+// pipeClient returns a client whose requests reach h over an in-memory
+// connection, for a test in a synctest bubble: there the timeouts and the
+// backoff are on the bubble's clock, exact and without a wait. Call it
+// inside the bubble.
+func pipeClient(t *testing.T, h http.Handler, opts ...sidecarclient.Option) *sidecarclient.Client {
+	t.Helper()
+	c, err := sidecarclient.New(testutil.PipeURL, append([]sidecarclient.Option{sidecarclient.WithHTTPClient(testutil.HTTPClient(t, h))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // refusedURL returns a loopback URL on which nothing listens.
@@ -217,7 +232,7 @@ func TestErrorClass(t *testing.T) {
 }
 
 // The client is a plain HTTP client: it must not depend on the guards that
-// use it, nor on anything else in this module.
+// use it, nor on anything else in this module but the documents (wire).
 func TestImportsOneWay(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -229,7 +244,7 @@ func TestImportsOneWay(t *testing.T) {
 	}
 	const module = "github.com/leaderjob/leaderjob/"
 	for _, pkg := range strings.Fields(string(out)) {
-		if strings.HasPrefix(pkg, module) && pkg != module+"sidecarclient" {
+		if strings.HasPrefix(pkg, module) && pkg != module+"sidecarclient" && pkg != module+"wire" {
 			t.Errorf("sidecarclient depends on %s", pkg)
 		}
 	}
@@ -262,20 +277,33 @@ func TestRetryRecovers(t *testing.T) {
 	}
 }
 
+// The retries' backoff ignores a Retry-After; the test runs in a synctest
+// bubble, where the backoff is the call's only time.
 func TestRetryAfterIgnored(t *testing.T) {
-	_, c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	synctest.Test(t, testRetryAfterIgnored)
+}
+
+func testRetryAfterIgnored(t *testing.T) {
+	c := pipeClient(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Retry-After", "3600")
 		http.Error(w, "slow down", http.StatusTooManyRequests)
 	}))
 	start := time.Now()
 	_, err := c.Leader(context.Background())
-	if d := time.Since(start); d > time.Second || sidecarclient.ErrorClass(err) != "bad_status" {
-		t.Fatalf("Leader took %v and returned %v; want a quick bad_status", d, err)
+	if d := time.Since(start); d >= c.MaxCallDuration() || sidecarclient.ErrorClass(err) != "bad_status" {
+		t.Fatalf("Leader took %v and returned %v; want a bad_status after the backoff alone, less than the %v budget", d, err, c.MaxCallDuration())
 	}
 }
 
+// A stalled sidecar holds a call for its whole budget: three attempts
+// timing out, and the backoff between them. The test runs in a synctest
+// bubble: the budget is spent exactly, and at once.
 func TestDefaultBudget(t *testing.T) {
-	_, c := newClient(t, sidecartest.Stall())
+	synctest.Test(t, testDefaultBudget)
+}
+
+func testDefaultBudget(t *testing.T) {
+	c := pipeClient(t, sidecartest.Stall())
 	if d := c.MaxCallDuration(); d > time.Second || d < 3*sidecarclient.DefaultTimeout {
 		t.Fatalf("MaxCallDuration = %v, want about 3 attempts and at most 1s", d)
 	}
@@ -285,41 +313,17 @@ func TestDefaultBudget(t *testing.T) {
 	if sidecarclient.ErrorClass(err) != "timeout" {
 		t.Fatalf("Leader error = %v, want a timeout", err)
 	}
-	if elapsed < 3*sidecarclient.DefaultTimeout || elapsed > c.MaxCallDuration()+2*time.Second {
-		t.Errorf("a stalled sidecar took %v; want 3 attempts, within %v", elapsed, c.MaxCallDuration())
+	if elapsed != c.MaxCallDuration() {
+		t.Errorf("a stalled sidecar took %v; want 3 attempts, %v", elapsed, c.MaxCallDuration())
 	}
 }
 
 func TestContext(t *testing.T) {
 	t.Run("cancelled while waiting", func(t *testing.T) {
-		_, c := newClient(t, sidecartest.Stall())
-		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(30*time.Millisecond, cancel)
-		start := time.Now()
-		_, err := c.Leader(ctx)
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("Leader returned %v after cancel", d)
-		}
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("err = %v: want context.Canceled", err)
-		}
-		for _, s := range []error{sidecarclient.ErrUnreachable, sidecarclient.ErrTimeout, sidecarclient.ErrBadStatus, sidecarclient.ErrMalformed} {
-			if errors.Is(err, s) { // a cancelled check must not look like an unavailable sidecar
-				t.Errorf("err = %v: wraps %v", err, s)
-			}
-		}
-		if got := sidecarclient.ErrorClass(err); got != "canceled" {
-			t.Errorf("ErrorClass = %q, want canceled", got)
-		}
+		synctest.Test(t, testCancelledWhileWaiting)
 	})
 	t.Run("deadline during backoff", func(t *testing.T) {
-		_, c := newClient(t, sidecartest.Respond(500, "", nil))
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-		defer cancel()
-		_, err := c.Leader(ctx)
-		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "attempt 1: HTTP 500") {
-			t.Errorf("err = %v: want the deadline and the last attempt's failure", err)
-		}
+		synctest.Test(t, testDeadlineDuringBackoff)
 	})
 	t.Run("cause", func(t *testing.T) {
 		_, c := newClient(t, sidecartest.Leader("pod-a"))
@@ -331,6 +335,44 @@ func TestContext(t *testing.T) {
 			t.Errorf("err = %v: want context.Canceled and its cause", err)
 		}
 	})
+}
+
+// These two run in a synctest bubble: the call returns the moment its
+// context ends.
+func testCancelledWhileWaiting(t *testing.T) {
+	c := pipeClient(t, sidecartest.Stall())
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(30*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := c.Leader(ctx)
+	if d := time.Since(start); d != 30*time.Millisecond {
+		t.Errorf("Leader returned %v after the call began, want at the cancel, 30ms", d)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v: want context.Canceled", err)
+	}
+	for _, s := range []error{sidecarclient.ErrUnreachable, sidecarclient.ErrTimeout, sidecarclient.ErrBadStatus, sidecarclient.ErrMalformed} {
+		if errors.Is(err, s) { // a cancelled check must not look like an unavailable sidecar
+			t.Errorf("err = %v: wraps %v", err, s)
+		}
+	}
+	if got := sidecarclient.ErrorClass(err); got != "canceled" {
+		t.Errorf("ErrorClass = %q, want canceled", got)
+	}
+}
+
+func testDeadlineDuringBackoff(t *testing.T) {
+	c := pipeClient(t, sidecartest.Respond(500, "", nil))
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err := c.Leader(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "attempt 1: HTTP 500") {
+		t.Errorf("err = %v: want the deadline and the last attempt's failure", err)
+	}
+	if d := time.Since(start); d != 10*time.Millisecond {
+		t.Errorf("Leader returned after %v, want at the deadline, 10ms", d)
+	}
 }
 
 func TestConnectionReuse(t *testing.T) {
