@@ -19,6 +19,9 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The tool modules are not in the repository's workspace (go.work): each is
+# built on its own, with its own go.sum.
+export GOWORK=off
 cache="${LEADERJOB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/leaderjob}"
 
 # Debian's packages come from hack/test-deps.sh.
