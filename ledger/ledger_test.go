@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -144,7 +146,7 @@ func TestLedgerClaimAndComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Jobs["a"].Success == nil || snap.Fence != (Epoch{"L", 2}) {
+	if snap.Jobs["a"].Success == nil || snap.Fence != (Epoch{Scope: "L", N: 2}) {
 		t.Errorf("snapshot = %+v", snap)
 	}
 	snap.Jobs["a"].Success = nil
@@ -314,33 +316,19 @@ func TestLedgerLostReply(t *testing.T) {
 }
 
 func TestLedgerScopeResetWarns(t *testing.T) {
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	var buf testutil.LogBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	l := NewLedger(NewMemory(), WithLogger(logger))
 	claimOne(t, l, claimOf("a", fire(1), "L", 5, "x"))
 	r := claimOne(t, l, claimOf("a", fire(2), "M", 0, "y"))
 	if r.Err != nil || !r.ScopeReset {
 		t.Fatalf("result = %+v", r)
 	}
-	mu.Lock()
 	out := buf.String()
-	mu.Unlock()
 	if strings.Count(out, "level=WARN") != 1 || !strings.Contains(out, "fence set by the first claim") ||
 		!strings.Contains(out, "old_scope=L") || !strings.Contains(out, "new_scope=M") {
 		t.Errorf("log:\n%s", out)
 	}
-}
-
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
 }
 
 func TestLedgerClock(t *testing.T) {
@@ -353,7 +341,13 @@ func TestLedgerClock(t *testing.T) {
 	}
 }
 
+// The test runs in a synctest bubble: the slow write's delay is on the
+// bubble's clock, and the bubble ends only once the write has.
 func TestLedgerContextEnded(t *testing.T) {
+	synctest.Test(t, testLedgerContextEnded)
+}
+
+func testLedgerContextEnded(t *testing.T) {
 	f := newFake()
 	l := NewLedger(f)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -371,16 +365,33 @@ func TestLedgerContextEnded(t *testing.T) {
 	f.set(func(f *fake) { f.delay = 50 * time.Millisecond })
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
+	start := time.Now()
 	if _, err := l.Claim(ctx, []Claim{claimOf("a", fire(1), "L", 1, "x")}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("claim: %v", err)
 	}
-	// The write goes on and ends; goleak in TestMain checks the writer exits.
-	time.Sleep(150 * time.Millisecond)
+	if took := time.Since(start); took != 10*time.Millisecond {
+		t.Errorf("the claim returned after %v, want at its deadline, 10ms", took)
+	}
+	// The write goes on and ends: the next claim waits for it, then has a
+	// write of its own. (The bubble would not end while the first write
+	// sleeps.)
+	claimOne(t, l, claimOf("b", fire(1), "L", 1, "x"))
+	if took := time.Since(start); took != 200*time.Millisecond {
+		t.Errorf("the next claim returned %v after the first began, want after both writes, 200ms", took)
+	}
+	if n := f.stores.Load(); n != 2 {
+		t.Errorf("%d stores, want 2", n)
+	}
 }
 
 // TestLedgerCoalesces: claims made while a write is in flight share the
-// next write.
+// next write. In a synctest bubble every claim is made before the first
+// write's 5ms have passed, so all but the first share the second write.
 func TestLedgerCoalesces(t *testing.T) {
+	synctest.Test(t, testLedgerCoalesces)
+}
+
+func testLedgerCoalesces(t *testing.T) {
 	f := newFake()
 	f.set(func(f *fake) { f.delay = 5 * time.Millisecond })
 	l := NewLedger(f)
@@ -409,8 +420,8 @@ func TestLedgerCoalesces(t *testing.T) {
 	}
 	stores := f.stores.Load()
 	t.Logf("%d claims, %d stores", n, stores)
-	if stores > 10 {
-		t.Errorf("%d stores for %d claims made together", stores, n)
+	if stores != 2 {
+		t.Errorf("%d stores for %d claims made together, want 2", stores, n)
 	}
 }
 
@@ -522,7 +533,7 @@ func TestLedgerReplicas(t *testing.T) {
 	for _, w := range wins {
 		top = max(top, int64(w.id[1]-'0'))
 	}
-	if final.Fence != (Epoch{"L", top}) {
+	if final.Fence != (Epoch{Scope: "L", N: top}) {
 		t.Errorf("final fence %+v, want N=%d, the highest term that won", final.Fence, top)
 	}
 	t.Logf("%d wins, %d stores, %d conflicts, %d loads", len(wins), f.stores.Load(), f.conflicts.Load(), f.loads.Load())
