@@ -3,12 +3,14 @@ package leaderjob_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/leaderjob"
 	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
 	"github.com/leaderjob/leaderjob/ledger"
@@ -19,6 +21,9 @@ type fakeControls struct {
 	mu      sync.Mutex
 	c       leaderjob.Control
 	changes chan struct{}
+	gen     int // bumped by set
+	readGen int // the gen the last Current returned
+	reads   int // calls of Current
 }
 
 func newFakeControls() *fakeControls {
@@ -28,6 +33,8 @@ func newFakeControls() *fakeControls {
 func (f *fakeControls) Current(context.Context) (leaderjob.Control, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
+	f.readGen = f.gen
 	out := leaderjob.Control{Paused: map[string]leaderjob.PauseRequest{}, Runs: map[string]leaderjob.RunRequest{}}
 	for k, v := range f.c.Paused {
 		out.Paused[k] = v
@@ -46,28 +53,56 @@ func (f *fakeControls) set(fn func(c *leaderjob.Control)) {
 		f.c.Paused, f.c.Runs = map[string]leaderjob.PauseRequest{}, map[string]leaderjob.RunRequest{}
 	}
 	fn(&f.c)
+	f.gen++
 	f.mu.Unlock()
+	f.poke()
+}
+
+func (f *fakeControls) poke() {
 	select {
 	case f.changes <- struct{}{}:
 	default:
 	}
 }
 
+// settled returns once the control loop has acted on everything set so
+// far: it has read the latest controls, and then read them once more
+// after a poke, which it does only when done with the previous read. So a
+// test can tell that something did not happen, without sleeping. (Only the
+// control loop may read the controls meanwhile: no fire may be due.)
+func (f *fakeControls) settled(t *testing.T) {
+	t.Helper()
+	f.mu.Lock()
+	gen := f.gen
+	f.mu.Unlock()
+	reads := 0
+	testutil.Eventually(t, bound, "the control loop reads the latest controls", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		reads = f.reads
+		return f.readGen == gen
+	})
+	f.poke()
+	testutil.Eventually(t, bound, "the control loop reads the controls again", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.reads > reads
+	})
+}
+
 // eventually polls the ledger (in real time: the control loop is not on
 // the fake clock) until ok holds.
 func eventually(t *testing.T, l ledger.Ledger, what string, ok func(s ledger.State) bool) ledger.State {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s, err := l.Snapshot(context.Background())
-		if err == nil && ok(s) {
-			return s
+	var s ledger.State
+	testutil.EventuallyNoError(t, 5*time.Second, what, func() error {
+		var err error
+		if s, err = l.Snapshot(context.Background()); err == nil && !ok(s) {
+			err = fmt.Errorf("ledger: %+v", s)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5s; ledger: %+v", what, s)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err
+	})
+	return s
 }
 
 // A paused job's fires are skipped with reason paused, claimed so that
@@ -162,7 +197,7 @@ func TestRunRequestsRunOnceFleetWide(t *testing.T) {
 		t.Fatalf("key or scheduled time of the run: %v %v", ok, v)
 	}
 	ctl.set(func(*leaderjob.Control) {}) // the same requests, seen again
-	time.Sleep(100 * time.Millisecond)
+	ctl.settled(t)
 	noErr(t, a.Stop())
 
 	b := replica(t, l, t0.Add(time.Minute), leaderjob.WithControls(ctl))
@@ -219,7 +254,7 @@ func TestPauseCancelsTheRunningJobOnlyWhenAsked(t *testing.T) {
 			c.Paused["import"] = leaderjob.PauseRequest{By: "ops", Reason: "vendor outage", Since: t0, CancelRunning: cancelRunning}
 		})
 		if !cancelRunning {
-			time.Sleep(200 * time.Millisecond) // the control loop has seen the pause
+			ctl.settled(t) // the control loop has acted on the pause
 			close(release)
 		}
 		r := h.Await("import")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/leaderjob"
 )
 
@@ -34,16 +35,7 @@ func noErr(t testing.TB, err error) {
 }
 
 // logSink collects JSON log records; it is safe for concurrent writers.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
+type logSink struct{ testutil.LogBuffer }
 
 // logger is a debug-level JSON logger writing to s.
 func (s *logSink) logger() *slog.Logger {
@@ -57,11 +49,8 @@ func (r record) str(key string) string { v, _ := r[key].(string); return v }
 // records decodes every record written so far.
 func (s *logSink) records(t testing.TB) []record {
 	t.Helper()
-	s.mu.Lock()
-	data := append([]byte(nil), s.buf.Bytes()...)
-	s.mu.Unlock()
 	var out []record
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc := bufio.NewScanner(bytes.NewReader(s.Bytes()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var r record

@@ -137,9 +137,7 @@ func TestEnvTextFormatIsDefault(t *testing.T) {
 	noErr(t, err)
 	noErr(t, app.Schedule("job", leaderjob.FixedRate(time.Minute), nop))
 	app.Trigger(context.Background(), "job")
-	sink.mu.Lock()
-	out := sink.buf.String()
-	sink.mu.Unlock()
+	out := sink.String()
 	if !strings.Contains(out, `msg="job run" job=job`) || strings.HasPrefix(out, "{") {
 		t.Fatalf("default output %q, want text records", out)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/guardtest"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/leaderjob"
 )
 
@@ -147,7 +148,7 @@ func TestProbes(t *testing.T) {
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	waitUntil(t, func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusServiceUnavailable })
+	testutil.Eventually(t, bound, "/readyz 503 while draining", func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusServiceUnavailable })
 	if code, body := get(t, base+"/readyz"); !strings.Contains(body, "shutting down") {
 		t.Errorf("draining /readyz = %d %q, want 503 shutting down", code, body)
 	}
@@ -189,17 +190,6 @@ func TestLeaderEndpoint(t *testing.T) {
 	g.SetError(guard.ErrUnavailable)
 	if r := decode(); r.Name != "" || r.IsLeader || r.Error == "" {
 		t.Errorf("guard error: %+v, want an empty name and the error", r)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/guardtest"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/leaderjob"
 )
 
@@ -79,16 +80,16 @@ func TestIsLeaderFollowsTheGuardBetweenRuns(t *testing.T) {
 		noErr(t, app.Schedule("hourly", leaderjob.Cron("0 0 * * * *"), nop))
 	})
 	gauge := func() string { return sample(t, base, "leaderjob_is_leader") }
-	waitUntil(t, func() bool { return gauge() == "0" })
+	testutil.Eventually(t, bound, "leaderjob_is_leader 0", func() bool { return gauge() == "0" })
 
 	g.set(true, true)
-	waitUntil(t, func() bool { return gauge() == "1" })
+	testutil.Eventually(t, bound, "leaderjob_is_leader 1", func() bool { return gauge() == "1" })
 	g.set(false, false) // the term ends without a change of holder (renewals stopped)
-	waitUntil(t, func() bool { return gauge() == "0" })
+	testutil.Eventually(t, bound, "leaderjob_is_leader 0", func() bool { return gauge() == "0" })
 	g.set(true, true)
-	waitUntil(t, func() bool { return gauge() == "1" })
+	testutil.Eventually(t, bound, "leaderjob_is_leader 1", func() bool { return gauge() == "1" })
 	g.set(false, true) // another replica took over
-	waitUntil(t, func() bool { return gauge() == "0" })
+	testutil.Eventually(t, bound, "leaderjob_is_leader 0", func() bool { return gauge() == "0" })
 	if got := sample(t, base, "leaderjob_runs_total"); got != "" {
 		t.Fatalf("runs counted: %s", got)
 	}
@@ -202,5 +203,5 @@ func TestIsLeaderFromTheStart(t *testing.T) {
 	_, base, _ := opsApp(t, guard.Always, func(app *leaderjob.App) {
 		noErr(t, app.Schedule("hourly", leaderjob.Cron("0 0 * * * *"), nop))
 	})
-	waitUntil(t, func() bool { return sample(t, base, "leaderjob_is_leader") == "1" })
+	testutil.Eventually(t, bound, "leaderjob_is_leader 1", func() bool { return sample(t, base, "leaderjob_is_leader") == "1" })
 }

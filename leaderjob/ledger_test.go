@@ -11,6 +11,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/guardtest"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/leaderjob"
 	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
 	"github.com/leaderjob/leaderjob/ledger"
@@ -246,7 +247,7 @@ func TestNewLeaderKeepsTheFleetsRhythm(t *testing.T) {
 	if r := b.Await("sync"); r.Outcome != guard.Skipped || r.Reason != leaderjob.ReasonNotDue {
 		t.Fatalf("start-up fire 30s after the fleet's last: %s/%s, want skipped/not_due", r.Outcome, r.Reason)
 	}
-	waitUntil(t, func() bool {
+	testutil.Eventually(t, bound, "the next run on the fleet's grid, at +3m", func() bool {
 		s := b.App.Status(context.Background())
 		return s.Jobs[0].NextRun != nil && s.Jobs[0].NextRun.Equal(t0.Add(3*time.Minute))
 	})

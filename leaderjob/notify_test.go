@@ -3,12 +3,14 @@ package leaderjob_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/leaderjob"
 	"github.com/leaderjob/leaderjob/ledger"
 )
@@ -42,15 +44,14 @@ func (f *fakeNotifier) count(notice string) int {
 
 func (f *fakeNotifier) await(t *testing.T, notice string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for f.count(notice) == 0 {
-		if time.Now().After(deadline) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			t.Fatalf("no %s notice within 5s; notices: %v", notice, f.notices)
+	testutil.EventuallyNoError(t, 5*time.Second, "a "+notice+" notice", func() error {
+		if f.count(notice) > 0 {
+			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return fmt.Errorf("notices: %v", f.notices)
+	})
 }
 
 // The App notices a failure after a success once (not the failures that
