@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
@@ -36,7 +37,9 @@ func (c *counter) runs() []time.Time {
 
 // Every fire whose instant lies in (T0, T0+d] runs exactly once, in order,
 // plus the start-up fire of fixed-rate, fixed-delay and one-shot jobs, and
-// nothing runs after Advance has returned.
+// nothing runs after Advance has returned. Each case runs in a synctest
+// bubble, so that "nothing runs after" is checked once every goroutine of
+// the App and the scheduler is blocked, not after a while.
 func TestAdvanceRunsEachFireOnce(t *testing.T) {
 	minute := time.Minute
 	for _, tc := range []struct {
@@ -57,29 +60,31 @@ func TestAdvanceRunsEachFireOnce(t *testing.T) {
 		{"disabled", leaderjob.Cron(leaderjob.Disabled), time.Hour, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := leaderjobtest.New(t)
-			var c counter
-			must(t, h.App.Schedule("job", tc.schedule, c.job))
-			t0 := h.Clock.Now()
-			h.Start()
-			h.Advance(tc.advance)
-			got := c.runs()
-			if len(got) != len(tc.want) {
-				t.Fatalf("%d runs %v, want %d", len(got), got, len(tc.want))
-			}
-			for i, at := range got {
-				if want := t0.Add(tc.want[i]); !at.Equal(want) {
-					t.Errorf("run %d scheduled at %v, want %v", i, at, want)
+			synctest.Test(t, func(t *testing.T) {
+				h := leaderjobtest.New(t)
+				var c counter
+				must(t, h.App.Schedule("job", tc.schedule, c.job))
+				t0 := h.Clock.Now()
+				h.Start()
+				h.Advance(tc.advance)
+				got := c.runs()
+				if len(got) != len(tc.want) {
+					t.Fatalf("%d runs %v, want %d", len(got), got, len(tc.want))
 				}
-			}
-			if n := len(h.Results()); n != len(tc.want) {
-				t.Errorf("%d results, want %d", n, len(tc.want))
-			}
-			// Nothing keeps firing once Advance has returned.
-			time.Sleep(50 * time.Millisecond)
-			if n := len(c.runs()); n != len(tc.want) {
-				t.Fatalf("%d runs after Advance returned, want %d", n, len(tc.want))
-			}
+				for i, at := range got {
+					if want := t0.Add(tc.want[i]); !at.Equal(want) {
+						t.Errorf("run %d scheduled at %v, want %v", i, at, want)
+					}
+				}
+				if n := len(h.Results()); n != len(tc.want) {
+					t.Errorf("%d results, want %d", n, len(tc.want))
+				}
+				// Nothing keeps firing once Advance has returned.
+				synctest.Wait()
+				if n := len(c.runs()); n != len(tc.want) {
+					t.Fatalf("%d runs after Advance returned, want %d", n, len(tc.want))
+				}
+			})
 		})
 	}
 }
