@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/kube"
 	"github.com/leaderjob/leaderjob/leaderjob"
 	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
@@ -40,14 +41,20 @@ func TestSidecarModeFromEnvironment(t *testing.T) {
 	if r, _ := app.Trigger(ctx, "job"); r.Outcome != guard.Ran || r.Decision.Holder != "pod-a" {
 		t.Fatalf("named by the sidecar: %s %v", r.Outcome, r.Err)
 	}
+	// Each change shows once the guard's 500ms answer cache expires; the
+	// triggers before that reuse the cached answer and ask nothing.
 	side.Set(sidecartest.Leader("pod-b"))
-	time.Sleep(600 * time.Millisecond) // let the guard's 500ms answer cache expire
-	if r, _ := app.Trigger(ctx, "job"); r.Outcome != guard.Skipped || r.Reason != guard.ReasonNotLeader || r.Decision.Holder != "pod-b" {
+	var r leaderjob.Result
+	testutil.Eventually(t, 5*time.Second, "a run skipped for pod-b", func() bool { r, _ = app.Trigger(ctx, "job"); return r.Outcome != guard.Ran })
+	if r.Outcome != guard.Skipped || r.Reason != guard.ReasonNotLeader || r.Decision.Holder != "pod-b" {
 		t.Fatalf("another pod named: %s/%s holder %q", r.Outcome, r.Reason, r.Decision.Holder)
 	}
 	side.Set(sidecartest.Respond(http.StatusInternalServerError, "text/plain", []byte("oops")))
-	time.Sleep(600 * time.Millisecond)
-	if r, _ := app.Trigger(ctx, "job"); r.Outcome != guard.Skipped || r.Reason != guard.ReasonUnavailable {
+	testutil.Eventually(t, 5*time.Second, "a run skipped for the failing sidecar", func() bool {
+		r, _ = app.Trigger(ctx, "job")
+		return r.Reason != guard.ReasonNotLeader
+	})
+	if r.Outcome != guard.Skipped || r.Reason != guard.ReasonUnavailable {
 		t.Fatalf("sidecar failing: %s/%s", r.Outcome, r.Reason)
 	}
 	if got := sample(t, base, `leaderjob_sidecar_requests_total{class="ok"}`); got != "2" {
