@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/sidecar"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/sidecarclient"
 	"github.com/leaderjob/leaderjob/sidecarclient/sidecartest"
 )
@@ -135,39 +137,104 @@ func TestPlainClientUnchanged(t *testing.T) {
 	}
 }
 
-func TestGuardFollowsTheStream(t *testing.T) {
-	src := &fakeSource{}
-	src.set(leads("pod-b", "pod-a", 1), nil)
-	s, hs := newTestServer(t, src, "pod-a")
-	g, err := sidecar.New("pod-a", sidecar.WithURL(hs.URL+"/"), sidecar.WithCacheWindow(time.Hour))
+// The guard tests follow the elector's change stream in a synctest bubble,
+// over an in-memory connection: synctest.Wait returns once the stream has
+// delivered all there is, so that what did not happen (no stream, no Lost
+// yet) is checked after everything that could happen has.
+
+// streams serves h, and ends the change streams it serves when broken, as
+// a killed elector's streams end.
+type streams struct {
+	h       http.Handler
+	mu      sync.Mutex
+	cancels []context.CancelFunc
+	served  int // requests
+}
+
+func (b *streams) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	b.mu.Lock()
+	b.cancels = append(b.cancels, cancel)
+	b.served++
+	h := b.h
+	b.mu.Unlock()
+	h.ServeHTTP(w, r.WithContext(ctx))
+}
+
+func (b *streams) breakAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, cancel := range b.cancels {
+		cancel()
+	}
+	b.cancels = nil
+}
+
+func (b *streams) set(h http.Handler) {
+	b.mu.Lock()
+	b.h = h
+	b.mu.Unlock()
+}
+
+func (b *streams) requests() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.served
+}
+
+// pipeGuard returns a sidecar guard for pod-a asking h over an in-memory
+// connection. Call it inside the bubble.
+func pipeGuard(t *testing.T, h http.Handler, opts ...sidecar.Option) *sidecar.Guard {
+	t.Helper()
+	c, err := sidecarclient.New(testutil.PipeURL, sidecarclient.WithHTTPClient(testutil.HTTPClient(t, h)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	g, err := sidecar.New("pod-a", append([]sidecar.Option{sidecar.WithClient(c)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestGuardFollowsTheStream(t *testing.T) {
+	synctest.Test(t, testGuardFollowsTheStream)
+}
+
+func testGuardFollowsTheStream(t *testing.T) {
+	src := &fakeSource{}
+	src.set(leads("pod-b", "pod-a", 1), nil)
+	s := NewServer(src, "pod-a", 2*time.Second, nil, nil)
+	g := pipeGuard(t, s, sidecar.WithCacheWindow(time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := g.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the stream", g.Streaming)
+	synctest.Wait()
+	if !g.Streaming() {
+		t.Fatal("not following the stream")
+	}
 	d, err := g.Check(ctx)
 	if err != nil || d.Leader || d.Holder != "pod-b" || !d.HasEpoch || d.Epoch != 1 {
 		t.Fatalf("before the hand-off: %+v, %v", d, err)
 	}
 	src.set(leads("pod-a", "pod-a", 2), nil)
 	s.Update()
-	waitFor(t, "the hand-off, despite the hour-long cache window", func() bool {
-		d, err := g.Check(ctx)
-		return err == nil && d.Leader && d.Epoch == 2
-	})
+	synctest.Wait()
+	if d, err := g.Check(ctx); err != nil || !d.Leader || d.Epoch != 2 {
+		t.Fatalf("after the hand-off: %+v, %v; want it seen at once, despite the hour-long cache window", d, err)
+	}
 }
 
 func TestGuardWithoutStreamAsBefore(t *testing.T) {
-	fake := sidecartest.NewServer(sidecartest.Leader("pod-b"))
-	defer fake.Close()
-	g, err := sidecar.New("pod-a", sidecar.WithURL(fake.URL), sidecar.WithCacheWindow(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	synctest.Test(t, testGuardWithoutStreamAsBefore)
+}
+
+func testGuardWithoutStreamAsBefore(t *testing.T) {
+	fake := &streams{h: sidecartest.Leader("pod-b")}
+	g := pipeGuard(t, fake, sidecar.WithCacheWindow(time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := g.Start(ctx); err != nil {
@@ -177,15 +244,15 @@ func TestGuardWithoutStreamAsBefore(t *testing.T) {
 	if err != nil || d.Leader || d.Holder != "pod-b" || d.HasEpoch {
 		t.Fatalf("%+v, %v", d, err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	synctest.Wait()
 	if g.Streaming() {
 		t.Error("streaming from a sidecar that offers no stream")
 	}
-	fake.Set(sidecartest.Leader("pod-a"))
+	fake.set(sidecartest.Leader("pod-a"))
 	if d, _ := g.Check(ctx); d.Leader {
 		t.Error("the cached answer was dropped without a stream")
 	}
-	if n := fake.Requests(); n != 2 { // one /sse probe, one answer
+	if n := fake.requests(); n != 2 { // one /sse probe, one answer
 		t.Errorf("requests: %d, want 2", n)
 	}
 }
@@ -201,30 +268,27 @@ func TestIdentityMismatchFailsClosed(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 2s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // With the stream open, a "leader" Decision carries a Lost channel that is
 // closed when the elector stops naming this pod, or when the stream breaks.
 func TestGuardLostFollowsTheStream(t *testing.T) {
+	synctest.Test(t, testGuardLostFollowsTheStream)
+}
+
+func testGuardLostFollowsTheStream(t *testing.T) {
 	src := &fakeSource{}
 	src.set(leads("pod-a", "pod-a", 5), nil)
-	s, hs := newTestServer(t, src, "pod-a")
-	g, _ := sidecar.New("pod-a", sidecar.WithURL(hs.URL+"/"))
+	s := NewServer(src, "pod-a", 2*time.Second, nil, nil)
+	elector := &streams{h: s}
+	g := pipeGuard(t, elector)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := g.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the stream", g.Streaming)
+	synctest.Wait()
+	if !g.Streaming() {
+		t.Fatal("not following the stream")
+	}
 	d, err := g.Check(ctx)
 	if err != nil || !d.Leader || d.Lost == nil {
 		t.Fatalf("leader with the stream open: %+v, %v; want a Lost channel", d, err)
@@ -232,45 +296,53 @@ func TestGuardLostFollowsTheStream(t *testing.T) {
 	if d2, _ := g.Check(ctx); d2.Lost != d.Lost {
 		t.Error("two answers of one term have different Lost channels")
 	}
-	select {
-	case <-d.Lost:
+	synctest.Wait()
+	if isClosed(d.Lost) {
 		t.Fatal("Lost closed while the elector still names this pod")
-	case <-time.After(50 * time.Millisecond):
 	}
 
 	// The elector's renewals go stale: its answer stops naming this pod.
 	src.set(guard.Decision{Self: "pod-a"}, guard.ErrStale)
 	s.Update()
-	select {
-	case <-d.Lost:
-	case <-time.After(time.Second):
+	synctest.Wait()
+	if !isClosed(d.Lost) {
 		t.Fatal("Lost not closed after the elector stopped naming this pod")
 	}
 
 	// A new term, then the stream breaks (the elector is killed).
 	src.set(leads("pod-a", "pod-a", 6), nil)
 	s.Update()
-	var d3 guard.Decision
-	waitFor(t, "a new term", func() bool { d3, err = g.Check(ctx); return err == nil && d3.Leader && d3.Epoch == 6 })
-	if d3.Lost == nil || d3.Lost == d.Lost {
-		t.Fatalf("new term: %+v", d3)
+	synctest.Wait()
+	d3, err := g.Check(ctx)
+	if err != nil || !d3.Leader || d3.Epoch != 6 || d3.Lost == nil || d3.Lost == d.Lost {
+		t.Fatalf("new term: %+v, %v", d3, err)
 	}
-	hs.CloseClientConnections()
-	select {
-	case <-d3.Lost:
-	case <-time.After(time.Second):
+	elector.breakAll()
+	synctest.Wait()
+	if !isClosed(d3.Lost) {
 		t.Fatal("Lost not closed when the stream broke")
 	}
 }
 
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 func TestNoLostWithoutStream(t *testing.T) {
-	fake := sidecartest.NewServer(sidecartest.Leader("pod-a"))
-	defer fake.Close()
-	g, _ := sidecar.New("pod-a", sidecar.WithURL(fake.URL))
+	synctest.Test(t, testNoLostWithoutStream)
+}
+
+func testNoLostWithoutStream(t *testing.T) {
+	g := pipeGuard(t, sidecartest.Leader("pod-a"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_ = g.Start(ctx)
-	time.Sleep(50 * time.Millisecond)
+	synctest.Wait()
 	if d, err := g.Check(ctx); err != nil || !d.Leader || d.Lost != nil {
 		t.Errorf("%+v, %v; want leader without a Lost channel", d, err)
 	}
