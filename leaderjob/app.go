@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/leaderjob/internal/ops"
 	"github.com/leaderjob/leaderjob/ledger"
 )
 
@@ -53,23 +54,17 @@ var (
 // New, add jobs with Schedule, then call Run. Its methods are safe for
 // concurrent use.
 type App struct {
-	name              string
-	self              string
-	logger            *slog.Logger
-	guard             guard.Guard
-	guardName         string
-	guardAttrs        []slog.Attr
-	appGuard          guard.Guard // guard wrapped to record every answer
-	clock             clockwork.Clock
-	opts              options
-	httpAddr          string
-	httpAddrDefaulted bool // no option or variable chose httpAddr
-	gatherer          prometheus.Gatherer
-	metrics           *metrics
-	leader            *leadership
-	state             atomic.Int32
-	running           chan struct{} // closed once Run has started the scheduler
-	boundAddr         atomic.Value  // string: the operations listener's address
+	name    string
+	self    string
+	logger  *slog.Logger
+	clock   clockwork.Clock
+	opts    options
+	source  guardSource // where leadership comes from
+	leader  *leadership // what this replica knows of the leader
+	life    lifecycle
+	runSeq  runIDs
+	path    []stage // the path of every run attempt (path.go)
+	signals signals // for leaderjobtest
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -77,29 +72,60 @@ type App struct {
 	started bool
 	sched   gocron.Scheduler
 
+	fires    fireLedger   // the fleet's record of claimed fires
+	catchUps catchUpRuns  // missed fires being run, and re-phases
+	ctl      controlState // operators' requests
+	skipWarn skipWarnings // warnings about guard sources that keep failing
+	notices  ops.Notices  // what operators should notice without logs
+	metrics  *ops.Metrics // the App's Prometheus collectors
+	gatherer prometheus.Gatherer
+	listener ops.Listener // the operations endpoints' listener
+}
+
+// guardSource is the App's guard and what its source brought with it.
+type guardSource struct {
+	guard    guard.Guard
+	recorded guard.Guard // guard wrapped to record every answer (leadership)
+	name     string      // for the start-up summary
+	attrs    []slog.Attr // the source's own start-up attributes
+	ledger   ledger.Ledger
+}
+
+// lifecycle is where Run is, and what every run attempt hangs from.
+type lifecycle struct {
+	state   atomic.Int32
+	running chan struct{} // closed once Run has started the scheduler
 	// base is the parent of every run context; shutdown cancels it with
 	// guard.ErrShuttingDown.
-	base          context.Context
-	cancelBase    context.CancelCauseFunc
-	inflight      inflight
-	runSeq        runIDs
-	path          []stage       // the path of every run attempt (path.go)
-	ledger        ledger.Ledger // the fleet's record of claimed fires
-	catchUp       CatchUp       // the default policy (LEADERJOB_CATCH_UP)
-	version       string        // this release, for one-shot jobs' claims
-	terms         terms
-	catchingUp    sync.Mutex                    // one catch-up at a time
-	rephasing     sync.Mutex                    // one rephase at a time
-	catchUpAgain  atomic.Bool                   // a term began while a catch-up ran
-	catchUpDone   atomic.Pointer[chan struct{}] // closed when the running catch-up ends
-	sourceLedger  ledger.Ledger                 // the ledger the guard source brought
-	controls      Controls                      // operators' requests; nil: none
-	controlKick   chan struct{}
-	notices       notices // what operators should notice without logs
-	manualRuns    inFlight
-	controlWarned atomic.Int64 // when the controls last could not be read (unix ns)
-	signals       signals      // for leaderjobtest
-	skipWarn      skipWarnings
+	base       context.Context
+	cancelBase context.CancelCauseFunc
+	inflight   inflight
+}
+
+// fireLedger is what claims are made with: the fleet's ledger, the default
+// catch-up policy (LEADERJOB_CATCH_UP), this release (for one-shot jobs)
+// and the names of this process's terms.
+type fireLedger struct {
+	ledger  ledger.Ledger
+	catchUp CatchUp
+	version string
+	terms   terms
+}
+
+// catchUpRuns serialises catch-ups and re-phases.
+type catchUpRuns struct {
+	running   sync.Mutex                    // one catch-up at a time
+	rephasing sync.Mutex                    // one re-phase at a time
+	again     atomic.Bool                   // a term began while a catch-up ran
+	done      atomic.Pointer[chan struct{}] // closed when the running catch-up ends
+}
+
+// controlState is what the control loop keeps.
+type controlState struct {
+	controls   Controls // operators' requests; nil: none
+	kick       chan struct{}
+	manualRuns inFlight
+	warned     atomic.Int64 // when the controls last could not be read (unix ns)
 }
 
 type job struct {
@@ -243,8 +269,9 @@ func New(name string, opts ...Option) (*App, error) {
 		return nil, fmt.Errorf("leaderjob: %w: the app name must not be empty", ErrConfig)
 	}
 	env := environment{lookup: o.lookup}
-	a := &App{name: name, opts: o, clock: o.clock, jobs: map[string]*job{}, running: make(chan struct{})}
-	a.base, a.cancelBase = context.WithCancelCause(context.Background())
+	a := &App{name: name, opts: o, clock: o.clock, jobs: map[string]*job{}}
+	a.life.running = make(chan struct{})
+	a.life.base, a.life.cancelBase = context.WithCancelCause(context.Background())
 
 	var err error
 	if a.logger = o.logger; a.logger == nil {
@@ -263,49 +290,50 @@ func New(name string, opts ...Option) (*App, error) {
 	if o.drainTimeout < 0 {
 		return nil, fmt.Errorf("leaderjob: %w: drain timeout %v must not be negative", ErrConfig, o.drainTimeout)
 	}
+	a.listener = ops.Listener{Var: EnvHTTPAddr, Logger: a.logger}
 	if o.httpAddr != nil {
-		a.httpAddr = *o.httpAddr
+		a.listener.Addr = *o.httpAddr
 	} else if v, set := o.lookup(EnvHTTPAddr); set {
-		a.httpAddr = v
+		a.listener.Addr = v
 	} else {
-		a.httpAddr, a.httpAddrDefaulted = DefaultHTTPAddr, true
+		a.listener.Addr, a.listener.Defaulted = DefaultHTTPAddr, true
 	}
-	if a.httpAddr != "" {
-		if _, _, err := net.SplitHostPort(a.httpAddr); err != nil {
-			return nil, fmt.Errorf("leaderjob: %w: %s=%q: want host:port such as :8080 or 127.0.0.1:8080, or an empty value to disable the endpoints", ErrConfig, EnvHTTPAddr, a.httpAddr)
+	if addr := a.listener.Addr; addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("leaderjob: %w: %s=%q: want host:port such as :8080 or 127.0.0.1:8080, or an empty value to disable the endpoints", ErrConfig, EnvHTTPAddr, addr)
 		}
 	}
 	reg := o.registry
 	if reg == nil {
-		r := defaultRegistry()
+		r := ops.DefaultRegistry()
 		reg, a.gatherer = r, r
 	} else if g, ok := reg.(prometheus.Gatherer); ok {
 		a.gatherer = g
 	} else {
 		a.gatherer = prometheus.DefaultGatherer
 	}
-	if a.metrics, err = newMetrics(reg, name); err != nil {
+	if a.metrics, err = ops.NewMetrics(reg, name); err != nil {
 		return nil, fmt.Errorf("leaderjob: %w", err)
 	}
 	a.opts = o
-	if a.guard = o.guard; a.guard != nil {
-		a.guardName = guardName(a.guard)
+	if a.source.guard = o.guard; a.source.guard != nil {
+		a.source.name = guardName(a.source.guard)
 	} else {
 		var src Source
-		if src, a.guardName, err = env.guard(name, a.self, a.logger, a.metrics, o.sources); err != nil {
+		if src, a.source.name, err = env.guard(name, a.self, a.logger, a.metrics, o.sources); err != nil {
 			return nil, err
 		}
-		a.guard, a.guardAttrs, a.sourceLedger = src.Guard, src.Attrs, src.Ledger
-		a.controls = src.Controls
-		a.notices.n = src.Notifier
+		a.source.guard, a.source.attrs, a.source.ledger = src.Guard, src.Attrs, src.Ledger
+		a.ctl.controls = src.Controls
+		a.notices.N = src.Notifier
 	}
 	if o.notifier != nil {
-		a.notices.n = o.notifier
+		a.notices.N = o.notifier
 	}
 	if o.controls != nil {
-		a.controls = o.controls
+		a.ctl.controls = o.controls
 	}
-	a.controlKick = make(chan struct{}, 1)
+	a.ctl.kick = make(chan struct{}, 1)
 	a.leader = &leadership{self: a.self, logger: a.logger, metrics: a.metrics, notices: &a.notices}
 	if err := a.setUpLedger(env, o); err != nil {
 		return nil, err
@@ -314,21 +342,20 @@ func New(name string, opts ...Option) (*App, error) {
 		return nil, fmt.Errorf("leaderjob: %w", err)
 	}
 	a.leader.onLead = func() { a.kickControls(); a.leadershipBegan() }
-	a.appGuard = a.leader.recording(a.guard)
+	a.source.recorded = a.leader.recording(a.source.guard)
 	a.path = a.stages()
-	a.metrics.info.WithLabelValues(a.self, a.guardName).Set(1)
+	a.metrics.Info(a.self, a.source.name)
 	return a, nil
 }
 
 // Running returns a channel that is closed once Run has started the guard,
 // the operations listener and the scheduler.
-func (a *App) Running() <-chan struct{} { return a.running }
+func (a *App) Running() <-chan struct{} { return a.life.running }
 
 // HTTPAddr returns the address the operations listener is bound to (useful
 // with WithHTTPAddr(":0")), or "" when it is disabled or not started.
 func (a *App) HTTPAddr() string {
-	s, _ := a.boundAddr.Load().(string)
-	return s
+	return a.listener.Bound()
 }
 
 // Name returns the App's name.
@@ -341,7 +368,7 @@ func (a *App) Identity() string { return a.self }
 func (a *App) Logger() *slog.Logger { return a.logger }
 
 // Guard returns the App's guard.
-func (a *App) Guard() guard.Guard { return a.guard }
+func (a *App) Guard() guard.Guard { return a.source.guard }
 
 // Schedule adds a job named name that runs fn on s. It returns an error that
 // names the job and the bad value when the name is empty or taken, fn is
@@ -372,7 +399,7 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 		s = resolved
 	}
 	j.schedule = s
-	j.catchUp = a.catchUp
+	j.catchUp = a.fires.catchUp
 	if j.cfg.catchUp != nil {
 		j.catchUp = *j.cfg.catchUp
 	}
@@ -382,7 +409,7 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 	case j.cfg.guard != nil:
 		j.guard = j.cfg.guard
 	default:
-		j.guard = a.appGuard
+		j.guard = a.source.recorded
 	}
 
 	a.mu.Lock()
@@ -396,7 +423,7 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 	a.jobs[name] = j
 	a.order = append(a.order, j)
 	if iv := s.interval(a.clock.Now()); iv > 0 {
-		a.metrics.interval.WithLabelValues(name).Set(iv.Seconds())
+		a.metrics.Interval(name, iv)
 	}
 	return nil
 }

@@ -31,24 +31,24 @@ const maxCatchUp = 100
 func (a *App) setUpLedger(env environment, o options) error {
 	switch {
 	case o.catchUp != nil:
-		a.catchUp = *o.catchUp
+		a.fires.catchUp = *o.catchUp
 	default:
 		c, err := ParseCatchUp(env.get(EnvCatchUp))
 		if err != nil {
 			return fmt.Errorf("leaderjob: %w: %s: %w", ErrConfig, EnvCatchUp, err)
 		}
-		a.catchUp = c
+		a.fires.catchUp = c
 	}
-	if a.version = o.version; a.version == "" {
-		if a.version = env.get(EnvVersion); a.version == "" {
-			a.version = buildVersion()
+	if a.fires.version = o.version; a.fires.version == "" {
+		if a.fires.version = env.get(EnvVersion); a.fires.version == "" {
+			a.fires.version = buildVersion()
 		}
 	}
-	if a.ledger = o.ledger; a.ledger == nil && a.sourceLedger != nil {
-		a.ledger = a.sourceLedger
+	if a.fires.ledger = o.ledger; a.fires.ledger == nil && a.source.ledger != nil {
+		a.fires.ledger = a.source.ledger
 	}
-	if a.ledger == nil {
-		a.ledger = ledger.NewLedger(ledger.NewMemory(), ledger.WithLogger(a.logger))
+	if a.fires.ledger == nil {
+		a.fires.ledger = ledger.NewLedger(ledger.NewMemory(), ledger.WithLogger(a.logger))
 	}
 	return nil
 }
@@ -83,7 +83,7 @@ func (a *App) notDue(ctx context.Context, at *attempt) *skip {
 	if at.kind != startUpFire {
 		return nil
 	}
-	s, err := a.ledger.Snapshot(ctx)
+	s, err := a.fires.ledger.Snapshot(ctx)
 	if err != nil {
 		return nil // the claim decides; it fails closed
 	}
@@ -104,23 +104,23 @@ func (a *App) leadershipBegan() {
 		return
 	}
 	select {
-	case <-a.running:
-	case <-a.base.Done():
+	case <-a.life.running:
+	case <-a.life.base.Done():
 		return
 	}
-	if !a.catchingUp.TryLock() {
-		a.catchUpAgain.Store(true)
+	if !a.catchUps.running.TryLock() {
+		a.catchUps.again.Store(true)
 		return
 	}
-	defer a.catchingUp.Unlock()
+	defer a.catchUps.running.Unlock()
 	done := make(chan struct{})
-	a.catchUpDone.Store(&done)
-	defer func() { a.catchUpDone.Store(nil); close(done) }()
+	a.catchUps.done.Store(&done)
+	defer func() { a.catchUps.done.Store(nil); close(done) }()
 	for {
-		a.catchUpAgain.Store(false)
-		a.rephase(a.base)
-		a.catchUpMissed(a.base, a.clock.Now())
-		if !a.catchUpAgain.Load() {
+		a.catchUps.again.Store(false)
+		a.rephase(a.life.base)
+		a.catchUpMissed(a.life.base, a.clock.Now())
+		if !a.catchUps.again.Load() {
 			return
 		}
 	}
@@ -130,11 +130,11 @@ func (a *App) leadershipBegan() {
 // catchUpWait), so that fires are claimed in order and a fire due now is
 // not skipped as already_running behind a catch-up run.
 func (a *App) awaitCatchUp() {
-	if p := a.catchUpDone.Load(); p != nil {
+	if p := a.catchUps.done.Load(); p != nil {
 		select {
 		case <-*p:
 		case <-time.After(catchUpWait):
-		case <-a.base.Done():
+		case <-a.life.base.Done():
 		}
 	}
 }
@@ -149,7 +149,7 @@ const catchUpWait = 30 * time.Second
 // finds nothing, so that a fire skipped meanwhile is not left behind.
 func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 	for pass := 0; pass < 3 && ctx.Err() == nil; pass++ {
-		s, err := a.ledger.Snapshot(ctx)
+		s, err := a.fires.ledger.Snapshot(ctx)
 		if err != nil {
 			a.logger.Warn("catch-up: cannot read the ledger", slog.String("error", err.Error()))
 			return
@@ -161,7 +161,7 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 		if err != nil || !d.Leader {
 			return // no longer the leader: the next one catches up
 		}
-		term := a.terms.id(a.runSeq.prefixOf(), d)
+		term := a.fires.terms.id(a.runSeq.prefixOf(), d)
 		ran := 0
 		for _, j := range a.jobsSnapshot() {
 			if !j.running.TryLock() {
@@ -315,15 +315,15 @@ func (a *App) rephase(ctx context.Context) {
 	// One at a time: a term's start and a skipped start-up fire may both
 	// ask, and two that read the next runs before either moved the job
 	// would both move it (gocron then fires it twice at the new time).
-	a.rephasing.Lock()
-	defer a.rephasing.Unlock()
+	a.catchUps.rephasing.Lock()
+	defer a.catchUps.rephasing.Unlock()
 	a.mu.Lock()
 	sched := a.sched
 	a.mu.Unlock()
 	if sched == nil {
 		return
 	}
-	s, err := a.ledger.Snapshot(ctx)
+	s, err := a.fires.ledger.Snapshot(ctx)
 	if err != nil {
 		return
 	}
@@ -367,7 +367,7 @@ func (a *App) checkClock(s ledger.State, now time.Time) {
 		}
 	}
 	if behind > time.Second {
-		a.metrics.ledgerErrors.WithLabelValues("clock_behind").Inc()
+		a.metrics.LedgerError("clock_behind")
 		a.logger.Warn("this replica's clock is behind the fleet's: the ledger holds a claim made later than now; check NTP",
 			slog.Duration("behind", behind.Round(time.Millisecond)))
 	}

@@ -42,7 +42,7 @@ func (j *job) claims() bool {
 // is recorded per release, so that a new release runs it again.
 func (a *App) ledgerJob(j *job) string {
 	if j.schedule.kind == kindOnce {
-		return j.name + "@" + a.version
+		return j.name + "@" + a.fires.version
 	}
 	return j.name
 }
@@ -87,7 +87,7 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	c := ledger.Claim{
 		Job: a.ledgerJob(j), At: at.info.ScheduledAt.UTC(), Key: at.info.Key,
 		Epoch:   ledger.Epoch{Scope: d.EpochScope, N: d.Epoch},
-		ClaimID: a.terms.id(a.runSeq.prefixOf(), d), Holder: a.self,
+		ClaimID: a.fires.terms.id(a.runSeq.prefixOf(), d), Holder: a.self,
 		CatchUp: at.info.CatchUp, Claimed: a.clock.Now().UTC(),
 	}
 	if j.schedule.kind == kindOnce {
@@ -95,7 +95,7 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	}
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
-	results, err := a.ledger.Claim(ctx, []ledger.Claim{c})
+	results, err := a.fires.ledger.Claim(ctx, []ledger.Claim{c})
 	if err == nil && len(results) == 1 {
 		err = results[0].Err
 		if err == nil {
@@ -115,7 +115,7 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	case errors.Is(err, ledger.ErrHandled):
 		return skipBecause(ReasonHandled, fmt.Errorf("claim of %s: %w", c.Key, err))
 	default:
-		a.metrics.ledgerErrors.WithLabelValues("claim").Inc()
+		a.metrics.LedgerError("claim")
 		return skipBecause(ReasonLedgerUnavailable, fmt.Errorf("claim of %s: %w", c.Key, err))
 	}
 }
@@ -141,8 +141,8 @@ func (a *App) complete(at *attempt) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 	defer cancel()
-	if err := a.ledger.Complete(ctx, c); err != nil {
-		a.metrics.ledgerErrors.WithLabelValues("complete").Inc()
+	if err := a.fires.ledger.Complete(ctx, c); err != nil {
+		a.metrics.LedgerError("complete")
 		a.logger.Warn("could not record the end of a run in the ledger", "job", at.job.name,
 			"key", at.info.Key, "error", err.Error())
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/internal/incluster"
+	"github.com/leaderjob/leaderjob/leaderjob/internal/ops"
 	"github.com/leaderjob/leaderjob/ledger"
 )
 
@@ -146,7 +147,7 @@ func WithGuardSources(sources map[string]GuardSource) Option {
 
 // guard builds the guard LEADERJOB_GUARD selects. name describes the source
 // for the start-up summary.
-func (e environment) guard(app, self string, logger *slog.Logger, m *metrics, sources map[string]GuardSource) (src Source, name string, err error) {
+func (e environment) guard(app, self string, logger *slog.Logger, m *ops.Metrics, sources map[string]GuardSource) (src Source, name string, err error) {
 	source := strings.ToLower(e.get(EnvGuard))
 	if source == "" {
 		source = GuardAuto
@@ -173,7 +174,7 @@ func (e environment) guard(app, self string, logger *slog.Logger, m *metrics, so
 			return Source{}, "", fmt.Errorf("leaderjob: %w: %s=%s (or auto inside a cluster) needs the Kubernetes guard sources: pass kube.Guards() to leaderjob.New (package github.com/leaderjob/leaderjob/kube), or set %s=always for a single replica",
 				ErrConfig, EnvGuard, source, EnvGuard)
 		}
-		src, err = build(SourceEnv{App: app, Identity: self, Logger: logger, Lookup: e.lookup, CountRequest: m.countSourceRequest})
+		src, err = build(SourceEnv{App: app, Identity: self, Logger: logger, Lookup: e.lookup, CountRequest: m.SourceRequest})
 	default:
 		return Source{}, "", fmt.Errorf("leaderjob: %w: %s=%q: accepted values are %s", ErrConfig, EnvGuard, source, strings.Join(guardSources, ", "))
 	}

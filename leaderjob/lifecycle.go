@@ -58,24 +58,24 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.startGuards(guardCtx); err != nil {
 		return err
 	}
-	if s, ok := a.ledger.(guard.Starter); ok && a.anyClaims() {
+	if s, ok := a.fires.ledger.(guard.Starter); ok && a.anyClaims() {
 		if err := s.Start(guardCtx); err != nil {
 			return errors.Join(fmt.Errorf("leaderjob: starting the ledger: %w", err), a.release())
 		}
 	}
-	if a.controls != nil {
-		if s, ok := a.controls.(guard.Starter); ok {
+	if a.ctl.controls != nil {
+		if s, ok := a.ctl.controls.(guard.Starter); ok {
 			if err := s.Start(guardCtx); err != nil {
 				return errors.Join(fmt.Errorf("leaderjob: starting the controls: %w", err), a.release())
 			}
 		}
 	}
-	if s, ok := a.notices.n.(guard.Starter); ok {
+	if s, ok := a.notices.N.(guard.Starter); ok {
 		if err := s.Start(guardCtx); err != nil {
 			a.logger.Warn("notices for operators cannot be sent", "error", err.Error())
 		}
 	}
-	if s, ok := a.notices.n.(interface{ Stop() }); ok {
+	if s, ok := a.notices.N.(interface{ Stop() }); ok {
 		defer s.Stop()
 	}
 	a.awaitLeaderKnown(ctx)
@@ -83,11 +83,11 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.startScheduler(); err != nil {
 		return errors.Join(err, a.release())
 	}
-	a.state.Store(stateRunning)
-	close(a.running)
+	a.life.state.Store(stateRunning)
+	close(a.life.running)
 	a.logStart()
-	if a.controls != nil {
-		go a.controlLoop(a.base)
+	if a.ctl.controls != nil {
+		go a.controlLoop(a.life.base)
 	}
 
 	<-ctx.Done()
@@ -134,7 +134,7 @@ func (a *App) startScheduler() error {
 		gocron.WithClock(a.clock),
 		gocron.WithLogger(gocronLogger{a.logger.With(slog.String("component", "gocron"))}),
 		gocron.WithStopTimeout(time.Second), // runs are drained by shutdown before gocron stops
-		gocron.WithMonitor(gocronMonitor{a.metrics}),
+		gocron.WithMonitor(a.metrics.Monitor()),
 	)
 	if err != nil {
 		return fmt.Errorf("leaderjob: creating scheduler: %w", err)
@@ -167,7 +167,7 @@ func (a *App) startScheduler() error {
 // schedule and next fire time.
 func (a *App) logStart() {
 	a.logger.Info("started", slog.String("app", a.name), slog.String("self", a.self),
-		slog.String("guard", a.guardName), slog.Any("guard_config", slog.GroupValue(a.guardAttrs...)),
+		slog.String("guard", a.source.name), slog.Any("guard_config", slog.GroupValue(a.source.attrs...)),
 		slog.Int("jobs", len(a.order)))
 	next := a.nextRuns() // a one-shot job that has fired has none
 	for _, j := range a.order {
@@ -187,10 +187,10 @@ func (a *App) logStart() {
 }
 
 func (a *App) shutdown() error {
-	a.state.Store(stateDraining)
-	defer a.state.Store(stateStopped)
-	idle := a.inflight.close()
-	a.cancelBase(guard.ErrShuttingDown)
+	a.life.state.Store(stateDraining)
+	defer a.life.state.Store(stateStopped)
+	idle := a.life.inflight.close()
+	a.life.cancelBase(guard.ErrShuttingDown)
 	var errs []error
 	drained := true
 	timer := a.clock.NewTimer(a.opts.drainTimeout)
@@ -224,7 +224,7 @@ func (a *App) shutdown() error {
 func (a *App) guards() []guard.Guard {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	list := []guard.Guard{a.guard}
+	list := []guard.Guard{a.source.guard}
 	for _, j := range a.order {
 		g := j.cfg.guard
 		if g == nil || j.cfg.everyReplica {

@@ -1,161 +1,23 @@
 package leaderjob
 
 import (
-	"errors"
-	"time"
-
-	"github.com/go-co-op/gocron/v2"
-	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/leaderjob/internal/ops"
 )
 
-// Label names. Prometheus attaches the target labels job and instance to
-// every scraped series (and Kubernetes service discovery commonly adds
-// namespace, pod and app), renaming an app's own label of the same name to
-// exported_*; these names are never attached by a scrape.
+// Label names of the App's series (see package internal/ops).
 const (
-	labelApp     = "app_name" // the App's name: on every leaderjob series
-	labelJob     = "job_name" // the scheduled job
-	labelReplica = "replica"  // this replica's identity (leaderjob_info only)
+	labelApp = ops.LabelApp
+	labelJob = ops.LabelJob
 )
 
-// metrics are the App's Prometheus collectors. Label values are bounded:
-// job names come from code, outcomes and reasons from fixed sets.
-type metrics struct {
-	runs          *prometheus.CounterVec   // job_name, outcome, reason
-	runDuration   *prometheus.HistogramVec // job_name
-	lastSuccess   *prometheus.GaugeVec     // job_name
-	interval      *prometheus.GaugeVec     // job_name
-	isLeader      prometheus.Gauge
-	transitions   prometheus.Counter
-	checkDuration prometheus.Histogram
-	guardErrors   *prometheus.CounterVec // reason
-	scheduler     *prometheus.CounterVec // job_name, status
-	sidecar       *prometheus.CounterVec // class
-	info          *prometheus.GaugeVec   // replica, guard
-	ledgerErrors  *prometheus.CounterVec // op
-	catchUps      *prometheus.CounterVec // job_name
-	reruns        *prometheus.CounterVec // job_name
-	pauses        *prometheus.GaugeVec   // job_name
-	manualRuns    *prometheus.CounterVec // job_name, outcome
-}
-
-// runDurationBuckets reach from a millisecond to about 18 hours, so that
-// nightly batch jobs land in a bucket of their own.
-var runDurationBuckets = prometheus.ExponentialBuckets(0.001, 4, 14)
-
-// newMetrics registers the App's collectors on reg, each series labelled
-// with the App's name.
-func newMetrics(reg prometheus.Registerer, app string) (*metrics, error) {
-	m := &metrics{
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leaderjob_runs_total",
-			Help: "Run attempts by job and outcome (ran, skipped, failed, panicked, canceled); reason is the skip reason class, empty otherwise.",
-		}, []string{labelJob, "outcome", "reason"}),
-		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "leaderjob_run_duration_seconds",
-			Help:    "How long runs that were called took, by job.",
-			Buckets: runDurationBuckets,
-		}, []string{labelJob}),
-		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "leaderjob_last_success_timestamp_seconds",
-			Help: "Unix time of the last run on this replica that returned without error, by job.",
-		}, []string{labelJob}),
-		interval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "leaderjob_job_interval_seconds",
-			Help: "The longest gap between two consecutive fires of the job's schedule (its period for fixedRate and fixedDelay), for alerts such as \"no success for 2 intervals\".",
-		}, []string{labelJob}),
-		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "leaderjob_is_leader",
-			Help: "1 while this replica's guard says it leads, else 0; follows the guard's changes, not only the runs.",
-		}),
-		transitions: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "leaderjob_leadership_transitions_total",
-			Help: "Changes of leader seen by this replica.",
-		}),
-		checkDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "leaderjob_guard_check_duration_seconds",
-			Help:    "How long the guard took to answer before a run (probes are not counted).",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9), // 100µs .. ~6.5s
-		}),
-		guardErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leaderjob_guard_errors_total",
-			Help: "Checks before a run that failed, by reason class (unavailable, timeout, forbidden, stale, leader_unknown, ...).",
-		}, []string{"reason"}),
-		scheduler: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leaderjob_scheduler_events_total",
-			Help: "gocron's own counts of the fires it handed to the App, by job and status (success, fail, skip).",
-		}, []string{labelJob, "status"}),
-		sidecar: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leaderjob_sidecar_requests_total",
-			Help: "Calls to the leader-elector sidecar (retries included in one call) by result class: ok, unreachable, timeout, bad_status, malformed, leader_unknown, stale, canceled, error.",
-		}, []string{"class"}),
-		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "leaderjob_info",
-			Help: "Always 1: this replica's identity and guard source, to map a scrape target (instance, pod) to the replica the logs name.",
-		}, []string{labelReplica, "guard"}),
-		ledgerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leaderjob_ledger_errors_total",
-			Help: "Claims and completions the ledger could not record, by operation (claim, complete); a failed claim skips the run.",
-		}, []string{"op"}),
-		catchUps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leaderjob_catch_up_runs_total",
-			Help: "Missed fires run late by a new leader, by job.",
-		}, []string{labelJob}),
-		reruns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leaderjob_reruns_total",
-			Help: "Fires run again because the term that claimed them never completed them (the at-least-once case), by job.",
-		}, []string{labelJob}),
-		pauses: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "leaderjob_pauses",
-			Help: "1 while an operator has paused the job (its fires are skipped with reason paused), else 0.",
-		}, []string{labelJob}),
-		manualRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leaderjob_manual_runs_total",
-			Help: "Operators' run requests this replica answered, by job and outcome.",
-		}, []string{labelJob, "outcome"}),
-	}
-	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{labelApp: app}, reg)
-	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.interval, m.isLeader, m.transitions,
-		m.checkDuration, m.guardErrors, m.scheduler, m.sidecar, m.info, m.ledgerErrors, m.catchUps, m.reruns, m.pauses, m.manualRuns} {
-		if err := wrapped.Register(c); err != nil {
-			var dup prometheus.AlreadyRegisteredError
-			if errors.As(err, &dup) {
-				return nil, errors.New("leaderjob metrics are already registered on this registry: give each App its own registry, or use one App per process")
-			}
-			return nil, err
-		}
-	}
-	return m, nil
-}
-
-// defaultRegistry is a fresh registry with the Go and process collectors.
-func defaultRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
-}
-
-// observeRun counts one run attempt. Guard latency and errors come from
-// the attempts that asked the guard (CheckDuration > 0), never from probes.
-func (m *metrics) observeRun(r Result) {
-	m.runs.WithLabelValues(r.Job, string(r.Outcome), string(r.Reason)).Inc()
-	if r.CheckDuration > 0 {
-		m.checkDuration.Observe(r.CheckDuration.Seconds())
-		if r.Outcome == guard.Skipped && isGuardError(r.Reason) {
-			m.guardErrors.WithLabelValues(string(r.Reason)).Inc()
-		}
-	}
-	if r.Outcome == guard.Skipped {
-		return
-	}
-	m.runDuration.WithLabelValues(r.Job).Observe(r.Duration.Seconds())
-	if r.Outcome == guard.Ran {
-		m.lastSuccess.WithLabelValues(r.Job).Set(float64(time.Now().UnixNano()) / 1e9)
-	}
+// observeRun counts one run attempt in the App's metrics.
+func (a *App) observeRun(r Result) {
+	a.metrics.ObserveRun(ops.Run{
+		Job: r.Job, Outcome: string(r.Outcome), Reason: string(r.Reason),
+		GuardError:    r.Outcome == guard.Skipped && isGuardError(r.Reason),
+		CheckDuration: r.CheckDuration, Duration: r.Duration,
+	})
 }
 
 // isGuardError reports whether a skip reason says the guard could not
@@ -168,24 +30,3 @@ func isGuardError(reason guard.Reason) bool {
 	}
 	return true
 }
-
-func (m *metrics) setLeader(leads bool) {
-	if leads {
-		m.isLeader.Set(1)
-	} else {
-		m.isLeader.Set(0)
-	}
-}
-
-// countSourceRequest counts a request of the guard's source (the sidecar's)
-// by result class.
-func (m *metrics) countSourceRequest(class string) { m.sidecar.WithLabelValues(class).Inc() }
-
-// gocronMonitor feeds gocron's per-job counts into the metrics.
-type gocronMonitor struct{ m *metrics }
-
-func (g gocronMonitor) IncrementJob(_ uuid.UUID, name string, _ []string, status gocron.JobStatus) {
-	g.m.scheduler.WithLabelValues(name, string(status)).Inc()
-}
-
-func (gocronMonitor) RecordJobTiming(time.Time, time.Time, uuid.UUID, string, []string) {}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/leaderjob/internal/ops"
 )
 
 // leadership tracks what this replica knows about the leader from the App's
@@ -17,9 +18,9 @@ import (
 type leadership struct {
 	self    string
 	logger  *slog.Logger
-	metrics *metrics
+	metrics *ops.Metrics
 	guard   guard.Guard
-	notices *notices
+	notices *ops.Notices
 
 	onLead   func()      // called (on its own goroutine) when a term of this replica begins
 	answered atomic.Bool // the guard has given at least one answer
@@ -64,7 +65,7 @@ func (l *leadership) record(d guard.Decision, err error) {
 	l.mu.Lock()
 	began := leads && (!l.leads || (d.Lost != nil && d.Lost != l.lost))
 	l.leads = leads
-	l.metrics.setLeader(leads)
+	l.metrics.SetLeader(leads)
 	watch := leads && d.Lost != nil && d.Lost != l.lost
 	if watch {
 		l.lost = d.Lost
@@ -80,7 +81,7 @@ func (l *leadership) record(d guard.Decision, err error) {
 			l.mu.Lock()
 			if l.lost == lost {
 				l.leads, l.lost = false, nil
-				l.metrics.setLeader(false)
+				l.metrics.SetLeader(false)
 			}
 			l.mu.Unlock()
 		}()
@@ -104,11 +105,11 @@ func (l *leadership) changed(holder string, epoch int64, hasEpoch bool) {
 	l.holder = holder
 	if holder != l.self {
 		l.leads = false
-		l.metrics.setLeader(false)
+		l.metrics.SetLeader(false)
 	}
 	l.mu.Unlock()
 
-	l.metrics.transitions.Inc()
+	l.metrics.Transition()
 	attrs := []slog.Attr{
 		slog.String("previous", previous), slog.String("holder", holder),
 		slog.String("self", l.self), slog.Bool("is_leader", holder == l.self),
@@ -122,6 +123,6 @@ func (l *leadership) changed(holder string, epoch int64, hasEpoch bool) {
 		if previous != "" {
 			msg += ", after " + previous
 		}
-		l.notices.notify(NoticeLeaderElected, "", msg)
+		l.notices.Notify(NoticeLeaderElected, "", msg)
 	}
 }

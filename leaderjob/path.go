@@ -61,10 +61,10 @@ func (a *App) walk(at *attempt) {
 // that shutdown can wait for them, and an attempt while the previous run of
 // the job is going.
 func (a *App) admit(at *attempt) *skip {
-	if !a.inflight.add() {
+	if !a.life.inflight.add() {
 		return skipBecause(ReasonShuttingDown, errors.New("the app is shutting down"))
 	}
-	at.onDone(a.inflight.done)
+	at.onDone(a.life.inflight.done)
 	if !at.job.running.TryLock() {
 		return skipBecause(ReasonAlreadyRunning, errors.New("the previous run has not finished"))
 	}
@@ -76,12 +76,12 @@ func (a *App) admit(at *attempt) *skip {
 // when the caller's does, at shutdown, and when the term ends.
 func (a *App) check(at *attempt) *skip {
 	ctx, cancel := context.WithCancelCause(at.ctx)
-	stop := context.AfterFunc(a.base, func() { cancel(context.Cause(a.base)) })
+	stop := context.AfterFunc(a.life.base, func() { cancel(context.Cause(a.life.base)) })
 	at.onDone(func() { stop(); cancel(nil) })
 	res, ok := guard.Ask(ctx, at.job.guard, guard.CheckTimeout(a.opts.checkTimeout))
 	at.res.Decision, at.res.CheckDuration = a.withSelf(res.Decision), res.CheckDuration
 	if !ok {
-		if res.Reason == guard.ReasonCanceled && a.base.Err() != nil {
+		if res.Reason == guard.ReasonCanceled && a.life.base.Err() != nil {
 			return skipBecause(ReasonShuttingDown, errors.New("the app is shutting down")) // the check was cut short by the shutdown
 		}
 		return &skip{res.Reason, res.Err}
@@ -166,14 +166,14 @@ func (a *App) settle(at *attempt) {
 		a.signals.workBegan()
 		go func() {
 			defer a.signals.workEnded()
-			a.rephase(a.base)
+			a.rephase(a.life.base)
 		}()
 	}
 	a.complete(at)
 	if at.rerun {
-		a.metrics.reruns.WithLabelValues(j.name).Inc()
+		a.metrics.Rerun(j.name)
 	}
 	if at.info.CatchUp && at.claimID != "" {
-		a.metrics.catchUps.WithLabelValues(j.name).Inc()
+		a.metrics.CatchUp(j.name)
 	}
 }

@@ -178,8 +178,8 @@ func (a *App) report(ctx context.Context, r Result) {
 		}
 		a.logger.LogAttrs(ctx, level, "job run", attrs...)
 	}
-	a.metrics.observeRun(r)
-	a.notices.run(r)
+	a.observeRun(r)
+	a.notices.Run(r.Job, r.Outcome, r.Err, r.CatchUp, r.ScheduledAt)
 	for _, h := range a.opts.hooks {
 		h(r)
 	}
