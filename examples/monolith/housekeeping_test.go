@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
@@ -48,22 +48,26 @@ func TestLeaderRunsFollowerSkips(t *testing.T) {
 	}
 }
 
+// The run is cancelled the moment its term ends. The test runs in a
+// testing/synctest bubble: synctest.Wait returns once the run has begun and
+// waits on its work, and the hour of work is on the bubble's clock.
 func TestLosingLeadershipCancelsTheRun(t *testing.T) {
-	h, hk := newHarness(t, nil)
-	hk.Work = time.Hour // RefreshExchangeRates works for an hour unless cancelled
-	done := make(chan error, 1)
-	go func() { done <- h.Trigger("exchange-rates").Err }()
+	synctest.Test(t, func(t *testing.T) {
+		h, hk := newHarness(t, nil)
+		hk.Work = time.Hour // RefreshExchangeRates works for an hour unless cancelled
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- h.Trigger("exchange-rates").Err }()
 
-	waitFor(t, func() bool { return len(h.Guard.Checks()) > 0 })
-	h.Guard.LoseLeadership()
-	select {
-	case err := <-done:
-		if !errors.Is(err, guard.ErrLeadershipLost) {
+		synctest.Wait() // the run has begun
+		h.Guard.LoseLeadership()
+		if err := <-done; !errors.Is(err, guard.ErrLeadershipLost) {
 			t.Fatalf("run error = %v, want leadership lost", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the run was not cancelled when leadership was lost")
-	}
+		if took := time.Since(start); took != 0 {
+			t.Fatalf("the run went on for %v after leadership was lost", took)
+		}
+	})
 }
 
 func TestHeartbeatFollowsItsRate(t *testing.T) {
@@ -98,19 +102,6 @@ func TestDailyReportCarriesTheEpoch(t *testing.T) {
 	r := h.Trigger("daily-report")
 	if r.Outcome != guard.Ran || !r.Decision.HasEpoch || r.Decision.Epoch != 2 {
 		t.Fatalf("got %s epoch %d (has %v), want ran with epoch 2", r.Outcome, r.Decision.Epoch, r.Decision.HasEpoch)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatal("condition not met in time")
-		case <-time.After(time.Millisecond):
-		}
 	}
 }
 

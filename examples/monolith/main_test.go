@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // These tests run the real binary as Kubernetes does: configured by the
@@ -41,7 +42,7 @@ func binary(t *testing.T) string {
 type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stderr bytes.Buffer
+	stderr testutil.LogBuffer // written by exec's copying goroutine
 
 	mu    sync.Mutex
 	lines []logLine
