@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/internal/namedwatch"
 	"github.com/leaderjob/leaderjob/leaderjob"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // Names of the control ConfigMap, where operators pause jobs and request
@@ -27,40 +27,36 @@ import (
 // App needs only get and watch on it.
 const (
 	// ControlSuffix ends the ConfigMap's name: <app>-leaderjob-control.
-	ControlSuffix = "-leaderjob-control"
+	ControlSuffix = wire.ControlSuffix
 	// ControlDataKey is the data key that holds the JSON-encoded
-	// leaderjob.Control.
-	ControlDataKey = "control.json"
+	// wire.Control.
+	ControlDataKey = wire.ControlDataKey
 )
 
 // ControlName returns the name of app's control ConfigMap.
-func ControlName(app string) string { return app + ControlSuffix }
+func ControlName(app string) string { return wire.ControlConfigMap(app) }
 
 // DecodeControl reads the requests out of a control ConfigMap (nil, or
-// without the data key: none).
-func DecodeControl(cm *corev1.ConfigMap) (leaderjob.Control, error) {
-	var c leaderjob.Control
-	if cm == nil || cm.Data[ControlDataKey] == "" {
-		return c, nil
+// without the data key: none) with wire.DecodeControl.
+func DecodeControl(cm *corev1.ConfigMap) (wire.Control, error) {
+	if cm == nil {
+		return wire.Control{}, nil
 	}
-	if err := json.Unmarshal([]byte(cm.Data[ControlDataKey]), &c); err != nil {
-		return leaderjob.Control{}, fmt.Errorf("kube: control configmap %s/%s, key %s: %w", cm.Namespace, cm.Name, ControlDataKey, err)
+	c, err := wire.DecodeControl([]byte(cm.Data[ControlDataKey]))
+	if err != nil {
+		return wire.Control{}, fmt.Errorf("kube: control configmap %s/%s, key %s: %w", cm.Namespace, cm.Name, ControlDataKey, err)
 	}
 	return c, nil
 }
 
-// EncodeControl writes c into cm (labelled as app's), for the tools that
-// write the requests.
-func EncodeControl(cm *corev1.ConfigMap, app string, c leaderjob.Control) error {
-	b, err := json.Marshal(c)
+// EncodeControl writes c into cm (labelled as app's) with
+// wire.EncodeControl, for the tools that write the requests.
+func EncodeControl(cm *corev1.ConfigMap, app string, c wire.Control) error {
+	b, err := wire.EncodeControl(c)
 	if err != nil {
 		return err
 	}
-	if cm.Labels == nil {
-		cm.Labels = map[string]string{}
-	}
-	cm.Labels[LabelManagedBy] = "leaderjob"
-	cm.Labels[LabelApp] = app
+	cm.Labels = wire.Labels(cm.Labels, app)
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
 	}
@@ -113,7 +109,7 @@ func (c *ConfigMapControls) Name() string { return c.desc }
 func (c *ConfigMapControls) Changes() <-chan struct{} { return c.changes }
 
 // Current returns the requests as the ConfigMap holds them.
-func (c *ConfigMapControls) Current(ctx context.Context) (leaderjob.Control, error) {
+func (c *ConfigMapControls) Current(ctx context.Context) (wire.Control, error) {
 	c.mu.Lock()
 	if c.watched && c.known {
 		cm := c.cm
@@ -123,7 +119,7 @@ func (c *ConfigMapControls) Current(ctx context.Context) (leaderjob.Control, err
 	c.mu.Unlock()
 	cm, err := c.get(ctx)
 	if err != nil {
-		return leaderjob.Control{}, err
+		return wire.Control{}, err
 	}
 	return DecodeControl(cm)
 }

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,19 +20,20 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/internal/namedwatch"
 	"github.com/leaderjob/leaderjob/ledger"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // Names and limits of the ledger's ConfigMap.
 const (
 	// LedgerSuffix ends the ConfigMap's name: <app>-leaderjob-ledger.
-	LedgerSuffix = "-leaderjob-ledger"
+	LedgerSuffix = wire.LedgerSuffix
 	// LedgerDataKey is the data key that holds the JSON-encoded ledger.State.
-	LedgerDataKey = "ledger.json"
+	LedgerDataKey = wire.LedgerDataKey
 	// LabelManagedBy and LabelApp label the ConfigMap, so that tools can
 	// list the apps of a namespace that keep a ledger:
 	//	kubectl get configmaps -l app.kubernetes.io/managed-by=leaderjob
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelApp       = "leaderjob.dev/app"
+	LabelManagedBy = wire.LabelManagedBy
+	LabelApp       = wire.LabelApp
 	// DefaultLedgerMaxBytes bounds the encoded State, well under the 1 MiB
 	// an API object may hold. How many jobs fit is measured, with its
 	// command, in docs/measured.md.
@@ -44,7 +44,7 @@ const (
 const ledgerRBACHint = "examples/kubernetes/lease/rbac.yaml"
 
 // LedgerName returns the name of app's ledger ConfigMap.
-func LedgerName(app string) string { return app + LedgerSuffix }
+func LedgerName(app string) string { return wire.LedgerConfigMap(app) }
 
 // ConfigMapBackend is a ledger.Backend on one ConfigMap per app,
 // <app>-leaderjob-ledger, whose data key ledger.json holds the
@@ -226,23 +226,17 @@ func (b *ConfigMapBackend) decode(cm *corev1.ConfigMap) (ledger.State, string, e
 	if !ok {
 		return ledger.State{}, rv, nil
 	}
-	var head struct {
-		Version int `json:"version"`
-	}
-	var s ledger.State
-	err := json.Unmarshal([]byte(data), &head)
-	if err == nil && head.Version > ledger.FormatVersion {
+	l, err := wire.DecodeLedger([]byte(data))
+	var newer *wire.FormatError
+	if errors.As(err, &newer) {
 		return ledger.State{}, "", b.refuse(rv, fmt.Errorf("%w: configmap %s holds ledger format %d, this release knows up to %d: it is left alone until this app is upgraded",
-			ledger.ErrNewerFormat, b.desc, head.Version, ledger.FormatVersion))
-	}
-	if err == nil {
-		err = json.Unmarshal([]byte(data), &s)
+			wire.ErrNewerFormat, b.desc, newer.Version, wire.LedgerFormat))
 	}
 	if err != nil {
 		return ledger.State{}, "", b.refuse(rv, fmt.Errorf("%w: configmap %s, key %s: %v: it is not overwritten; delete the ConfigMap to start a fresh ledger (kubectl delete configmap -n %s %s)",
 			ledger.ErrCorrupt, b.desc, LedgerDataKey, err, b.namespace, b.name))
 	}
-	return s, rv, nil
+	return ledger.State(l), rv, nil
 }
 
 // refuse remembers that the ConfigMap at version rv must not be
@@ -260,7 +254,7 @@ func (b *ConfigMapBackend) refuse(rv string, err error) error {
 // is ledger.ErrTooLarge and is not sent; a ConfigMap this backend found
 // corrupt or of a newer format is not overwritten.
 func (b *ConfigMapBackend) Store(ctx context.Context, s ledger.State, version string) error {
-	data, err := json.Marshal(s)
+	data, err := wire.EncodeLedger(wire.Ledger(s))
 	if err != nil {
 		return fmt.Errorf("kube: ledger: encoding: %w", err)
 	}
@@ -286,11 +280,7 @@ func (b *ConfigMapBackend) Store(ctx context.Context, s ledger.State, version st
 		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: b.name, Namespace: b.namespace}}
 	}
 	cm.ResourceVersion = version
-	if cm.Labels == nil {
-		cm.Labels = map[string]string{}
-	}
-	cm.Labels[LabelManagedBy] = "leaderjob"
-	cm.Labels[LabelApp] = b.app
+	cm.Labels = wire.Labels(cm.Labels, b.app)
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
 	}

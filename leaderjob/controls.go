@@ -11,12 +11,16 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/ledger"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // ReasonPaused: an operator paused the job (Controls). The fire is
 // claimed in the ledger when the job claims its fires, so that it counts
 // as handled: no catch-up runs it after the resume.
-const ReasonPaused guard.Reason = "paused"
+const ReasonPaused = guard.Reason(wire.SkipPaused)
+
+// reasonUnknownJob: a run request names a job the App does not have.
+const reasonUnknownJob = guard.Reason(wire.SkipUnknownJob)
 
 // Controls is how operators steer an App's jobs (in lease mode, a
 // ConfigMap <app>-leaderjob-control that package kube watches, written by
@@ -25,28 +29,23 @@ const ReasonPaused guard.Reason = "paused"
 // fleet-wide.
 type Controls interface {
 	// Current returns the operators' requests as they stand now.
-	Current(ctx context.Context) (Control, error)
+	Current(ctx context.Context) (wire.Control, error)
 	// Changes receives a value after the requests changed. Signals
 	// coalesce; the channel is never closed.
 	Changes() <-chan struct{}
 }
 
 // Control is what operators asked of an App.
-type Control struct {
-	Paused map[string]PauseRequest `json:"paused,omitempty"` // by job
-	Runs   map[string]RunRequest   `json:"runs,omitempty"`   // by request id
-}
+//
+// Deprecated: use wire.Control, the same type.
+type Control = wire.Control
 
-// PauseRequest pauses a job until it is removed.
-type PauseRequest struct {
-	By     string    `json:"by,omitempty"`
-	Reason string    `json:"reason,omitempty"`
-	Since  time.Time `json:"since"`
-	// CancelRunning also cancels a run of the job that is going when the
-	// leader sees the pause (its context ends with cause ErrPaused); by
-	// default a run in flight goes on to its end.
-	CancelRunning bool `json:"cancel_running,omitempty"`
-}
+// PauseRequest pauses a job until it is removed. With CancelRunning, a run
+// of the job going when the leader sees the pause is cancelled, its
+// context ending with cause ErrPaused.
+//
+// Deprecated: use wire.PauseRequest, the same type.
+type PauseRequest = wire.PauseRequest
 
 // ErrPaused is the cause of a run context cancelled because an operator
 // paused the job with CancelRunning.
@@ -54,12 +53,9 @@ var ErrPaused = errors.New("the job was paused by an operator")
 
 // RunRequest asks for one run of a job, whatever its schedule. A paused
 // job refuses it unless Force is set.
-type RunRequest struct {
-	Job   string    `json:"job"`
-	By    string    `json:"by,omitempty"`
-	At    time.Time `json:"at"`
-	Force bool      `json:"force,omitempty"`
-}
+//
+// Deprecated: use wire.RunRequest, the same type.
+type RunRequest = wire.RunRequest
 
 // WithControls sets where operators' pauses and run requests come from
 // (default: those the guard source brings, in lease mode; none otherwise).
@@ -73,8 +69,8 @@ func (a *App) controlLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-a.controls.Changes():
-		case <-a.controlKick:
+		case <-a.ctl.controls.Changes():
+		case <-a.ctl.kick:
 		}
 	}
 }
@@ -82,7 +78,7 @@ func (a *App) controlLoop(ctx context.Context) {
 // kickControls makes the control loop look again (a term began).
 func (a *App) kickControls() {
 	select {
-	case a.controlKick <- struct{}{}:
+	case a.ctl.kick <- struct{}{}:
 	default:
 	}
 }
@@ -90,7 +86,7 @@ func (a *App) kickControls() {
 // applyControls sets the pause gauges and, on the leader, acknowledges
 // the pauses in the ledger and starts the pending run requests.
 func (a *App) applyControls(ctx context.Context) {
-	c, err := a.controls.Current(ctx)
+	c, err := a.ctl.controls.Current(ctx)
 	if err != nil {
 		a.logger.Warn("operators' controls cannot be read", "error", err.Error())
 		return
@@ -103,7 +99,7 @@ func (a *App) applyControls(ctx context.Context) {
 				j.cancelRun(ErrPaused)
 			}
 		}
-		a.metrics.pauses.WithLabelValues(j.name).Set(v)
+		a.metrics.Paused(j.name, v == 1)
 	}
 	d, err := a.leader.probe(ctx)
 	if err != nil || !d.Leader {
@@ -115,13 +111,13 @@ func (a *App) applyControls(ctx context.Context) {
 	}
 	slices.Sort(names)
 	now := a.clock.Now().UTC()
-	acks := make(map[string]ledger.Pause, len(c.Paused))
+	acks := make(map[string]wire.Pause, len(c.Paused))
 	for job, p := range c.Paused {
-		acks[job] = ledger.Pause{By: p.By, Reason: p.Reason, Since: p.Since.UTC(), Acked: now, Holder: a.self}
+		acks[job] = wire.Pause{By: p.By, Reason: p.Reason, Since: p.Since.UTC(), Acked: now, Holder: a.self}
 	}
 	var pausedNow, resumedNow []string
 	wctx, cancel := context.WithTimeout(ctx, claimTimeout)
-	err = a.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
+	err = a.fires.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
 		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
 			return false, ledger.ErrFenced
 		}
@@ -142,16 +138,16 @@ func (a *App) applyControls(ctx context.Context) {
 			if p.Reason != "" {
 				msg += ": " + p.Reason
 			}
-			a.notices.notify(NoticeJobPaused, job, msg)
+			a.notices.Notify(NoticeJobPaused, job, msg)
 		}
 		for _, job := range resumedNow {
-			a.notices.notify(NoticeJobResumed, job, "job "+job+" resumed")
+			a.notices.Notify(NoticeJobResumed, job, "job "+job+" resumed")
 		}
 	}
 	if len(c.Runs) == 0 {
 		return
 	}
-	s, err := a.ledger.Snapshot(ctx)
+	s, err := a.fires.ledger.Snapshot(ctx)
 	if err != nil {
 		a.logger.Warn("run requests: the ledger cannot be read", "error", err.Error())
 		return
@@ -160,10 +156,10 @@ func (a *App) applyControls(ctx context.Context) {
 		if s.Runs[id].Done() {
 			continue
 		}
-		if a.manualRuns.start(id) {
+		if a.ctl.manualRuns.start(id) {
 			go func() {
-				defer a.manualRuns.end(id)
-				a.requestedRun(a.base, id, r, c.Paused)
+				defer a.ctl.manualRuns.end(id)
+				a.requestedRun(a.life.base, id, r, c.Paused)
 			}()
 		}
 	}
@@ -197,16 +193,16 @@ func (f *inFlight) end(id string) {
 // requestedRun claims run request id in the ledger and, if this term got
 // it, runs the job once (refused when the job is paused, unless forced or
 // unknown) and records how it ended.
-func (a *App) requestedRun(ctx context.Context, id string, r RunRequest, paused map[string]PauseRequest) {
+func (a *App) requestedRun(ctx context.Context, id string, r wire.RunRequest, paused map[string]wire.PauseRequest) {
 	d, err := a.leader.probe(ctx)
 	if err != nil || !d.Leader {
 		return
 	}
-	claimID := a.terms.id(a.runSeq.prefixOf(), d)
-	run := ledger.Run{Job: r.Job, By: r.By, Requested: r.At.UTC(), Force: r.Force, Holder: a.self,
-		ClaimID: claimID, Epoch: ledger.Epoch{Scope: d.EpochScope, N: d.Epoch}, Claimed: a.clock.Now().UTC()}
+	claimID := a.fires.terms.id(a.runSeq.prefixOf(), d)
+	run := wire.Run{Job: r.Job, By: r.By, Requested: r.At.UTC(), Force: r.Force, Holder: a.self,
+		ClaimID: claimID, Epoch: wire.Epoch{Scope: d.EpochScope, N: d.Epoch}, Claimed: a.clock.Now().UTC()}
 	wctx, cancel := context.WithTimeout(ctx, claimTimeout)
-	err = a.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
+	err = a.fires.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
 		// A request done meanwhile (seen on a stale snapshot) is
 		// ErrHandled here, read from the stored State.
 		err := s.ClaimRun(id, run)
@@ -226,7 +222,7 @@ func (a *App) requestedRun(ctx context.Context, id string, r RunRequest, paused 
 	_, isPaused := paused[r.Job]
 	switch {
 	case !ok:
-		res = Result{Job: r.Job, Outcome: guard.Skipped, Reason: "unknown_job"}
+		res = Result{Job: r.Job, Outcome: guard.Skipped, Reason: reasonUnknownJob}
 		res.Err = fmt.Errorf("%w: %q", ErrUnknownJob, r.Job)
 		a.logger.Warn("run request for an unknown job", "request_id", id, "job", r.Job)
 	case isPaused && !r.Force:
@@ -239,18 +235,15 @@ func (a *App) requestedRun(ctx context.Context, id string, r RunRequest, paused 
 			Key: a.name + "/" + j.name + "/run/" + id,
 		}})
 	}
-	a.metrics.manualRuns.WithLabelValues(r.Job, string(res.Outcome)).Inc()
+	a.metrics.ManualRun(r.Job, string(res.Outcome))
 	errText := ""
 	if res.Err != nil {
 		errText = res.Err.Error()
 	}
-	outcome := string(res.Outcome)
-	if res.Outcome == guard.Skipped && res.Reason != "" {
-		outcome += ": " + string(res.Reason)
-	}
+	outcome := wire.RunOutcome(wire.Outcome(res.Outcome), wire.SkipReason(res.Reason))
 	wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
 	defer cancel()
-	err = a.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
+	err = a.fires.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
 		return true, s.CompleteRun(id, claimID, outcome, errText, res.Duration, a.clock.Now().UTC())
 	})
 	if err != nil {
@@ -261,16 +254,16 @@ func (a *App) requestedRun(ctx context.Context, id string, r RunRequest, paused 
 // paused tells whether an operator paused job name (false when the
 // controls cannot be read: a warning, and the fire goes on).
 func (a *App) paused(ctx context.Context, name string) bool {
-	if a.controls == nil {
+	if a.ctl.controls == nil {
 		return false
 	}
-	c, err := a.controls.Current(ctx)
+	c, err := a.ctl.controls.Current(ctx)
 	if err != nil {
 		// At most one warning a minute: a missing grant would otherwise
 		// warn on every fire.
 		now := time.Now()
-		if last := a.controlWarned.Load(); last == 0 || now.Sub(time.Unix(0, last)) >= time.Minute {
-			a.controlWarned.Store(now.UnixNano())
+		if last := a.ctl.warned.Load(); last == 0 || now.Sub(time.Unix(0, last)) >= time.Minute {
+			a.ctl.warned.Store(now.UnixNano())
 			a.logger.LogAttrs(ctx, slog.LevelWarn, "operators' controls cannot be read; fires are not held by pauses", slog.String("job", name), slog.String("error", err.Error()))
 		}
 		return false
@@ -281,7 +274,7 @@ func (a *App) paused(ctx context.Context, name string) bool {
 
 // pauseChanges names the jobs paused in next but not in acked, and those
 // acked but no longer paused, in name order.
-func pauseChanges(acked map[string]ledger.Pause, next map[string]ledger.Pause) (paused, resumed []string) {
+func pauseChanges(acked map[string]wire.Pause, next map[string]wire.Pause) (paused, resumed []string) {
 	for job := range next {
 		if _, ok := acked[job]; !ok {
 			paused = append(paused, job)

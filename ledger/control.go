@@ -3,41 +3,24 @@ package ledger
 import (
 	"slices"
 	"time"
+
+	"github.com/leaderjob/leaderjob/wire"
 )
 
-// Pause is the leader's acknowledgement of an operator's pause of a job:
-// the pause as the operator wrote it (By, Reason, Since) and when and by
-// which replica it was acknowledged. While a job is in State.Paused its
-// fires are skipped (and claimed, so that no catch-up runs them later).
-type Pause struct {
-	By     string    `json:"by,omitempty"`
-	Reason string    `json:"reason,omitempty"`
-	Since  time.Time `json:"since"`
-	Acked  time.Time `json:"acked"`
-	Holder string    `json:"holder"`
-}
+// Pause is the leader's acknowledgement of an operator's pause of a job.
+// While a job is in State.Paused its fires are skipped (and claimed, so
+// that no catch-up runs them later).
+//
+// Deprecated: use wire.Pause, the same type.
+type Pause = wire.Pause
 
 // Run records an operator's run request (by its request id): the claim of
 // the leader that took it, and how it ended. A request id is run once
 // fleet-wide: a second claim of the same id is ErrHandled, unless the
 // claiming term died before the run ended (then it is claimed again).
-type Run struct {
-	Job       string        `json:"job"`
-	By        string        `json:"by,omitempty"`
-	Requested time.Time     `json:"requested"`
-	Force     bool          `json:"force,omitempty"`
-	Holder    string        `json:"holder"`
-	ClaimID   string        `json:"claim_id"`
-	Epoch     Epoch         `json:"epoch"`
-	Claimed   time.Time     `json:"claimed"`
-	Outcome   string        `json:"outcome,omitempty"` // "" while running; ran, failed, skipped, refused, ...
-	Error     string        `json:"error,omitempty"`
-	Duration  time.Duration `json:"duration,omitempty"`
-	Ended     time.Time     `json:"ended,omitzero"`
-}
-
-// Done reports whether the run request was answered.
-func (r *Run) Done() bool { return r != nil && r.Outcome != "" }
+//
+// Deprecated: use wire.Run, the same type.
+type Run = wire.Run
 
 // RunsLen bounds State.Runs: the oldest requests are forgotten first.
 const RunsLen = 64

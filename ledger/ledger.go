@@ -47,17 +47,27 @@
 // of that write. Operators' requests add at most RunsLen run records
 // (about 0.4 KiB each, 0.65 KiB with a full error: 64 take at most about
 // 42 KiB) and one pause per paused job.
+//
+// # The stored document
+//
+// The types a State is made of, and its encoding (a backend stores
+// wire.EncodeLedger of it, and reads it with wire.DecodeLedger, which
+// refuses a newer format), are package wire's: other programs read the
+// ledger too. Their names here are aliases kept for compatibility.
 package ledger
 
 import (
 	"context"
 	"errors"
-	"time"
+
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // FormatVersion is the version of State's encoding. A State with a higher
 // version was written by a newer release: it is not overwritten.
-const FormatVersion = 1
+//
+// Deprecated: use wire.LedgerFormat.
+const FormatVersion = wire.LedgerFormat
 
 // Errors of claims and completions.
 var (
@@ -74,7 +84,9 @@ var (
 	ErrConflict = errors.New("ledger: version conflict")
 	// ErrNewerFormat: the stored State has a FormatVersion this release
 	// does not know; it is left alone.
-	ErrNewerFormat = errors.New("ledger: written by a newer release")
+	//
+	// Deprecated: use wire.ErrNewerFormat, the same error.
+	ErrNewerFormat = wire.ErrNewerFormat
 	// ErrCorrupt: the stored State cannot be decoded. Claims fail and
 	// nothing is written over it; the operator deletes the object to
 	// recover (the next claim starts an empty ledger).
@@ -84,34 +96,19 @@ var (
 )
 
 // Epoch fences writes: the term of the leader that writes.
-type Epoch struct {
-	Scope string `json:"scope"` // the leadership source's identity, such as a Lease's UID
-	N     int64  `json:"n"`     // its transition count at the start of the term
-}
+//
+// Deprecated: use wire.Epoch, the same type.
+type Epoch = wire.Epoch
 
 // Claim asks to record that the writer's term runs a fire.
-type Claim struct {
-	Job     string    `json:"job"`
-	At      time.Time `json:"at"`  // the fire's scheduled instant
-	Key     string    `json:"key"` // its idempotency key
-	Epoch   Epoch     `json:"epoch"`
-	ClaimID string    `json:"claim_id"` // unique to the claiming process's term
-	Holder  string    `json:"holder"`   // the claiming replica
-	CatchUp bool      `json:"catch_up,omitempty"`
-	Claimed time.Time `json:"claimed"` // when the claim was made (wall clock)
-}
+//
+// Deprecated: use wire.Claim, the same type.
+type Claim = wire.Claim
 
 // Completion records how a claimed fire ended.
-type Completion struct {
-	Job      string        `json:"job"`
-	At       time.Time     `json:"at"`
-	ClaimID  string        `json:"claim_id"`
-	Holder   string        `json:"holder"`
-	Outcome  string        `json:"outcome"` // ran, failed, panicked, canceled
-	Duration time.Duration `json:"duration"`
-	Error    string        `json:"error,omitempty"` // an excerpt, at most MaxErrorLen bytes
-	Ended    time.Time     `json:"ended"`
-}
+//
+// Deprecated: use wire.Completion, the same type.
+type Completion = wire.Completion
 
 // MaxErrorLen bounds Completion.Error as stored; HistoryLen bounds the
 // completions kept per job.
@@ -121,36 +118,18 @@ const (
 )
 
 // JobState is what the ledger keeps of one job.
-type JobState struct {
-	Claimed   *Claim       `json:"claimed,omitempty"`   // the last fire claimed
-	Completed *Completion  `json:"completed,omitempty"` // the last fire completed
-	Success   *Completion  `json:"success,omitempty"`   // the last fire that ran without error
-	History   []Completion `json:"history,omitempty"`   // newest first, at most HistoryLen
-	// Recent holds the instants of the fires claimed lately, newest first,
-	// at most RecentLen: a missed fire older than the last claimed one
-	// (caught up after a newer fire was claimed) may still be claimed
-	// once, if it is not among them and not older than the oldest kept
-	// (a fire before the job's first claim was never missed).
-	Recent []time.Time `json:"recent,omitempty"`
-}
+//
+// Deprecated: use wire.JobState, the same type.
+type JobState = wire.JobState
 
 // RecentLen bounds JobState.Recent: catch-up can reach back that many fires
 // of a job behind its newest claim.
 const RecentLen = 128
 
-// State is the whole ledger of one app.
-type State struct {
-	Version int                  `json:"version"`
-	Fence   Epoch                `json:"fence"`
-	Jobs    map[string]*JobState `json:"jobs,omitempty"`
-	// Paused holds the pauses the leader acknowledged, by job (see Pause).
-	Paused map[string]Pause `json:"paused,omitempty"`
-	// Runs holds operators' run requests, by request id (see Run).
-	Runs map[string]*Run `json:"runs,omitempty"`
-	// JobNames are the jobs the last leader scheduled (sorted), whether
-	// they claim their fires or not, so that tools can check a name.
-	JobNames []string `json:"job_names,omitempty"`
-}
+// State is the whole ledger of one app: the stored document, wire.Ledger,
+// with the fencing rule's methods. It converts to and from wire.Ledger
+// (wire.Ledger(s), State(l)) at no cost.
+type State wire.Ledger
 
 // ClaimResult is the answer to one claim.
 type ClaimResult struct {
@@ -166,9 +145,9 @@ type Ledger interface {
 	// Claim records claims; the results are in the order of claims. The
 	// error is for the call as a whole (ctx ended); per-claim failures are
 	// in the results, and a claim whose write failed must not be run.
-	Claim(ctx context.Context, claims []Claim) ([]ClaimResult, error)
+	Claim(ctx context.Context, claims []wire.Claim) ([]ClaimResult, error)
 	// Complete records how a claimed fire ended.
-	Complete(ctx context.Context, c Completion) error
+	Complete(ctx context.Context, c wire.Completion) error
 	// Snapshot returns the ledger as the backend has it now (the last State
 	// seen when it cannot be read): a copy, for status pages and catch-up.
 	Snapshot(ctx context.Context) (State, error)

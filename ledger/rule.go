@@ -1,9 +1,11 @@
 package ledger
 
 import (
-	"encoding/json"
+	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // Claim applies the fencing rule to one claim: on success it records c as
@@ -52,14 +54,14 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 		last := js.Claimed
 		switch {
 		case c.At.Before(last.At):
-			if !js.missedBefore(c.At) {
+			if js.Handled(c.At) {
 				return ClaimResult{Err: ErrHandled}, false
 			}
 			// A fire older than the newest claim that nobody claimed: a
 			// catch-up. It is remembered, Claimed keeps the newest.
 			s.init()
 			s.raise(c.Epoch)
-			js.remember(c.At)
+			remember(js, c.At)
 			return r, true
 		case c.At.Equal(last.At):
 			if js.Completed != nil && js.Completed.At.Equal(c.At) {
@@ -86,7 +88,7 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 		s.Jobs[c.Job] = js
 	}
 	js.Claimed = &c
-	js.remember(c.At)
+	remember(js, c.At)
 	return r, true
 }
 
@@ -121,21 +123,8 @@ func (s *State) Complete(c Completion) error {
 	return err
 }
 
-// missedBefore reports whether at, older than the last claimed fire, was
-// never claimed as far as Recent tells.
-func (js *JobState) missedBefore(at time.Time) bool {
-	n := len(js.Recent)
-	if n == 0 || at.Before(js.Recent[n-1]) {
-		// Before the oldest claim remembered: before the job's history
-		// began, or beyond what the ledger keeps. Either way not a fire
-		// to catch up.
-		return false
-	}
-	return !js.claimedRecently(at)
-}
-
 // remember puts at into Recent, newest first, keeping at most RecentLen.
-func (js *JobState) remember(at time.Time) {
+func remember(js *JobState, at time.Time) {
 	i := 0
 	for i < len(js.Recent) && js.Recent[i].After(at) {
 		i++
@@ -151,14 +140,9 @@ func (js *JobState) remember(at time.Time) {
 	}
 }
 
-// claimedRecently reports whether at is among the recent claims.
-func (js *JobState) claimedRecently(at time.Time) bool {
-	for _, t := range js.Recent {
-		if t.Equal(at) {
-			return true
-		}
-	}
-	return false
+// claimedRecently reports whether at is among js's recent claims.
+func claimedRecently(js *JobState, at time.Time) bool {
+	return slices.ContainsFunc(js.Recent, at.Equal)
 }
 
 func (s *State) complete(c Completion) (bool, error) {
@@ -175,9 +159,9 @@ func (s *State) complete(c Completion) (bool, error) {
 	if !js.Claimed.At.Equal(c.At) || js.Claimed.ClaimID != c.ClaimID {
 		// A caught-up fire older than the newest claim: it goes into the
 		// history; Completed and Success stay with the newer fires.
-		if c.At.Before(js.Claimed.At) && js.claimedRecently(c.At) {
+		if c.At.Before(js.Claimed.At) && claimedRecently(js, c.At) {
 			c.Error = truncate(c.Error, MaxErrorLen)
-			js.addHistory(c)
+			addHistory(js, c)
 			return true, nil
 		}
 		return false, ErrFenced
@@ -192,12 +176,12 @@ func (s *State) complete(c Completion) (bool, error) {
 		cc := c
 		js.Success = &cc
 	}
-	js.addHistory(c)
+	addHistory(js, c)
 	return true, nil
 }
 
 // addHistory puts c first in History, keeping at most HistoryLen.
-func (js *JobState) addHistory(c Completion) {
+func addHistory(js *JobState, c Completion) {
 	n := min(len(js.History)+1, HistoryLen)
 	h := make([]Completion, n)
 	h[0] = c
@@ -268,22 +252,10 @@ func clonePtr[T any](p *T) *T {
 	return &v
 }
 
-// EncodedSize is the size in bytes of s's JSON encoding, the encoding that
-// backends store and check against their size limit.
+// EncodedSize is the size in bytes of s's JSON encoding
+// (wire.EncodeLedger), the encoding that backends store and check against
+// their size limit.
 func EncodedSize(s State) (int, error) {
-	b, err := json.Marshal(s)
+	b, err := wire.EncodeLedger(wire.Ledger(s))
 	return len(b), err
-}
-
-// Handled reports whether the fire at needs no run as far as the ledger
-// tells: it was claimed (the last claim, or one of Recent), or it is older
-// than what the ledger remembers. A job with no claim has handled nothing.
-func (js *JobState) Handled(at time.Time) bool {
-	if js == nil || js.Claimed == nil {
-		return false
-	}
-	if !at.Before(js.Claimed.At) {
-		return at.Equal(js.Claimed.At)
-	}
-	return !js.missedBefore(at)
 }

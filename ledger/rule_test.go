@@ -39,74 +39,74 @@ func TestClaimRule(t *testing.T) {
 			name:      "first claim on an empty ledger resets the fence",
 			claim:     claimOf("a", fire(1), "L", 3, "x"),
 			wantReset: true,
-			wantFence: Epoch{"L", 3},
+			wantFence: Epoch{Scope: "L", N: 3},
 		},
 		{
 			name:      "a new fire by the same term",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x"))},
 			claim:     claimOf("a", fire(2), "L", 3, "x"),
-			wantFence: Epoch{"L", 3},
+			wantFence: Epoch{Scope: "L", N: 3},
 		},
 		{
 			name:      "deposed leader: a lower N is fenced",
 			before:    []step{cl(claimOf("a", fire(1), "L", 4, "y"))},
 			claim:     claimOf("a", fire(2), "L", 3, "x"),
 			wantErr:   ErrFenced,
-			wantFence: Epoch{"L", 4},
+			wantFence: Epoch{Scope: "L", N: 4},
 		},
 		{
 			name:      "deposed leader is fenced even on another job",
 			before:    []step{cl(claimOf("a", fire(1), "L", 4, "y"))},
 			claim:     claimOf("b", fire(9), "L", 3, "x"),
 			wantErr:   ErrFenced,
-			wantFence: Epoch{"L", 4},
+			wantFence: Epoch{Scope: "L", N: 4},
 		},
 		{
 			name:      "deposed leader is fenced even on its own earlier claim",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x")), cl(claimOf("b", fire(1), "L", 4, "y"))},
 			claim:     claimOf("a", fire(1), "L", 3, "x"),
 			wantErr:   ErrFenced,
-			wantFence: Epoch{"L", 4},
+			wantFence: Epoch{Scope: "L", N: 4},
 		},
 		{
 			name:      "a higher N raises the fence",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x"))},
 			claim:     claimOf("a", fire(2), "L", 5, "y"),
-			wantFence: Epoch{"L", 5},
+			wantFence: Epoch{Scope: "L", N: 5},
 		},
 		{
 			name:      "same identity re-acquiring: same N, new ClaimID, new fire",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x")), done("a", fire(1), "x")},
 			claim:     claimOf("a", fire(2), "L", 3, "x2"),
-			wantFence: Epoch{"L", 3},
+			wantFence: Epoch{Scope: "L", N: 3},
 		},
 		{
 			name:      "same identity re-acquiring: same N, new ClaimID, the fire it died in is re-run",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x"))},
 			claim:     claimOf("a", fire(1), "L", 3, "x2"),
 			wantRerun: true,
-			wantFence: Epoch{"L", 3},
+			wantFence: Epoch{Scope: "L", N: 3},
 		},
 		{
 			name:      "scope reset: another Lease, a lower N is accepted",
 			before:    []step{cl(claimOf("a", fire(1), "L", 7, "x")), done("a", fire(1), "x")},
 			claim:     claimOf("a", fire(2), "M", 0, "y"),
 			wantReset: true,
-			wantFence: Epoch{"M", 0},
+			wantFence: Epoch{Scope: "M", N: 0},
 		},
 		{
 			name:      "scope reset keeps the jobs: a completed fire is still handled",
 			before:    []step{cl(claimOf("a", fire(1), "L", 7, "x")), done("a", fire(1), "x")},
 			claim:     claimOf("a", fire(1), "M", 0, "y"),
 			wantErr:   ErrHandled,
-			wantFence: Epoch{"L", 7},
+			wantFence: Epoch{Scope: "L", N: 7},
 		},
 		{
 			name:      "scope reset keeps the jobs: an older fire claimed before is still handled",
 			before:    []step{cl(claimOf("a", fire(4), "L", 7, "x")), cl(claimOf("a", fire(5), "L", 7, "x"))},
 			claim:     claimOf("a", fire(4), "M", 0, "y"),
 			wantErr:   ErrHandled,
-			wantFence: Epoch{"L", 7},
+			wantFence: Epoch{Scope: "L", N: 7},
 		},
 		{
 			name:      "scope reset: an uncompleted fire of the old scope is re-run",
@@ -114,54 +114,54 @@ func TestClaimRule(t *testing.T) {
 			claim:     claimOf("a", fire(1), "M", 0, "y"),
 			wantRerun: true,
 			wantReset: true,
-			wantFence: Epoch{"M", 0},
+			wantFence: Epoch{Scope: "M", N: 0},
 		},
 		{
 			name:      "own ClaimID after a lost reply succeeds, not a re-run",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x"))},
 			claim:     claimOf("a", fire(1), "L", 3, "x"),
-			wantFence: Epoch{"L", 3},
+			wantFence: Epoch{Scope: "L", N: 3},
 		},
 		{
 			name:      "own ClaimID of a completed fire is handled",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x")), done("a", fire(1), "x")},
 			claim:     claimOf("a", fire(1), "L", 3, "x"),
 			wantErr:   ErrHandled,
-			wantFence: Epoch{"L", 3},
+			wantFence: Epoch{Scope: "L", N: 3},
 		},
 		{
 			name:      "a dead claim by a newer term is re-run",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x"))},
 			claim:     claimOf("a", fire(1), "L", 4, "y"),
 			wantRerun: true,
-			wantFence: Epoch{"L", 4},
+			wantFence: Epoch{Scope: "L", N: 4},
 		},
 		{
 			name:      "a completed fire is handled for a newer term",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x")), done("a", fire(1), "x")},
 			claim:     claimOf("a", fire(1), "L", 4, "y"),
 			wantErr:   ErrHandled,
-			wantFence: Epoch{"L", 3},
+			wantFence: Epoch{Scope: "L", N: 3},
 		},
 		{
 			name:      "an older fire than the last claimed, claimed before, is handled",
 			before:    []step{cl(claimOf("a", fire(2), "L", 3, "x")), cl(claimOf("a", fire(3), "L", 3, "x"))},
 			claim:     claimOf("a", fire(2), "L", 4, "y"),
 			wantErr:   ErrHandled,
-			wantFence: Epoch{"L", 3},
+			wantFence: Epoch{Scope: "L", N: 3},
 		},
 		{
 			name:      "an older fire than the last claimed, never claimed, is caught up",
 			before:    []step{cl(claimOf("a", fire(1), "L", 3, "x")), cl(claimOf("a", fire(3), "L", 3, "x"))},
 			claim:     claimOf("a", fire(2), "L", 4, "y"),
-			wantFence: Epoch{"L", 4},
+			wantFence: Epoch{Scope: "L", N: 4},
 			keepsLast: true,
 		},
 		{
 			name:      "jobs are independent",
 			before:    []step{cl(claimOf("a", fire(3), "L", 3, "x")), done("a", fire(3), "x")},
 			claim:     claimOf("b", fire(2), "L", 3, "x"),
-			wantFence: Epoch{"L", 3},
+			wantFence: Epoch{Scope: "L", N: 3},
 		},
 	}
 	for _, tt := range tests {
@@ -197,7 +197,7 @@ func TestClaimRule(t *testing.T) {
 			got := js.Claimed
 			switch {
 			case tt.keepsLast:
-				if got == nil || !got.At.After(tt.claim.At) || !js.claimedRecently(tt.claim.At) {
+				if got == nil || !got.At.After(tt.claim.At) || !claimedRecently(js, tt.claim.At) {
 					t.Errorf("claimed = %+v, recent %v; want the newer claim kept and the fire in recent", got, js.Recent)
 				}
 			case got == nil || got.ClaimID != tt.claim.ClaimID || !got.At.Equal(tt.claim.At):

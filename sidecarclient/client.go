@@ -26,6 +26,9 @@
 // change stream (GET /sse, text/event-stream) and tells a sidecar that has
 // none by the answer's Content-Type ([ErrNoStream]).
 //
+// The documents are package wire's: the answer's shape is wire.Answer,
+// and this package reads it with wire.ParseAnswer into a wire.Leader.
+//
 // The client only speaks the protocol: it parses and returns an answer's
 // last_update but does not judge its age, and it imports nothing of this
 // module's guards. Policy lives with the caller: package guard/sidecar
@@ -51,6 +54,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // Defaults.
@@ -67,38 +72,10 @@ const (
 	retryWaitMax = 100 * time.Millisecond
 )
 
-// Leader is one answer of the sidecar.
-type Leader struct {
-	// Name is the leader's name as the sidecar reports it, compared by
-	// callers byte for byte. It is never "" when Leader returns a nil error.
-	Name string
-	// LastUpdate is the answer's last_update field; zero if absent. What it
-	// means depends on the sidecar: some refresh it on every renewal, others
-	// only when the leader changes.
-	LastUpdate time.Time
-
-	// The fields below are sent by leaderjob-elector (and ignored by
-	// clients of the original protocol); they are zero when absent.
-
-	// Epoch is the answer's "epoch": the Lease's leaseTransitions, a
-	// fencing token that grows each time leadership changes hands. It is
-	// valid when HasEpoch is true.
-	Epoch    int64
-	HasEpoch bool
-	// IsLeader is the answer's "is_leader": whether the sidecar itself
-	// (its identity, Self) is the leader. Valid when HasIsLeader is true.
-	IsLeader    bool
-	HasIsLeader bool
-	// Self is the answer's "self": the sidecar's own identity.
-	Self string
-	// LeaseExpires is the answer's "lease_expires": when the holder's
-	// lease runs out unless renewed, as the sidecar sees it.
-	LeaseExpires time.Time
-	// Reason and Error are the answer's "reason" (a short code such as
-	// "unavailable" or "stale") and "error": why it names no leader.
-	Reason string
-	Error  string
-}
+// Leader is one answer of the sidecar, as wire.ParseAnswer reads it.
+//
+// Deprecated: use wire.Leader, the same type.
+type Leader = wire.Leader
 
 // Result describes one call of [Client.Leader], for metrics.
 type Result struct {
@@ -254,7 +231,7 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // names no leader. When ctx ends first, the error wraps ctx.Err() and none
 // of the sentinels. Leader does not judge LastUpdate: how old an answer may
 // be is the caller's policy.
-func (c *Client) Leader(ctx context.Context) (Leader, error) {
+func (c *Client) Leader(ctx context.Context) (wire.Leader, error) {
 	start := time.Now()
 	k := call{Client: c}
 	l, err := k.do(ctx)
@@ -424,7 +401,7 @@ func (k *call) read(resp *http.Response) (Leader, *fault) {
 	case f == nil || f.kind != ErrMalformed:
 	case strings.Contains(resp.Header.Get("Content-Type"), "html"):
 		f.hint = "the answer is an HTML page; is another server listening on " + k.listen + "?"
-	case f.hint == hintNotElector:
+	case f.notJSON:
 		f.hint = strings.Replace(f.hint, "there", "on "+k.listen, 1)
 	}
 	return l, f

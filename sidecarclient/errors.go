@@ -107,6 +107,9 @@ type fault struct {
 	hint  string // what to do about it; may be ""
 	cause error  // wrapped for errors.Is/As; may be nil
 	retry bool   // whether another attempt may fare better
+	// notJSON: the body is not a JSON object at all (wire.AnswerError);
+	// the hint may say where another server listens.
+	notJSON bool
 }
 
 // callError is the error of a failed call: "sidecar <url>: <what>: <hint>".

@@ -12,10 +12,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // StreamPath is the path of leaderjob-elector's change stream.
-const StreamPath = "/sse"
+//
+// Deprecated: use wire.StreamPath.
+const StreamPath = wire.StreamPath
 
 // ErrNoStream reports a sidecar that offers no change stream: its answer to
 // GET /sse is not text/event-stream. The original image answers every path
@@ -27,19 +31,19 @@ var ErrNoStream = errors.New("the sidecar offers no change stream")
 // every 15s.
 const streamIdle = 45 * time.Second
 
-// Watch opens the sidecar's change stream (GET /sse on the sidecar's host)
-// and calls fn with each event's answer, in order, until ctx ends or the
-// stream breaks; fn gets the same Leader and error Leader would return for
-// that answer. The first event is the answer at the time of connecting.
+// Watch opens the sidecar's change stream (GET wire.StreamPath, /sse, on
+// the sidecar's host) and calls fn with each event's answer, in order,
+// until ctx ends or the stream breaks; fn gets the same Leader and error
+// Leader would return for that answer. The first event is the answer at the time of connecting.
 //
 // Watch returns an error wrapping ErrNoStream at once when the sidecar
 // answers /sse with anything but a text/event-stream: a sidecar speaking
 // only the original protocol. It returns nil when ctx ends, and another
 // error when the stream cannot be opened or breaks; the caller may call it
 // again. fn runs on Watch's goroutine and must not block.
-func (c *Client) Watch(ctx context.Context, fn func(Leader, error)) error {
+func (c *Client) Watch(ctx context.Context, fn func(wire.Leader, error)) error {
 	u, _ := url.Parse(c.url) // parsed by New
-	u.Path, u.RawPath, u.RawQuery = StreamPath, "", ""
+	u.Path, u.RawPath, u.RawQuery = wire.StreamPath, "", ""
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -47,7 +51,7 @@ func (c *Client) Watch(ctx context.Context, fn func(Leader, error)) error {
 	if err != nil {
 		return fmt.Errorf("sidecar %s: stream: %w", c.display, err)
 	}
-	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Accept", wire.StreamContentType)
 	hc := &http.Client{Transport: c.hc.Transport, CheckRedirect: c.hc.CheckRedirect}
 	if hc.Transport == nil {
 		hc.Transport = http.DefaultTransport
@@ -77,8 +81,8 @@ func (c *Client) Watch(ctx context.Context, fn func(Leader, error)) error {
 	}
 	defer resp.Body.Close()
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if resp.StatusCode != http.StatusOK || mt != "text/event-stream" {
-		return fmt.Errorf("sidecar %s: %w (GET %s answered %s, Content-Type %q)", c.display, ErrNoStream, StreamPath, resp.Status, resp.Header.Get("Content-Type"))
+	if resp.StatusCode != http.StatusOK || mt != wire.StreamContentType {
+		return fmt.Errorf("sidecar %s: %w (GET %s answered %s, Content-Type %q)", c.display, ErrNoStream, wire.StreamPath, resp.Status, resp.Header.Get("Content-Type"))
 	}
 	alive(streamIdle)
 

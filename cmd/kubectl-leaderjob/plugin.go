@@ -22,9 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/leaderjob/leaderjob/kube"
-	"github.com/leaderjob/leaderjob/leaderjob"
-	"github.com/leaderjob/leaderjob/ledger"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 const usage = `kubectl leaderjob: see and steer the scheduled jobs of leaderjob apps.
@@ -169,21 +167,21 @@ func (p *plugin) forbidden(err error, verbs, resource, name string) error {
 // app is what the plugin reads of one app.
 type app struct {
 	name   string
-	state  ledger.State
+	state  wire.Ledger
 	ledger *corev1.ConfigMap
 }
 
 // apps lists the apps of the namespace by their ledgers' labels.
 func (p *plugin) apps(ctx context.Context) ([]app, error) {
-	list, err := p.cs.CoreV1().ConfigMaps(p.ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelManagedBy + "=leaderjob"})
+	list, err := p.cs.CoreV1().ConfigMaps(p.ns).List(ctx, metav1.ListOptions{LabelSelector: wire.LabelManagedBy + "=" + wire.ManagedBy})
 	if err != nil {
 		return nil, p.forbidden(err, "list", "configmaps", "")
 	}
 	var out []app
 	for i := range list.Items {
 		cm := &list.Items[i]
-		name := cm.Labels[kube.LabelApp]
-		if name == "" || cm.Name != kube.LedgerName(name) {
+		name := cm.Labels[wire.LabelApp]
+		if name == "" || cm.Name != wire.LedgerConfigMap(name) {
 			continue
 		}
 		a := app{name: name, ledger: cm}
@@ -196,21 +194,10 @@ func (p *plugin) apps(ctx context.Context) ([]app, error) {
 	return out, nil
 }
 
-func decodeLedger(cm *corev1.ConfigMap, s *ledger.State) error {
-	data := cm.Data[kube.LedgerDataKey]
-	if data == "" {
-		return nil
-	}
-	if err := json.Unmarshal([]byte(data), s); err != nil {
-		return fmt.Errorf("configmap %s/%s: the ledger cannot be read: %w", cm.Namespace, cm.Name, err)
-	}
-	return nil
-}
-
 // oneApp reads the ledger of the named app; an unknown app is an error
 // that lists the known ones.
 func (p *plugin) oneApp(ctx context.Context, name string) (app, error) {
-	cm, err := p.cs.CoreV1().ConfigMaps(p.ns).Get(ctx, kube.LedgerName(name), metav1.GetOptions{})
+	cm, err := p.cs.CoreV1().ConfigMaps(p.ns).Get(ctx, wire.LedgerConfigMap(name), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		known := "none"
 		if apps, lerr := p.apps(ctx); lerr == nil && len(apps) > 0 {
@@ -220,10 +207,10 @@ func (p *plugin) oneApp(ctx context.Context, name string) (app, error) {
 			}
 			known = strings.Join(names, ", ")
 		}
-		return app{}, fmt.Errorf("unknown app %q in namespace %s (no configmap %s); known apps: %s", name, p.ns, kube.LedgerName(name), known)
+		return app{}, fmt.Errorf("unknown app %q in namespace %s (no configmap %s); known apps: %s", name, p.ns, wire.LedgerConfigMap(name), known)
 	}
 	if err != nil {
-		return app{}, p.forbidden(err, "get", "configmaps", kube.LedgerName(name))
+		return app{}, p.forbidden(err, "get", "configmaps", wire.LedgerConfigMap(name))
 	}
 	a := app{name: name, ledger: cm}
 	return a, decodeLedger(cm, &a.state)
@@ -250,39 +237,39 @@ func (a app) checkJob(job string) error {
 }
 
 // control reads the app's control ConfigMap (nil when absent).
-func (p *plugin) control(ctx context.Context, name string) (*corev1.ConfigMap, leaderjob.Control, error) {
-	cm, err := p.cs.CoreV1().ConfigMaps(p.ns).Get(ctx, kube.ControlName(name), metav1.GetOptions{})
+func (p *plugin) control(ctx context.Context, name string) (*corev1.ConfigMap, wire.Control, error) {
+	cm, err := p.cs.CoreV1().ConfigMaps(p.ns).Get(ctx, wire.ControlConfigMap(name), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, leaderjob.Control{}, nil
+		return nil, wire.Control{}, nil
 	}
 	if err != nil {
-		return nil, leaderjob.Control{}, p.forbidden(err, "get", "configmaps", kube.ControlName(name))
+		return nil, wire.Control{}, p.forbidden(err, "get", "configmaps", wire.ControlConfigMap(name))
 	}
-	c, err := kube.DecodeControl(cm)
+	c, err := decodeControl(cm)
 	return cm, c, err
 }
 
 // updateControl applies fn to the app's control ConfigMap, creating it
 // when absent, and retrying on conflicts.
-func (p *plugin) updateControl(ctx context.Context, name string, fn func(c *leaderjob.Control) error) error {
+func (p *plugin) updateControl(ctx context.Context, name string, fn func(c *wire.Control) error) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cm, c, err := p.control(ctx, name)
 		if err != nil {
 			return err
 		}
 		if c.Paused == nil {
-			c.Paused = map[string]leaderjob.PauseRequest{}
+			c.Paused = map[string]wire.PauseRequest{}
 		}
 		if c.Runs == nil {
-			c.Runs = map[string]leaderjob.RunRequest{}
+			c.Runs = map[string]wire.RunRequest{}
 		}
 		if err := fn(&c); err != nil {
 			return err
 		}
 		cms := p.cs.CoreV1().ConfigMaps(p.ns)
 		if cm == nil {
-			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: kube.ControlName(name), Namespace: p.ns}}
-			if err := kube.EncodeControl(cm, name, c); err != nil {
+			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: wire.ControlConfigMap(name), Namespace: p.ns}}
+			if err := encodeControl(cm, name, c); err != nil {
 				return err
 			}
 			_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
@@ -291,14 +278,14 @@ func (p *plugin) updateControl(ctx context.Context, name string, fn func(c *lead
 			}
 			return p.forbidden(err, "create", "configmaps", "")
 		}
-		if err := kube.EncodeControl(cm, name, c); err != nil {
+		if err := encodeControl(cm, name, c); err != nil {
 			return err
 		}
 		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 		if apierrors.IsConflict(err) {
 			return err
 		}
-		return p.forbidden(err, "update", "configmaps", kube.ControlName(name))
+		return p.forbidden(err, "update", "configmaps", wire.ControlConfigMap(name))
 	})
 }
 
@@ -313,12 +300,12 @@ func (p *plugin) whoAmI(ctx context.Context) string {
 }
 
 // waitLedger polls the app's ledger until done holds or --timeout passes.
-func (p *plugin) waitLedger(ctx context.Context, name string, done func(s ledger.State) bool) (ledger.State, bool, error) {
+func (p *plugin) waitLedger(ctx context.Context, name string, done func(s wire.Ledger) bool) (wire.Ledger, bool, error) {
 	deadline := time.Now().Add(p.timeout)
 	for {
 		a, err := p.oneApp(ctx, name)
 		if err != nil {
-			return ledger.State{}, false, err
+			return wire.Ledger{}, false, err
 		}
 		if done(a.state) {
 			return a.state, true, nil
@@ -342,8 +329,8 @@ func (p *plugin) pause(ctx context.Context, name, job string, pause bool) (int, 
 	if err := a.checkJob(job); err != nil {
 		return exitFailed, err
 	}
-	req := leaderjob.PauseRequest{By: p.whoAmI(ctx), Reason: p.reason, Since: p.now().UTC().Truncate(time.Second), CancelRunning: p.cancelRunning}
-	err = p.updateControl(ctx, name, func(c *leaderjob.Control) error {
+	req := wire.PauseRequest{By: p.whoAmI(ctx), Reason: p.reason, Since: p.now().UTC().Truncate(time.Second), CancelRunning: p.cancelRunning}
+	err = p.updateControl(ctx, name, func(c *wire.Control) error {
 		if pause {
 			if old, ok := c.Paused[job]; ok {
 				old.CancelRunning = old.CancelRunning || p.cancelRunning
@@ -359,7 +346,7 @@ func (p *plugin) pause(ctx context.Context, name, job string, pause bool) (int, 
 	if err != nil {
 		return exitFailed, err
 	}
-	_, acked, err := p.waitLedger(ctx, name, func(s ledger.State) bool {
+	_, acked, err := p.waitLedger(ctx, name, func(s wire.Ledger) bool {
 		got, ok := s.Paused[job]
 		if !pause {
 			return !ok
@@ -397,7 +384,7 @@ func (p *plugin) run(ctx context.Context, name, job string) (int, error) {
 		return p.printRun(id, r, "already done")
 	}
 	by := p.whoAmI(ctx)
-	err = p.updateControl(ctx, name, func(c *leaderjob.Control) error {
+	err = p.updateControl(ctx, name, func(c *wire.Control) error {
 		if old, ok := c.Runs[id]; ok {
 			if old.Job != job {
 				return fmt.Errorf("request id %s is a run of job %s", id, old.Job)
@@ -410,13 +397,13 @@ func (p *plugin) run(ctx context.Context, name, job string) (int, error) {
 				delete(c.Runs, rid)
 			}
 		}
-		c.Runs[id] = leaderjob.RunRequest{Job: job, By: by, At: p.now().UTC(), Force: p.force}
+		c.Runs[id] = wire.RunRequest{Job: job, By: by, At: p.now().UTC(), Force: p.force}
 		return nil
 	})
 	if err != nil {
 		return exitFailed, err
 	}
-	s, done, err := p.waitLedger(ctx, name, func(s ledger.State) bool { return s.Runs[id].Done() })
+	s, done, err := p.waitLedger(ctx, name, func(s wire.Ledger) bool { return s.Runs[id].Done() })
 	if err != nil {
 		return exitFailed, err
 	}
@@ -431,9 +418,9 @@ func (p *plugin) run(ctx context.Context, name, job string) (int, error) {
 	return p.printRun(id, s.Runs[id], "")
 }
 
-func (p *plugin) printRun(id string, r *ledger.Run, note string) (int, error) {
+func (p *plugin) printRun(id string, r *wire.Run, note string) (int, error) {
 	code := exitOK
-	if r.Outcome != "ran" {
+	if r.Outcome != string(wire.OutcomeRan) {
 		code = exitFailed
 	}
 	if p.output != "" {
@@ -470,26 +457,26 @@ func (p *plugin) print(v any) error {
 
 // AppStatus is one app in status's output.
 type AppStatus struct {
-	App    string       `json:"app"`
-	Leader string       `json:"leader"`
-	Epoch  *int64       `json:"epoch,omitempty"` // the Lease's transitions
-	Fence  ledger.Epoch `json:"fence"`
-	Jobs   []JobStatus  `json:"jobs"`
+	App    string      `json:"app"`
+	Leader string      `json:"leader"`
+	Epoch  *int64      `json:"epoch,omitempty"` // the Lease's transitions
+	Fence  wire.Epoch  `json:"fence"`
+	Jobs   []JobStatus `json:"jobs"`
 }
 
 // JobStatus is one job in status's output.
 type JobStatus struct {
-	Name          string             `json:"name"`
-	LastClaimed   *ledger.Claim      `json:"lastClaimed,omitempty"`
-	LastCompleted *ledger.Completion `json:"lastCompleted,omitempty"`
-	LastSuccess   *ledger.Completion `json:"lastSuccess,omitempty"`
-	Paused        *Paused            `json:"paused,omitempty"`
+	Name          string           `json:"name"`
+	LastClaimed   *wire.Claim      `json:"lastClaimed,omitempty"`
+	LastCompleted *wire.Completion `json:"lastCompleted,omitempty"`
+	LastSuccess   *wire.Completion `json:"lastSuccess,omitempty"`
+	Paused        *Paused          `json:"paused,omitempty"`
 }
 
 // Paused is a job's pause as requested, and whether the leader has
 // acknowledged it.
 type Paused struct {
-	leaderjob.PauseRequest
+	wire.PauseRequest
 	Acknowledged bool `json:"acknowledged"`
 }
 
@@ -590,7 +577,7 @@ func (p *plugin) status(ctx context.Context, args []string) (int, error) {
 // HistoryEntry is one completion in history's output.
 type HistoryEntry struct {
 	Job string `json:"job"`
-	ledger.Completion
+	wire.Completion
 }
 
 func (p *plugin) history(ctx context.Context, args []string) (int, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/sidecarclient"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // classes pairs each sentinel of package sidecarclient with the guard
@@ -69,7 +70,7 @@ func (e *staleError) Unwrap() error { return sidecarclient.ErrStale }
 // l.LastUpdate is more than maxAge before now, or when l has no LastUpdate
 // to judge; it returns nil when maxAge is 0 or less. A LastUpdate after now
 // counts as fresh. url names the sidecar in the message.
-func checkAge(url string, l sidecarclient.Leader, now time.Time, maxAge time.Duration) error {
+func checkAge(url string, l wire.Leader, now time.Time, maxAge time.Duration) error {
 	if maxAge <= 0 {
 		return nil
 	}

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/leaderjob/leaderjob/sidecarclient"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // answer is the outcome of one request to the sidecar.
@@ -13,7 +13,7 @@ type answer struct {
 	ready   chan struct{} // closed when leader and err are set
 	started time.Time     // when the request was sent
 	gen     uint64        // the generation it belongs to (see drop)
-	leader  sidecarclient.Leader
+	leader  wire.Leader
 	err     error
 }
 
@@ -22,7 +22,7 @@ type answer struct {
 // for the callers that come within window of its start.
 type shared struct {
 	window time.Duration
-	fetch  func(context.Context) (sidecarclient.Leader, error)
+	fetch  func(context.Context) (wire.Leader, error)
 	after  func(*answer) // called with each answer before it is handed out
 
 	mu     sync.Mutex

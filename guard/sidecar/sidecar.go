@@ -66,6 +66,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/sidecarclient"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // Defaults.
@@ -171,7 +172,7 @@ func New(self string, opts ...Option) (*Guard, error) {
 		}
 	}
 	g := &Guard{self: self, client: client, maxAge: cfg.maxAge, logger: cfg.logger, now: time.Now}
-	fetch := func(ctx context.Context) (sidecarclient.Leader, error) {
+	fetch := func(ctx context.Context) (wire.Leader, error) {
 		l, err := client.Leader(ctx)
 		return l, guardError(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/sidecarclient"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // ErrIdentityMismatch reports an answer whose is_leader contradicts the
@@ -21,7 +22,7 @@ var ErrIdentityMismatch = errors.New("the sidecar's identity is not this pod's n
 // name comparison. They disagree only when the sidecar elects under
 // another identity than the pod's name (its --id), and then no pod's jobs
 // may be trusted to run: fail closed, loudly.
-func (g *Guard) crossCheck(l sidecarclient.Leader) error {
+func (g *Guard) crossCheck(l wire.Leader) error {
 	if !l.HasIsLeader || l.IsLeader == (l.Name == g.self) {
 		return nil
 	}
@@ -78,7 +79,7 @@ func (g *Guard) follow(ctx context.Context, probed chan struct{}) {
 	wait := streamRetryMin
 	for ctx.Err() == nil {
 		opened := time.Now()
-		err := g.client.Watch(ctx, func(l sidecarclient.Leader, err error) {
+		err := g.client.Watch(ctx, func(l wire.Leader, err error) {
 			g.event(l, err)
 			g.observe(&answer{leader: l, err: guardError(err)})
 			done()
@@ -116,7 +117,7 @@ type term struct {
 
 // event handles one change-stream event: the cached answer is dropped, and
 // a term ends unless the event still names this pod at the term's epoch.
-func (g *Guard) event(l sidecarclient.Leader, err error) {
+func (g *Guard) event(l wire.Leader, err error) {
 	g.streamMu.Lock()
 	defer g.streamMu.Unlock()
 	if !g.streaming {

@@ -3,6 +3,8 @@ package elector
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // metrics are the elector's Prometheus collectors. Every series carries the
@@ -67,7 +69,7 @@ func newMetrics(reg *prometheus.Registry, election string) *metrics {
 	return m
 }
 
-func (m *metrics) answer(a Answer, first bool) {
+func (m *metrics) answer(a wire.Answer, first bool) {
 	b := func(v bool) float64 {
 		if v {
 			return 1

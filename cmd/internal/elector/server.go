@@ -9,11 +9,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
-)
 
-// StreamPath is the path of the change stream. Every other path (and every
-// method) gets the plain answer, as from the original image.
-const StreamPath = "/sse"
+	"github.com/leaderjob/leaderjob/wire"
+)
 
 // keepAlive is how often an idle change stream carries a comment, so that
 // proxies and clients can tell a live stream from a dead connection.
@@ -28,7 +26,7 @@ type Server struct {
 	metrics   *metrics
 
 	mu       sync.Mutex
-	current  Answer
+	current  wire.Answer
 	seq      uint64
 	answered bool // an answer with a name was computed at least once
 	subs     map[chan struct{}]struct{}
@@ -50,7 +48,7 @@ func NewServer(src Source, id string, freshness time.Duration, log *slog.Logger,
 }
 
 // Answer returns the answer now.
-func (s *Server) Answer(ctx context.Context) Answer {
+func (s *Server) Answer(ctx context.Context) wire.Answer {
 	return answer(ctx, s.src, s.id, s.freshness, time.Now())
 }
 
@@ -61,7 +59,7 @@ func (s *Server) Update() {
 	a := s.Answer(context.Background())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a.key() == s.current.key() {
+	if key(a) == key(s.current) {
 		s.current = a
 		return
 	}
@@ -74,11 +72,11 @@ func (s *Server) Update() {
 		attrs = append(attrs, slog.Int64("epoch", *a.Epoch))
 	}
 	switch {
-	case a.Name == "" && (a.Reason == "unavailable" || a.Reason == "stale" || a.Reason == "forbidden"):
-		attrs = append(attrs, slog.String("reason", a.Reason), slog.String("error", a.Error))
+	case a.Name == "" && (a.Reason == wire.AnswerUnavailable || a.Reason == wire.AnswerStale || a.Reason == wire.AnswerForbidden):
+		attrs = append(attrs, slog.String("reason", string(a.Reason)), slog.String("error", a.Error))
 		s.log.Warn("leader unknown", attrs...)
 	case a.Name == "": // free, released, or being taken: a step of a hand-off
-		attrs = append(attrs, slog.String("reason", a.Reason), slog.String("error", a.Error))
+		attrs = append(attrs, slog.String("reason", string(a.Reason)), slog.String("error", a.Error))
 		s.log.Info("no leader", attrs...)
 	default:
 		s.log.Info("leader changed", attrs...)
@@ -91,7 +89,7 @@ func (s *Server) Update() {
 	}
 }
 
-func (s *Server) noteLocked(a Answer, first bool) {
+func (s *Server) noteLocked(a wire.Answer, first bool) {
 	if a.Name != "" {
 		s.answered = true
 	}
@@ -105,10 +103,11 @@ func (s *Server) Answered() bool {
 	return s.answered
 }
 
-// ServeHTTP answers every path and method with the current answer, except
-// GET /sse, the change stream.
+// ServeHTTP answers every path and method with the current answer, as the
+// original image does, except GET wire.StreamPath (/sse), the change
+// stream.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == StreamPath && r.Method == http.MethodGet {
+	if r.URL.Path == wire.StreamPath && r.Method == http.MethodGet {
 		s.metrics.requests.WithLabelValues("stream").Inc()
 		s.stream(w, r)
 		return
@@ -143,7 +142,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
+	h.Set("Content-Type", wire.StreamContentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
@@ -154,7 +153,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		sent = seq
 		body, _ := json.Marshal(a)
-		if _, err := fmt.Fprintf(w, "event: leader\nid: %d\ndata: %s\n\n", seq, body); err != nil {
+		if _, err := fmt.Fprintf(w, "event: %s\nid: %d\ndata: %s\n\n", wire.StreamEvent, seq, body); err != nil {
 			return err
 		}
 		return rc.Flush()

@@ -103,3 +103,23 @@ func TestCommandsModuleIsInstallable(t *testing.T) {
 		t.Errorf("cmd/go.mod has replace or exclude directives; go install module@version would refuse it:\n%s", out)
 	}
 }
+
+// The documents' package links the standard library only, and the kubectl
+// plugin, which reads and writes documents only, links neither the
+// scheduler nor Prometheus.
+func TestDocumentsLinkLittle(t *testing.T) {
+	dir := root(t)
+	nonStd := gocmd(t, dir, nil, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./wire")
+	if got := strings.Fields(nonStd); len(got) != 1 || got[0] != "github.com/leaderjob/leaderjob/wire" {
+		t.Errorf("wire links packages outside the standard library: %v", got)
+	}
+	deps := strings.Fields(gocmd(t, dir, nil, "list", "-deps", "./cmd/kubectl-leaderjob"))
+	for _, pkg := range deps {
+		for _, banned := range []string{"github.com/go-co-op/gocron", "github.com/prometheus/"} {
+			if strings.HasPrefix(pkg, banned) {
+				t.Errorf("kubectl-leaderjob links %s", pkg)
+			}
+		}
+	}
+	t.Logf("kubectl-leaderjob links %d packages", len(deps))
+}
