@@ -86,22 +86,30 @@ var errNotYet error = notYet{}
 // the end of within.
 func EventuallyNoError(t testing.TB, within time.Duration, what string, check func() error) {
 	t.Helper()
+	var err error
+	if Until(within, func() bool { err = check(); return err == nil }) {
+		return
+	}
+	if err == errNotYet {
+		t.Fatalf("not within %v: %s", within, what)
+	}
+	t.Fatalf("not within %v: %s: %v", within, what, err)
+}
+
+// Until calls cond as Eventually does, but does not fail the test: it
+// reports whether cond returned true within within. It is for waits whose
+// end the test judges itself, and may be called from any goroutine.
+func Until(within time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(within)
 	pause := time.Millisecond
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
+	for !cond() {
 		if !time.Now().Before(deadline) {
-			if err == errNotYet {
-				t.Fatalf("not within %v: %s", within, what)
-			}
-			t.Fatalf("not within %v: %s: %v", within, what, err)
+			return false
 		}
 		time.Sleep(min(pause, time.Until(deadline)))
 		pause = min(2*pause, pollMax)
 	}
+	return true
 }
 
 // Recv receives a value from ch, and fails the test if none comes within

@@ -50,6 +50,13 @@ func TestEventually(t *testing.T) {
 		if took := time.Since(start); took != 15*time.Millisecond {
 			t.Errorf("took %v, want 15ms", took)
 		}
+		calls = 0
+		if !testutil.Until(time.Second, func() bool { calls++; return calls == 3 }) || time.Since(start) != 18*time.Millisecond {
+			t.Errorf("Until: %d calls, %v", calls, time.Since(start))
+		}
+		if testutil.Until(time.Second, func() bool { return false }) || time.Since(start) != time.Second+18*time.Millisecond {
+			t.Errorf("Until of a false condition: %v", time.Since(start))
+		}
 		n := 0
 		testutil.EventuallyNoError(t, time.Second, "no error", func() error {
 			if n++; n < 3 {
