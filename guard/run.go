@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"time"
+
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // DefaultCheckTimeout bounds one Check made by Run when no CheckTimeout
@@ -16,17 +18,17 @@ const DefaultCheckTimeout = 2 * time.Second
 // Outcome classifies one run attempt.
 type Outcome string
 
-// The kinds of outcome. They are stable strings, used as log values and
-// metric labels.
+// The kinds of outcome: stable strings (package wire defines them), used as
+// log values and metric labels.
 const (
-	Ran      Outcome = "ran"      // the job was called and returned nil
-	Skipped  Outcome = "skipped"  // the job was not called; Result.Reason says why
-	Failed   Outcome = "failed"   // the job was called and returned an error
-	Panicked Outcome = "panicked" // the job was called and panicked; the panic was recovered
+	Ran      = Outcome(wire.OutcomeRan)      // the job was called and returned nil
+	Skipped  = Outcome(wire.OutcomeSkipped)  // the job was not called; Result.Reason says why
+	Failed   = Outcome(wire.OutcomeFailed)   // the job was called and returned an error
+	Panicked = Outcome(wire.OutcomePanicked) // the job was called and panicked; the panic was recovered
 	// Canceled: the job was called and returned an error after its context
 	// was cancelled from outside the job, with cause ErrLeadershipLost or
 	// ErrShuttingDown: the run was cut short, it did not fail on its own.
-	Canceled Outcome = "canceled"
+	Canceled = Outcome(wire.OutcomeCanceled)
 )
 
 // Reason is the class of a skipped run: a short, stable string for logs and
@@ -35,15 +37,15 @@ type Reason string
 
 // Skip reasons.
 const (
-	ReasonNotLeader     Reason = "not_leader"     // another replica leads, or the term ended
-	ReasonLeaderUnknown Reason = "leader_unknown" // the source named no leader
-	ReasonStale         Reason = "stale"          // the source's answer was too old
-	ReasonUnavailable   Reason = "unavailable"    // the source could not be asked
-	ReasonForbidden     Reason = "forbidden"      // the source refused our credentials
-	ReasonTimeout       Reason = "timeout"        // the check did not answer within its deadline
-	ReasonReleased      Reason = "released"       // the guard has given up leadership for good
-	ReasonCanceled      Reason = "canceled"       // the caller's context ended before the run
-	ReasonGuardError    Reason = "guard_error"    // any other error from the guard
+	ReasonNotLeader     = Reason(wire.SkipNotLeader)     // another replica leads, or the term ended
+	ReasonLeaderUnknown = Reason(wire.SkipLeaderUnknown) // the source named no leader
+	ReasonStale         = Reason(wire.SkipStale)         // the source's answer was too old
+	ReasonUnavailable   = Reason(wire.SkipUnavailable)   // the source could not be asked
+	ReasonForbidden     = Reason(wire.SkipForbidden)     // the source refused our credentials
+	ReasonTimeout       = Reason(wire.SkipTimeout)       // the check did not answer within its deadline
+	ReasonReleased      = Reason(wire.SkipReleased)      // the guard has given up leadership for good
+	ReasonCanceled      = Reason(wire.SkipCanceled)      // the caller's context ended before the run
+	ReasonGuardError    = Reason(wire.SkipGuardError)    // any other error from the guard
 )
 
 // ErrSkipped is wrapped by Result.Err (and by the error a [Wrap]ped job

@@ -10,23 +10,24 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/ledger"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // Skip reasons of claimed fires.
 const (
 	// ReasonFenced: a newer leader has written the ledger; this replica
 	// was deposed and must not run.
-	ReasonFenced guard.Reason = "fenced"
+	ReasonFenced = guard.Reason(wire.SkipFenced)
 	// ReasonHandled: the fleet's ledger says the fire was claimed or run
 	// already (by this replica or another).
-	ReasonHandled guard.Reason = "handled"
+	ReasonHandled = guard.Reason(wire.SkipHandled)
 	// ReasonLedgerUnavailable: the claim could not be written; the run is
 	// skipped rather than risk a second run (fail closed).
-	ReasonLedgerUnavailable guard.Reason = "ledger_unavailable"
+	ReasonLedgerUnavailable = guard.Reason(wire.SkipLedgerUnavailable)
 	// ReasonNotDue: a start-up fire of a fixed-rate or fixed-delay job
 	// whose previous fire, anywhere in the fleet, was less than a period
 	// ago (a rolling update does not run an hourly job early).
-	ReasonNotDue guard.Reason = "not_due"
+	ReasonNotDue = guard.Reason(wire.SkipNotDue)
 )
 
 // claimTimeout bounds the write of a claim or a completion.

@@ -11,15 +11,16 @@ import (
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // Skip reasons added by the App to those of package guard.
 const (
 	// ReasonShuttingDown: the App was draining when the run was due.
-	ReasonShuttingDown guard.Reason = "shutting_down"
+	ReasonShuttingDown = guard.Reason(wire.SkipShuttingDown)
 	// ReasonAlreadyRunning: the previous run of the job had not finished
 	// (a fire or App.Trigger that came while it was going; runs never overlap).
-	ReasonAlreadyRunning guard.Reason = "already_running"
+	ReasonAlreadyRunning = guard.Reason(wire.SkipAlreadyRunning)
 )
 
 // Result describes one run attempt. Every attempt, run or skipped, produces
