@@ -36,7 +36,7 @@
 // last_update (ErrStale), and maps this package's sentinels onto package
 // guard's.
 //
-// The README's measured table gives the cost of a call (BenchmarkLeader).
+// docs/measured.md gives the cost of a call (BenchmarkLeader).
 package sidecarclient
 
 import (

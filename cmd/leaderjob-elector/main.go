@@ -1,6 +1,7 @@
 // Command leaderjob-elector is a leader-elector sidecar on a Kubernetes
 // Lease, a drop-in for the retired leader-elector image: same flags, same
-// {"name":"<leader>"} answer on any path of --http. See README.md.
+// {"name":"<leader>"} answer on any path of --http. See
+// examples/kubernetes/sidecar/README.md in the repository.
 package main
 
 import (

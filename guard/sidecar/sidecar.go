@@ -48,7 +48,7 @@
 // stream breaks (the guard can then no longer tell, so it fails closed):
 // guard.Run cancels the running job's context with guard.ErrLeadershipLost.
 //
-// The README's measured table gives the cost of a check, cached and not,
+// docs/measured.md gives the cost of a check, cached and not,
 // and how many requests concurrent checks make (BenchmarkCheck,
 // BenchmarkConcurrentChecks).
 //
