@@ -18,6 +18,7 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/lease"
 	"github.com/leaderjob/leaderjob/internal/rig/controlplane"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // Test timings: lease 3s, renew deadline 2s, retry 500ms.
@@ -92,8 +93,8 @@ func start(t *testing.T, rs ...*replica) {
 // leaderOf waits until exactly one replica says it leads and returns it.
 func leaderOf(t *testing.T, rs []*replica, within time.Duration) *replica {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	var leader *replica
+	testutil.Eventually(t, within, "a leader", func() bool {
 		var leaders []*replica
 		for _, r := range rs {
 			if d, err := r.g.Check(context.Background()); err == nil && d.Leader {
@@ -104,12 +105,11 @@ func leaderOf(t *testing.T, rs []*replica, within time.Duration) *replica {
 			t.Fatalf("%d replicas lead at once", len(leaders))
 		}
 		if len(leaders) == 1 {
-			return leaders[0]
+			leader = leaders[0]
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no leader within %v", within)
-	return nil
+		return leader != nil
+	})
+	return leader
 }
 
 func controlPlane(t *testing.T) *controlplane.ControlPlane {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/lease"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // Three replicas, a job every second for 31 seconds: every fire runs exactly
@@ -49,9 +50,7 @@ func TestSteadyStateRunsEachFireOnceOnTheHolder(t *testing.T) {
 		}
 		return nil
 	})
-	for len(ranPerFire(j.snapshot())) < fires && time.Since(began) < (fires+5)*time.Second {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Until((fires+5)*time.Second-time.Since(began), func() bool { return len(ranPerFire(j.snapshot())) >= fires })
 	cancel()
 	wg.Wait()
 	elapsed := time.Since(began)
@@ -246,13 +245,7 @@ func TestGrantingTheRoleHealsAForbiddenGuard(t *testing.T) {
 	r := rs[0]
 	started := time.Now()
 	start(t, r)
-	deadline := time.Now().Add(5 * time.Second)
-	for r.g.Ready() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the forbidden guard is still ready after 5s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "the forbidden guard not ready", func() bool { return r.g.Ready() != nil })
 	if err := r.g.Ready(); !errors.Is(err, guard.ErrForbidden) || !strings.Contains(err.Error(), "grant get, create, update and watch on leases") {
 		t.Errorf("Ready = %v, want the forbidden error and the fix", err)
 	}
@@ -307,21 +300,16 @@ func TestMissingNamespaceIsReportedClearly(t *testing.T) {
 	c := controlPlane(t)
 	rs := newReplicas(t, c.Config(), "no-such-namespace", "orphan", 1)
 	start(t, rs...)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, err := rs[0].g.Check(context.Background())
-		if errors.Is(err, guard.ErrForbidden) {
-			for _, want := range []string{`namespaces "no-such-namespace" not found`, "WithNamespace"} {
-				if len(rs[0].log.matching(slog.LevelWarn, want)) == 0 {
-					t.Errorf("no error log mentions %q; log:\n%s", want, rs[0].log)
-				}
-			}
-			return
+	testutil.EventuallyNoError(t, 5*time.Second, "an access error", func() error {
+		if _, err := rs[0].g.Check(context.Background()); !errors.Is(err, guard.ErrForbidden) {
+			return fmt.Errorf("Check = %v", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Check = %v, want an access error", err)
+		return nil
+	})
+	for _, want := range []string{`namespaces "no-such-namespace" not found`, "WithNamespace"} {
+		if len(rs[0].log.matching(slog.LevelWarn, want)) == 0 {
+			t.Errorf("no error log mentions %q; log:\n%s", want, rs[0].log)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -362,9 +350,7 @@ func TestAPIServerOutage(t *testing.T) {
 	// Runs resume; a leader that re-acquires may lose the Lease again while
 	// the restarted apiserver is slow, so judge the steady state from the
 	// last seconds.
-	for time.Since(restarted) < 20*time.Second && lastRan(j.snapshot()).Before(restarted) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Until(20*time.Second, func() bool { return !lastRan(j.snapshot()).Before(restarted) })
 	t.Logf("runs resumed %v after the restart", time.Since(restarted))
 	time.Sleep(testLease + 3*time.Second)
 	settled := time.Now().Add(-3 * time.Second)

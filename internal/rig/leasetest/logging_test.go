@@ -9,13 +9,13 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/rest"
 
 	"github.com/leaderjob/leaderjob/guard/lease"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // A guard whose logger is at WARN writes no record below WARN, whatever
@@ -56,14 +56,10 @@ func TestWarnLevelLogsNothingBelowWarn(t *testing.T) {
 		c := controlPlane(t)
 		ns := namespace(t, c)
 		out, stderr := levelRun(t, slog.LevelWarn, c.Config(), ns, func(g *lease.Guard) {
-			deadline := time.Now().Add(10 * time.Second)
-			for time.Now().Before(deadline) {
-				if d, err := g.Check(context.Background()); err == nil && d.Leader {
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
+			// Not Eventually: a failure must not skip levelRun's restoring os.Stderr.
+			if !testutil.Until(10*time.Second, func() bool { d, err := g.Check(context.Background()); return err == nil && d.Leader }) {
+				t.Error("the guard did not lead within 10s")
 			}
-			t.Error("the guard did not lead within 10s")
 		})
 		checkWarnOnly(t, out, stderr)
 	})
@@ -74,7 +70,7 @@ func TestWarnLevelLogsNothingBelowWarn(t *testing.T) {
 // meanwhile.
 func levelRun(t *testing.T, level slog.Level, cfg *rest.Config, ns string, during func(*lease.Guard)) (log, stderr string) {
 	t.Helper()
-	var buf syncBuffer
+	var buf testutil.LogBuffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: level}))
 	g, err := lease.New(cfg, "pod-a", lease.WithNamespace(ns), lease.WithName("quiet"),
 		lease.WithLeaseDuration(testLease), lease.WithRenewDeadline(testRenew), lease.WithRetryPeriod(testRetry),
@@ -143,21 +139,4 @@ func captureStderr(t *testing.T) func() string {
 		r.Close()
 		return got.String()
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
