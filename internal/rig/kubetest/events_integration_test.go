@@ -1,11 +1,10 @@
 package kubetest_test
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,27 +12,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/kube"
 	"github.com/leaderjob/leaderjob/leaderjob"
 )
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The notifier records a notice as an events.k8s.io/v1 Event regarding the
 // ledger ConfigMap once that exists (none before), with the notice's kind
@@ -55,7 +37,8 @@ func TestEventNotifierRecordsOnTheLedgerConfigMap(t *testing.T) {
 		return out
 	}
 
-	n, err := kube.NewEventNotifier(e.c.Config(), e.ns, "evapp", nil)
+	var dropped testutil.LogBuffer
+	n, err := kube.NewEventNotifier(e.c.Config(), e.ns, "evapp", slog.New(slog.NewTextHandler(&dropped, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +47,11 @@ func TestEventNotifierRecordsOnTheLedgerConfigMap(t *testing.T) {
 	}
 	defer n.Stop()
 	n.Notify(leaderjob.NoticeLeaderElected, "", "before the ledger exists")
-	time.Sleep(500 * time.Millisecond)
+	// The notifier logs the notice it drops: after that, no Event of it
+	// can come.
+	testutil.Eventually(t, 10*time.Second, "the notice dropped", func() bool {
+		return strings.Contains(dropped.String(), "event not recorded: the ConfigMap "+e.ns+"/"+ledgerName+" does not exist yet")
+	})
 	if got := events(); len(got) != 0 {
 		t.Fatalf("events before the ledger ConfigMap exists: %v", got)
 	}
@@ -75,17 +62,12 @@ func TestEventNotifierRecordsOnTheLedgerConfigMap(t *testing.T) {
 	}
 	n.Notify(leaderjob.NoticeJobFailed, "tick", "job tick failed after a successful run: boom")
 	n.Notify(leaderjob.NoticeJobPaused, "tick", "job tick paused by ops")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := events()
-		if got["JobFailed"] == corev1.EventTypeWarning && got["JobPaused"] == corev1.EventTypeNormal {
-			break
+	testutil.EventuallyNoError(t, 10*time.Second, "a JobFailed and a JobPaused event", func() error {
+		if got := events(); got["JobFailed"] != corev1.EventTypeWarning || got["JobPaused"] != corev1.EventTypeNormal {
+			return fmt.Errorf("events: %v", got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events within 10s: %v", got)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	n.Stop()
 	n.Notify(leaderjob.NoticeJobResumed, "tick", "after Stop: dropped") // must neither block nor panic
 
@@ -110,7 +92,7 @@ func TestEventNotifierRecordsOnTheLedgerConfigMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	m, err := kube.NewEventNotifier(sa, e.ns, "evapp", slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
@@ -118,14 +100,13 @@ func TestEventNotifierRecordsOnTheLedgerConfigMap(t *testing.T) {
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "Server rejected event") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no record of the refused event within 10s:\n%s", logs.String())
+	testutil.EventuallyNoError(t, 10*time.Second, "a record of the refused event", func() error {
+		if strings.Contains(logs.String(), "Server rejected event") {
+			return nil
 		}
 		m.Notify(leaderjob.NoticeLeaderElected, "", "refused") // until the binding takes effect
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Errorf("log:\n%s", logs.String())
+	})
 	m.Stop()
 	out := logs.String()
 	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "forbidden") {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/internal/rig/controlplane"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/kube"
 	"github.com/leaderjob/leaderjob/ledger"
 )
@@ -93,20 +94,9 @@ func backend(t *testing.T, cfg *rest.Config, ns, app string, start bool, opts ..
 		if err := b.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "the watch to open", b.Watching)
+		testutil.Eventually(t, 5*time.Second, "the watch to open", b.Watching)
 	}
 	return b
-}
-
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // update applies fn to the stored State with compare-and-swap, re-reading
@@ -179,7 +169,7 @@ func TestLedgerRoundTrip(t *testing.T) {
 		if err := b.Store(ctx, want, ""); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "the write on the watch", func() bool { _, v, _ := b.Load(ctx); return v != "" })
+		testutil.Eventually(t, 5*time.Second, "the write on the watch", func() bool { _, v, _ := b.Load(ctx); return v != "" })
 		got, v, err := b.Load(ctx)
 		if err != nil || v == "" {
 			t.Fatalf("Load = %q, %v", v, err)
@@ -239,7 +229,7 @@ func TestLedgerUpdateConflict(t *testing.T) {
 	if err := a.Store(ctx, ledger.State{Version: 1}, ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the create on b's watch", func() bool { _, v, _ := b.Load(ctx); return v != "" })
+	testutil.Eventually(t, 5*time.Second, "the create on b's watch", func() bool { _, v, _ := b.Load(ctx); return v != "" })
 	_, v, err := b.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +324,7 @@ func TestLedgerCorruptIsLeftAloneUntilDeleted(t *testing.T) {
 	if err := e.admin.CoreV1().ConfigMaps(e.ns).Delete(ctx, "corrupt-leaderjob-ledger", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the deletion on the watch", func() bool { _, v, err := b.Load(ctx); return err == nil && v == "" })
+	testutil.Eventually(t, 5*time.Second, "the deletion on the watch", func() bool { _, v, err := b.Load(ctx); return err == nil && v == "" })
 	if _, err := update(ctx, b, claim("x", time.Now(), 1)); err != nil {
 		t.Fatalf("update after the deletion = %v", err)
 	}
@@ -422,14 +412,14 @@ func TestLedgerRBAC(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the Role to take effect", func() bool { _, _, err := b.Load(ctx); return err == nil })
+	testutil.Eventually(t, 10*time.Second, "the Role to take effect", func() bool { _, _, err := b.Load(ctx); return err == nil })
 	standby := backend(t, cfg, e.ns, "monolith", true) // waits for the watch
 	for i := range 3 {
 		if _, err := update(ctx, b, claim("x", time.Now(), int64(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "the writes on the standby's watch", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 2 })
+	testutil.Eventually(t, 5*time.Second, "the writes on the standby's watch", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 2 })
 }
 
 // Without watch permission the backend reads from the apiserver, and says
@@ -458,9 +448,9 @@ func TestLedgerWithoutWatchReadsFromTheAPIServer(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var logged logBuffer
+	var logged testutil.LogBuffer
 	b := backend(t, cfg, e.ns, "nowatch", false, kube.WithLedgerLogger(slog.New(slog.NewTextHandler(&logged, nil))))
-	waitFor(t, 10*time.Second, "the Role to take effect", func() bool { _, _, err := b.Load(ctx); return err == nil })
+	testutil.Eventually(t, 10*time.Second, "the Role to take effect", func() bool { _, _, err := b.Load(ctx); return err == nil })
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := b.Start(runCtx); err != nil {
@@ -485,24 +475,6 @@ func TestLedgerWithoutWatchReadsFromTheAPIServer(t *testing.T) {
 	}
 }
 
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A watching standby sends no request while the leader writes, and sees
 // every write.
 func TestLedgerStandbySendsNoRequests(t *testing.T) {
@@ -514,7 +486,7 @@ func TestLedgerStandbySendsNoRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	standby := backend(t, e.c.Config(), e.ns, "steady", true)
-	waitFor(t, 5*time.Second, "the ledger on the standby", func() bool { _, v, _ := standby.Load(ctx); return v != "" })
+	testutil.Eventually(t, 5*time.Second, "the ledger on the standby", func() bool { _, v, _ := standby.Load(ctx); return v != "" })
 	for len(standby.Changes()) > 0 {
 		<-standby.Changes()
 	}
@@ -685,7 +657,7 @@ func TestLedgerAPIServerOutage(t *testing.T) {
 			_ = e.c.StartAPIServer()
 		}
 	}()
-	waitFor(t, 5*time.Second, "the watch to notice the outage", func() bool { return !standby.Watching() })
+	testutil.Eventually(t, 5*time.Second, "the watch to notice the outage", func() bool { return !standby.Watching() })
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	_, _, err := standby.Load(short)
 	cancel()
@@ -698,16 +670,16 @@ func TestLedgerAPIServerOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted = true
-	waitFor(t, 30*time.Second, "the watch to reopen", standby.Watching)
+	testutil.Eventually(t, 30*time.Second, "the watch to reopen", standby.Watching)
 	if _, err := update(ctx, writer, claim("x", time.Now(), 2)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the write on the reopened watch", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 2 })
+	testutil.Eventually(t, 5*time.Second, "the write on the reopened watch", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 2 })
 	before := standby.Requests()
 	if _, err := update(ctx, writer, claim("x", time.Now(), 3)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the next write", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 3 })
+	testutil.Eventually(t, 5*time.Second, "the next write", func() bool { s, _, _ := standby.Load(ctx); return s.Fence.N == 3 })
 	if n := standby.Requests() - before; n != 0 {
 		t.Errorf("the standby sent %d requests after the watch reopened, want 0", n)
 	}
