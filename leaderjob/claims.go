@@ -126,7 +126,7 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 // open, so the next leader runs the fire again under the same key (the
 // at-least-once case).
 func (a *App) complete(at *attempt) {
-	if at.claimID == "" || at.res.Outcome == guard.Canceled {
+	if at.claimID == "" || at.leaveOpen || at.res.Outcome == guard.Canceled {
 		return
 	}
 	r := at.res

@@ -128,9 +128,17 @@ func (a *App) claimFire(at *attempt) *skip {
 }
 
 // execute calls the job with a context that carries its RunInfo (with the
-// Decision), ends at its timeout and can be cancelled by an operator.
+// Decision), ends at its timeout and can be cancelled by an operator. It
+// first checks again that the term the check saw is still going and the
+// App is not shutting down: the claim may have taken a while. A fire
+// claimed by an ended term is left open in the ledger, so that the next
+// leader runs it (the at-least-once case).
 func (a *App) execute(at *attempt) *skip {
 	j := at.job
+	if s := a.termEnded(at); s != nil {
+		at.leaveOpen = true
+		return s
+	}
 	info := at.info
 	info.Decision = at.res.Decision
 	ctx := context.WithValue(at.run, runInfoKey{}, &info)
@@ -151,6 +159,23 @@ func (a *App) execute(at *attempt) *skip {
 	r.Outcome, r.Err, r.Duration = o.Outcome, o.Err, o.Duration
 	if j.cutShort.Swap(false) && r.Outcome == guard.Failed {
 		r.Outcome = guard.Canceled // an operator cut the run short
+	}
+	return nil
+}
+
+// termEnded is the skip of an attempt whose term ended, or whose App began
+// to shut down, after the check.
+func (a *App) termEnded(at *attempt) *skip {
+	select {
+	case <-at.decision.Lost:
+		return skipBecause(guard.ReasonNotLeader, fmt.Errorf("%w: the leadership term ended before the run started", guard.ErrNotLeader))
+	default:
+	}
+	if a.life.base.Err() != nil {
+		return skipBecause(ReasonShuttingDown, errors.New("the app is shutting down"))
+	}
+	if err := at.run.Err(); err != nil {
+		return skipBecause(guard.ReasonCanceled, fmt.Errorf("the run's context ended before the run: %w", context.Cause(at.run)))
 	}
 	return nil
 }

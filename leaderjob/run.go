@@ -116,7 +116,10 @@ type attempt struct {
 	decision guard.Decision  // the guard's answer, set by check
 	claimID  string          // set once the fire is claimed in the ledger
 	rerun    bool            // the claim took over a fire a dead term never completed
-	undo     []func()        // what the stages took, given back by done
+	// leaveOpen: the fire was claimed but not run (its term ended): no
+	// completion is written, so that the next leader runs it.
+	leaveOpen bool
+	undo      []func() // what the stages took, given back by done
 }
 
 // onDone has done call fn; done calls them in reverse order.
