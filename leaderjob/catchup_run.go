@@ -9,13 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/leaderjob/cron"
+	"github.com/leaderjob/leaderjob/leaderjob/internal/plan"
 	"github.com/leaderjob/leaderjob/ledger"
 )
 
@@ -192,7 +192,8 @@ func (a *App) jobsSnapshot() []*job {
 	return append([]*job(nil), a.order...)
 }
 
-// missed lists the fires of j that the ledger s shows as missed at now.
+// missed lists the fires of j that the ledger s shows as missed at now
+// (plan.Missed), and warns when the catch-up cap leaves some out.
 //
 // term is the claim id of this replica's current term: a claim made in it
 // is this term's own run (going or done), not a dead one.
@@ -200,110 +201,35 @@ func (a *App) missed(j *job, s ledger.State, now time.Time, term string) []time.
 	if !j.claims() || j.schedule.IsDisabled() {
 		return nil
 	}
-	js := s.Jobs[a.ledgerJob(j)]
-	if j.schedule.kind == kindOnce {
-		// Only a one-shot fire this process has made (and skipped, as a
-		// standby) or whose run died: its own scheduler makes the others.
-		done := js != nil && js.Completed != nil && js.Claimed != nil && js.Completed.ClaimID == js.Claimed.ClaimID
-		ours := js != nil && js.Claimed != nil && js.Claimed.ClaimID == term // this term's run, going or done
-		if !done && !ours && j.fired.Load() {
-			return []time.Time{now}
-		}
-		return nil
-	}
-	if j.catchUp.IsOff() {
-		return nil
-	}
-	from := now.Add(-j.catchUp.window)
-	var last time.Time
-	var fires []time.Time
-	if js != nil && js.Claimed != nil {
-		last = js.Claimed.At
-		dead := js.Completed == nil || !js.Completed.At.Equal(last) || js.Completed.ClaimID != js.Claimed.ClaimID
-		ours := js.Claimed.ClaimID == term
-		if dead && !ours && !last.Before(from) {
-			fires = append(fires, last) // claimed by a term that never completed it
-		}
-	}
-	s2 := j.schedule
-	latest := j.catchUp.mode == catchUpLatest || s2.kind == kindFixedDelay
-	missedAt := func(t time.Time) {
-		if latest && !t.After(last) {
-			return // latest looks only past the newest claim: older fires are given up
-		}
-		if !t.Before(from) && !t.After(now) && !js.Handled(t) {
-			fires = append(fires, t)
-		}
-	}
-	switch s2.kind {
-	case kindCron:
-		expr, err := cron.Parse(s2.cronExpr)
-		if err != nil || last.IsZero() {
-			break // no fire of it in the fleet's ledger yet: nothing is known to be missed
-		}
-		n := 0
-		for next := nextAfter(expr, from.Add(-time.Nanosecond).In(s2.zone)); !next.IsZero() && !next.After(now) && n < 100*maxCatchUp; next = nextAfter(expr, next) {
-			missedAt(next)
-			n++
-		}
-	case kindFixedRate:
-		if last.IsZero() {
-			break // no anchor in the fleet: nothing is known to be missed
-		}
-		// The fleet's fires are its claimed instants. A fixed-rate
-		// scheduler counts each period from when the last fire started, so
-		// the instants drift by a few milliseconds a fire: a fire is
-		// missed where two claims, or the newest claim and now, are more
-		// than half a period further apart than whole periods account
-		// for, never where a grid through one claim misses another by a
-		// millisecond (that would run a fire twice).
-		claims := append([]time.Time{last}, js.Recent...)
-		slices.SortFunc(claims, time.Time.Compare)
-		claims = slices.CompactFunc(claims, func(a, b time.Time) bool { return a.Equal(b) })
-		// Each walk starts at the window, not before: a long gap of a
-		// short period costs no more than the window holds.
-		for i := 1; i < len(claims); i++ {
-			if claims[i].Before(from) {
-				continue
-			}
-			for next := stepTo(claims[i-1].Add(s2.every), from, s2.every); claims[i].Sub(next) > s2.every/2; next = next.Add(s2.every) {
-				missedAt(next)
-			}
-		}
-		for next := stepTo(last.Add(s2.every), from, s2.every); !next.After(now); next = next.Add(s2.every) {
-			missedAt(next)
-		}
-	case kindFixedDelay:
-		if js != nil && js.Completed != nil {
-			missedAt(js.Completed.Ended.Add(s2.every))
-		}
-	}
-	slices.SortFunc(fires, func(a, b time.Time) int { return a.Compare(b) })
-	fires = slices.CompactFunc(fires, func(a, b time.Time) bool { return a.Equal(b) })
-	if len(fires) == 0 {
-		return nil
-	}
-	if latest {
-		return fires[len(fires)-1:]
-	}
-	if len(fires) > maxCatchUp {
+	fires, dropped := plan.Missed(a.planOf(j), s.Jobs[a.ledgerJob(j)], now, term)
+	if dropped > 0 {
 		a.logger.Warn("catch-up: too many missed fires; running the newest", slog.String("job", j.name),
-			slog.Int("missed", len(fires)), slog.Int("running", maxCatchUp))
-		fires = fires[len(fires)-maxCatchUp:]
+			slog.Int("missed", len(fires)+dropped), slog.Int("running", len(fires)))
 	}
 	return fires
 }
 
-// stepTo returns the first of t, t+every, t+2·every, ... not before from.
-func stepTo(t, from time.Time, every time.Duration) time.Time {
-	if !t.Before(from) {
-		return t
+// planOf describes j to the planner.
+func (a *App) planOf(j *job) plan.Job {
+	s := j.schedule
+	p := plan.Job{Every: s.every, Latest: j.catchUp.mode == catchUpLatest, Fired: j.fired.Load(), Max: maxCatchUp}
+	if !j.catchUp.IsOff() {
+		p.Window = j.catchUp.window
 	}
-	t = t.Add(from.Sub(t) / every * every)
-	if t.Before(from) {
-		t = t.Add(every)
+	switch s.kind {
+	case kindCron:
+		p.Kind = plan.Cron
+		if expr, err := cron.Parse(s.cronExpr); err == nil {
+			p.Next = func(t time.Time) time.Time { return nextAfter(expr, t.In(s.zone)) }
+		}
+	case kindFixedRate:
+		p.Kind = plan.FixedRate
+	case kindFixedDelay:
+		p.Kind = plan.FixedDelay
+	case kindOnce:
+		p.Kind = plan.Once
 	}
-	return t
+	return p
 }
 
 // rephase moves the next fire of each claimed fixed-rate job onto the

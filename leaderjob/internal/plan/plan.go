@@ -1,0 +1,161 @@
+// Package plan decides which fires of a job a new leader runs late: pure
+// functions of the job's schedule and policy, its record in the fleet's
+// ledger, the time and the caller's term. No clock, no I/O, no App.
+package plan
+
+import (
+	"slices"
+	"time"
+
+	"github.com/leaderjob/leaderjob/wire"
+)
+
+// Kind is a schedule's kind.
+type Kind int
+
+// The kinds of schedule.
+const (
+	Cron Kind = iota + 1
+	FixedRate
+	FixedDelay
+	Once
+)
+
+// Job is a claimed job as the planner sees it.
+type Job struct {
+	Kind Kind
+	// Next is the cron schedule's first fire after a time, in the job's
+	// zone (zero when none); Kind Cron only.
+	Next func(after time.Time) time.Time
+	// Every is the period of FixedRate and FixedDelay.
+	Every time.Duration
+	// Window is how far back before now missed fires are run; 0 runs
+	// none (the policy is off). Once ignores it.
+	Window time.Duration
+	// Latest runs only the newest missed fire, and none older than the
+	// newest claim (the latest policy; always so for FixedDelay).
+	Latest bool
+	// Fired: this process has made the job's fire (Once only: its own
+	// scheduler makes the others).
+	Fired bool
+	// Max bounds the fires returned (the newest are kept); 0 is no bound.
+	Max int
+}
+
+// maxCronSteps bounds the cron fires one plan looks at, whatever the
+// window holds (a per-second job and a day's window): the walk costs at
+// most this much.
+const maxCronSteps = 10_000
+
+// Missed lists the fires of j that js, its record in the ledger, shows as
+// missed at now, oldest first: fires due within the window that no term
+// claimed, and the newest claim if its term never completed it. A claim
+// made by term (the caller's current term) is the caller's own run, going
+// or done, and never missed. dropped counts the missed fires left out by
+// j.Max (the latest policy's older fires are given up, not dropped).
+//
+// Nothing is known to be missed before the fleet's first claim of the job.
+// Claims after now (a clock behind the fleet's, or a hand edit) bound
+// nothing: every walk stops at now.
+func Missed(j Job, js *wire.JobState, now time.Time, term string) (fires []time.Time, dropped int) {
+	if j.Kind == Once {
+		// Only a one-shot fire this process has made (and skipped, as a
+		// standby) or whose run died.
+		done := js != nil && js.Completed != nil && js.Claimed != nil && js.Completed.ClaimID == js.Claimed.ClaimID
+		ours := js != nil && js.Claimed != nil && js.Claimed.ClaimID == term
+		if !done && !ours && j.Fired {
+			return []time.Time{now}, 0
+		}
+		return nil, 0
+	}
+	if j.Window <= 0 {
+		return nil, 0
+	}
+	from := now.Add(-j.Window)
+	latest := j.Latest || j.Kind == FixedDelay
+	var last time.Time
+	if js != nil && js.Claimed != nil {
+		last = js.Claimed.At
+		dead := js.Completed == nil || !js.Completed.At.Equal(last) || js.Completed.ClaimID != js.Claimed.ClaimID
+		if dead && js.Claimed.ClaimID != term && !last.Before(from) && !last.After(now) {
+			fires = append(fires, last) // claimed by a term that never completed it
+		}
+	}
+	add := func(t time.Time) {
+		if latest && !t.After(last) {
+			return // latest looks only past the newest claim: older fires are given up
+		}
+		if !t.Before(from) && !t.After(now) && !js.Handled(t) {
+			fires = append(fires, t)
+		}
+	}
+	switch j.Kind {
+	case Cron:
+		if last.IsZero() || j.Next == nil {
+			break
+		}
+		n := 0
+		for next := j.Next(from.Add(-time.Nanosecond)); !next.IsZero() && !next.After(now) && n < maxCronSteps; next = j.Next(next) {
+			add(next)
+			n++
+		}
+	case FixedRate:
+		if last.IsZero() || j.Every <= 0 {
+			break
+		}
+		fixedRate(j.Every, last, js.Recent, from, now, add)
+	case FixedDelay:
+		if js != nil && js.Completed != nil {
+			add(js.Completed.Ended.Add(j.Every))
+		}
+	}
+	slices.SortFunc(fires, time.Time.Compare)
+	fires = slices.CompactFunc(fires, time.Time.Equal)
+	switch {
+	case len(fires) == 0:
+		return nil, 0
+	case latest:
+		return fires[len(fires)-1:], 0
+	case j.Max > 0 && len(fires) > j.Max:
+		return fires[len(fires)-j.Max:], len(fires) - j.Max
+	}
+	return fires, 0
+}
+
+// fixedRate finds a fixed-rate job's missed fires. The fleet's fires are its
+// claimed instants; a fixed-rate scheduler counts each period from when the
+// last fire started, so the instants drift by a few milliseconds a fire. A
+// fire is missed where two claims, or the newest claim and now, are more
+// than half a period further apart than whole periods account for, never
+// where a grid through one claim misses another by a millisecond (that
+// would run a fire twice). Each walk starts at the window and stops at now:
+// a long gap, or a claim far in the future, costs no more than the window
+// holds.
+func fixedRate(every time.Duration, last time.Time, recent []time.Time, from, now time.Time, add func(time.Time)) {
+	claims := append([]time.Time{last}, recent...)
+	slices.SortFunc(claims, time.Time.Compare)
+	claims = slices.CompactFunc(claims, time.Time.Equal)
+	for i := 1; i < len(claims); i++ {
+		if claims[i].Before(from) {
+			continue
+		}
+		for next := stepTo(claims[i-1].Add(every), from, every); claims[i].Sub(next) > every/2 && !next.After(now); next = next.Add(every) {
+			add(next)
+		}
+	}
+	for next := stepTo(last.Add(every), from, every); !next.After(now); next = next.Add(every) {
+		add(next)
+	}
+}
+
+// stepTo returns the first of t, t+every, t+2·every, ... not before from.
+func stepTo(t, from time.Time, every time.Duration) time.Time {
+	if !t.Before(from) {
+		return t
+	}
+	t = t.Add(from.Sub(t) / every * every)
+	if t.Before(from) {
+		t = t.Add(every)
+	}
+	return t
+}
