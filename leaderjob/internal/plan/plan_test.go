@@ -47,7 +47,11 @@ func TestMissed(t *testing.T) {
 	const s = time.Second
 	ms := time.Millisecond
 	open := func(js *wire.JobState) *wire.JobState { js.Completed = nil; return js }
-	ours := func(js *wire.JobState) *wire.JobState { js.Claimed.ClaimID = "this-term"; js.Completed = nil; return js }
+	ours := func(js *wire.JobState) *wire.JobState {
+		js.Claimed.ClaimID = "this-term"
+		js.Completed = nil
+		return js
+	}
 	future := func(js *wire.JobState) *wire.JobState {
 		js.Recent = append(js.Recent, t0.AddDate(1000, 0, 0)) // a hand edit: a claim a thousand years ahead
 		return js
