@@ -114,10 +114,9 @@ type fireLedger struct {
 
 // catchUpRuns serialises catch-ups and re-phases.
 type catchUpRuns struct {
-	running   sync.Mutex                    // one catch-up at a time
-	rephasing sync.Mutex                    // one re-phase at a time
-	again     atomic.Bool                   // a term began while a catch-up ran
-	done      atomic.Pointer[chan struct{}] // closed when the running catch-up ends
+	running   sync.Mutex  // one catch-up at a time
+	rephasing sync.Mutex  // one re-phase at a time
+	again     atomic.Bool // a term began while a catch-up ran
 }
 
 // controlState is what the control loop keeps.
@@ -143,6 +142,7 @@ type job struct {
 	runMu    sync.Mutex
 	runStop  context.CancelCauseFunc // cancels the run in flight, nil when none
 	cutShort atomic.Bool             // cancelRun ended the run in flight
+	turns    turns                   // scheduled fires and catch-up runs, in order
 }
 
 // Option configures New.

@@ -98,11 +98,13 @@ func (a *App) notDue(ctx context.Context, at *attempt) *skip {
 }
 
 // leadershipBegan starts a catch-up once the scheduler runs; a term that
-// begins while one is going makes it go round once more.
+// begins while one is going makes it go round once more. Shutdown waits
+// for it as for a run.
 func (a *App) leadershipBegan() {
-	if !a.anyClaims() {
+	if !a.anyClaims() || !a.life.inflight.add() {
 		return
 	}
+	defer a.life.inflight.done()
 	select {
 	case <-a.life.running:
 	case <-a.life.base.Done():
@@ -113,9 +115,6 @@ func (a *App) leadershipBegan() {
 		return
 	}
 	defer a.catchUps.running.Unlock()
-	done := make(chan struct{})
-	a.catchUps.done.Store(&done)
-	defer func() { a.catchUps.done.Store(nil); close(done) }()
 	for {
 		a.catchUps.again.Store(false)
 		a.rephase(a.life.base)
@@ -126,27 +125,14 @@ func (a *App) leadershipBegan() {
 	}
 }
 
-// awaitCatchUp holds a scheduled fire while a catch-up runs (at most
-// catchUpWait), so that fires are claimed in order and a fire due now is
-// not skipped as already_running behind a catch-up run.
-func (a *App) awaitCatchUp() {
-	if p := a.catchUps.done.Load(); p != nil {
-		select {
-		case <-*p:
-		case <-time.After(catchUpWait):
-		case <-a.life.base.Done():
-		}
-	}
-}
-
-// catchUpWait bounds how long a scheduled fire waits for a catch-up.
-const catchUpWait = 30 * time.Second
-
-// catchUp runs, as the leader, the fires the fleet missed: for each job
-// with a catch-up policy, the fires due within its window that no term
+// catchUpMissed runs, as the leader, the fires the fleet missed: for each
+// job with a catch-up policy, the fires due within its window that no term
 // claimed (or claimed and never completed), oldest first, one at a time;
-// and the one-shot jobs this release has not run. It repeats until a pass
-// finds nothing, so that a fire skipped meanwhile is not left behind.
+// and the one-shot jobs this release has not run. Each pass plans only the
+// fires due by until, so it ends however often the jobs fire; it repeats
+// (at most three passes) until a pass finds nothing, so that a fire skipped
+// meanwhile is not left behind. Scheduled fires are not held: a job's own
+// wait only for its catch-up run in flight (turns).
 func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 	for pass := 0; pass < 3 && ctx.Err() == nil; pass++ {
 		s, err := a.fires.ledger.Snapshot(ctx)
@@ -172,7 +158,12 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 				if ctx.Err() != nil {
 					return
 				}
+				done, ok := j.turns.catchUp(ctx)
+				if !ok {
+					return
+				}
 				r := a.runOnce(ctx, j, at, catchUpFire)
+				done()
 				if r.Outcome == guard.Skipped && (r.Reason == ReasonFenced || r.Reason == guard.ReasonNotLeader ||
 					r.Reason == ReasonLedgerUnavailable || isGuardError(r.Reason)) {
 					return // no longer the leader, or the ledger cannot be written: the next leader catches up

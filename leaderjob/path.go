@@ -187,12 +187,16 @@ func (a *App) settle(at *attempt) {
 	j := at.job
 	if at.res.Reason == ReasonNotDue {
 		// The fleet ran it lately: keep its rhythm. Not from this fire's
-		// goroutine: gocron would wait for the fire to end.
-		a.signals.workBegan()
-		go func() {
-			defer a.signals.workEnded()
-			a.rephase(a.life.base)
-		}()
+		// goroutine: gocron would wait for the fire to end. Shutdown waits
+		// for it as for a run.
+		if a.life.inflight.add() {
+			a.signals.workBegan()
+			go func() {
+				defer a.life.inflight.done()
+				defer a.signals.workEnded()
+				a.rephase(a.life.base)
+			}()
+		}
 	}
 	a.complete(at)
 	if at.rerun {

@@ -69,7 +69,7 @@ func (a *App) fire(j *job) {
 	defer a.signals.fireFinished()
 	at := j.scheduledAt(a.clock.Now())
 	if j.claims() {
-		a.awaitCatchUp()
+		defer j.turns.scheduled(a.life.base)()
 	}
 	kind := scheduledFire
 	if j.fired.CompareAndSwap(false, true) && (j.schedule.kind == kindFixedRate || j.schedule.kind == kindFixedDelay) {
