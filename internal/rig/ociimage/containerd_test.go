@@ -1,7 +1,6 @@
 package ociimage
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,10 +8,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // containerdTools returns the paths of ctr and containerd, or ends the
@@ -101,15 +101,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.d
 			}
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := c.run(5*time.Second, "version"); err == nil {
-			return c
-		} else if time.Now().After(deadline) {
-			t.Fatalf("containerd did not answer on %s within 30s: %v", c.address, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.EventuallyNoError(t, 30*time.Second, "containerd answers on "+c.address, func() error {
+		_, err := c.run(5*time.Second, "version")
+		return err
+	})
+	return c
 }
 
 // command returns a ctr command in namespace k8s.io against c.
@@ -184,21 +180,10 @@ type task struct {
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when ctr run has ended, with err set
 	err    error
-	mu     sync.Mutex
-	output bytes.Buffer
+	output testutil.LogBuffer
 }
 
-func (tk *task) Write(p []byte) (int, error) {
-	tk.mu.Lock()
-	defer tk.mu.Unlock()
-	return tk.output.Write(p)
-}
-
-func (tk *task) out() string {
-	tk.mu.Lock()
-	defer tk.mu.Unlock()
-	return tk.output.String()
-}
+func (tk *task) out() string { return tk.output.String() }
 
 // start runs ref as container id and waits until its task runs.
 func (c *testContainerd) start(t *testing.T, ref, id string, flags ...string) *task {
@@ -206,7 +191,7 @@ func (c *testContainerd) start(t *testing.T, ref, id string, flags ...string) *t
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	args := append(append([]string{"run", "--rm"}, flags...), ref, id)
 	tk := &task{c: c, id: id, cmd: c.command(ctx, args...), done: make(chan struct{})}
-	tk.cmd.Stdout, tk.cmd.Stderr = tk, tk
+	tk.cmd.Stdout, tk.cmd.Stderr = &tk.output, &tk.output
 	if err := tk.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -227,19 +212,16 @@ func (c *testContainerd) start(t *testing.T, ref, id string, flags ...string) *t
 			t.Logf("%s output:\n%s", id, tk.out())
 		}
 	})
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		if ls, err := c.run(10*time.Second, "task", "ls"); err == nil && strings.Contains(ls, "RUNNING") && tk.pid(ls) != "" {
-			return tk
-		}
+	testutil.Eventually(t, time.Minute, "task "+id+" running", func() bool {
 		select {
 		case <-tk.done:
 			t.Fatalf("ctr %s ended: %v\n%s", strings.Join(args, " "), tk.err, tk.out())
-		case <-time.After(100 * time.Millisecond):
+		default:
 		}
-	}
-	t.Fatalf("task %s not running after a minute", id)
-	return nil
+		ls, err := c.run(10*time.Second, "task", "ls")
+		return err == nil && strings.Contains(ls, "RUNNING") && tk.pid(ls) != ""
+	})
+	return tk
 }
 
 // pid returns the task's pid from "ctr task ls" output.
@@ -274,13 +256,12 @@ func (tk *task) uid(t *testing.T) string {
 
 func (tk *task) waitOutput(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(tk.out(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s printed no %q within a minute:\n%s", tk.id, want, tk.out())
+	testutil.EventuallyNoError(t, time.Minute, fmt.Sprintf("%s prints %q", tk.id, want), func() error {
+		if out := tk.out(); !strings.Contains(out, want) {
+			return fmt.Errorf("output:\n%s", out)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // stop sends SIGTERM to the task and checks ctr run ends with status 0.
