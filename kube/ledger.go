@@ -192,8 +192,12 @@ func (b *ConfigMapBackend) Watching() bool {
 }
 
 // Load returns the State and the ConfigMap's resourceVersion; a zero State
-// and "" when there is no ConfigMap yet. A ConfigMap without the data key
-// (created beforehand by an operator) is an empty ledger at its version.
+// and "" when there is no ConfigMap yet. A ConfigMap without the data key,
+// or with an empty value there (created beforehand by an operator), is an
+// empty ledger at its version. Data that wire.DecodeLedger refuses (not
+// JSON, or JSON that is not a ledger: null, {}, a job set to null, ...) is
+// ledger.ErrCorrupt, with what is wrong and what to do; that version of
+// the ConfigMap is never overwritten.
 func (b *ConfigMapBackend) Load(ctx context.Context) (ledger.State, string, error) {
 	b.mu.Lock()
 	if b.watched && b.known && !b.doubted {
@@ -233,7 +237,7 @@ func (b *ConfigMapBackend) decode(cm *corev1.ConfigMap) (ledger.State, string, e
 			wire.ErrNewerFormat, b.desc, newer.Version, wire.LedgerFormat))
 	}
 	if err != nil {
-		return ledger.State{}, "", b.refuse(rv, fmt.Errorf("%w: configmap %s, key %s: %v: it is not overwritten; delete the ConfigMap to start a fresh ledger (kubectl delete configmap -n %s %s)",
+		return ledger.State{}, "", b.refuse(rv, fmt.Errorf("%w: configmap %s, key %s: %w: it is not overwritten, and claims fail until it is fixed: put the ledger back (from a backup), or delete the ConfigMap to start a fresh ledger (kubectl delete configmap -n %s %s)",
 			ledger.ErrCorrupt, b.desc, LedgerDataKey, err, b.namespace, b.name))
 	}
 	return ledger.State(l), rv, nil

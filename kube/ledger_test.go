@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/leaderjob/leaderjob/ledger"
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // fullState returns a State of n jobs, each with a claim, the last
@@ -90,6 +91,9 @@ func TestDecode(t *testing.T) {
 	if _, _, err := b.decode(cm("{not json")); !errors.Is(err, ledger.ErrCorrupt) || !strings.Contains(err.Error(), "kubectl delete configmap -n ns app-leaderjob-ledger") {
 		t.Errorf("garbage: %v", err)
 	}
+	if s, v, err := b.decode(cm("")); err != nil || v != "7" || s.Jobs != nil {
+		t.Errorf("empty value: %+v %q %v, want an empty ledger at its version", s, v, err)
+	}
 	if _, _, err := b.decode(cm(`{"version":99,"jobs":"a new shape"}`)); !errors.Is(err, ledger.ErrNewerFormat) {
 		t.Errorf("newer: %v", err)
 	}
@@ -127,5 +131,36 @@ func TestLedgerUnreachable(t *testing.T) {
 	}
 	if err := b.Store(ctx, ledger.State{Version: 1}, ""); !errors.Is(err, ledger.ErrUnavailable) {
 		t.Errorf("Store = %v, want ErrUnavailable", err)
+	}
+}
+
+// Valid JSON that is not a ledger takes the corrupt path: refused with
+// what is wrong and how to recover, and that version is not overwritten.
+func TestDecodeRefusesHostileContent(t *testing.T) {
+	for _, data := range []string{
+		`null`,
+		`{}`,
+		`{"version":-1}`,
+		`{"version":1,"jobs":{"report":null}}`,
+		`{"version":1,"runs":{"r1":null}}`,
+		`{"version":1,"jobs":{"report":{"claimed":{"job":"report","claim_id":"p/0"}}}}`,
+	} {
+		b, err := NewConfigMapBackend(&rest.Config{Host: "https://127.0.0.1:1"}, "ns", "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &corev1.ConfigMap{Data: map[string]string{LedgerDataKey: data}}
+		c.ResourceVersion = "7"
+		_, _, err = b.decode(c)
+		if !errors.Is(err, ledger.ErrCorrupt) || !errors.Is(err, wire.ErrNotALedger) ||
+			!strings.Contains(err.Error(), "not overwritten") || !strings.Contains(err.Error(), "kubectl delete configmap -n ns app-leaderjob-ledger") {
+			t.Errorf("%s: %v, want ErrCorrupt wrapping wire.ErrNotALedger, with the fix", data, err)
+		}
+		if err := b.Store(context.Background(), ledger.State{Version: 1}, "7"); !errors.Is(err, ledger.ErrCorrupt) {
+			t.Errorf("%s: Store over it = %v, want ErrCorrupt", data, err)
+		}
+		if n := b.Requests(); n != 0 {
+			t.Errorf("%s: %d requests", data, n)
+		}
 	}
 }

@@ -52,8 +52,9 @@
 //
 // The types a State is made of, and its encoding (a backend stores
 // wire.EncodeLedger of it, and reads it with wire.DecodeLedger, which
-// refuses a newer format), are package wire's: other programs read the
-// ledger too. Their names here are aliases kept for compatibility.
+// refuses a newer format, and anything that is not a ledger), are package
+// wire's: other programs read the ledger too. Their names here are
+// aliases kept for compatibility.
 package ledger
 
 import (
@@ -87,8 +88,10 @@ var (
 	//
 	// Deprecated: use wire.ErrNewerFormat, the same error.
 	ErrNewerFormat = wire.ErrNewerFormat
-	// ErrCorrupt: the stored State cannot be decoded. Claims fail and
-	// nothing is written over it; the operator deletes the object to
+	// ErrCorrupt: the stored State cannot be decoded, or is not a ledger
+	// (wire.ErrNotALedger: JSON null, an object without a format version,
+	// a job set to null, ...). Claims fail and nothing is written over
+	// it; the operator puts the ledger back or deletes the object to
 	// recover (the next claim starts an empty ledger).
 	ErrCorrupt = errors.New("ledger: corrupt")
 	// ErrTooLarge: the State would exceed the backend's size limit.

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -8,9 +10,20 @@ import (
 	"github.com/leaderjob/leaderjob/wire"
 )
 
+// ErrInvalid: a claim, completion or update that would make the State
+// something readers refuse (wire.Ledger.Validate): a claim without a job
+// name or a fire time, for instance. Nothing of it is recorded.
+var ErrInvalid = errors.New("ledger: invalid request")
+
+// validate checks s as readers will (wire.Ledger.Validate): a State of a
+// newer format is a *wire.FormatError (wrapping ErrNewerFormat), one that
+// is no ledger wraps wire.ErrNotALedger.
+func validate(s State) error { return wire.Ledger(s).Validate() }
+
 // Claim applies the fencing rule to one claim: on success it records c as
 // the job's claimed fire and raises the fence to c.Epoch; on failure
-// (ErrFenced, ErrHandled, ErrNewerFormat) s is left unchanged. now fills
+// (ErrFenced, ErrHandled, ErrNewerFormat, ErrInvalid) s is left
+// unchanged. A claim needs a job name and a fire time (ErrInvalid). now fills
 // c.Claimed when it is zero. Claim only changes s.
 //
 // A claim found as its own earlier write (same Job, At and ClaimID, not
@@ -39,6 +52,9 @@ func (s *State) Claim(c Claim, now time.Time) ClaimResult {
 func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 	if s.Version > FormatVersion {
 		return ClaimResult{Err: ErrNewerFormat}, false
+	}
+	if c.Job == "" || c.At.IsZero() {
+		return ClaimResult{Err: fmt.Errorf("%w: a claim needs a job name and a fire time (job %q, at %v)", ErrInvalid, c.Job, c.At)}, false
 	}
 	var r ClaimResult
 	if s.Fence.Scope != c.Epoch.Scope {

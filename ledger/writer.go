@@ -101,7 +101,14 @@ func WithWriteTimeout(d time.Duration) Option {
 // overwritten. A backend error wrapping ErrCorrupt fails them the same
 // way and nothing is written over the object: the operator deletes it to
 // recover (the next write starts an empty ledger, whose first claim
-// resets the fence).
+// resets the fence). So does a State the backend loaded that is no ledger
+// (wire.Ledger.Validate: a job set to null, a claim without a fire time,
+// ...): ErrCorrupt wrapping wire.ErrNotALedger, whatever the backend.
+// Snapshot answers the last good State it saw instead, or that error.
+//
+// An Update whose function leaves a State that readers would refuse is
+// ErrInvalid, and nothing of it is written. Every stored State carries
+// FormatVersion.
 func NewLedger(b Backend, opts ...Option) Ledger {
 	cfg := config{
 		logger:       slog.New(slog.DiscardHandler),
@@ -176,7 +183,12 @@ func (l *ledger) Snapshot(ctx context.Context) (State, error) {
 	// (a Kubernetes backend answers from its watch, without a request). If
 	// it cannot answer, the last State this ledger saw is returned.
 	s, _, err := l.b.Load(ctx)
-	if err == nil && s.Version <= FormatVersion {
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	} else {
+		err = checkLoaded(s)
+	}
+	if err == nil {
 		c := s.Clone()
 		l.mu.Lock()
 		l.snap = &c
@@ -189,10 +201,22 @@ func (l *ledger) Snapshot(ctx context.Context) (State, error) {
 	if snap != nil {
 		return snap.Clone(), nil
 	}
-	if err == nil {
-		err = fmt.Errorf("%w: version %d", ErrNewerFormat, s.Version)
+	return State{}, err
+}
+
+// checkLoaded checks a State a backend loaded, so that every backend's
+// content is held to what readers accept (wire.Ledger.Validate): one of a
+// newer format wraps ErrNewerFormat, one that is no ledger wraps
+// ErrCorrupt and wire.ErrNotALedger; both wrap ErrUnavailable.
+func checkLoaded(s State) error {
+	err := validate(s)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNewerFormat):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return State{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrCorrupt, err)
 }
 
 // submit queues r, starts the writer if none runs, and waits for r's
@@ -272,8 +296,8 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		if s.Version > FormatVersion {
-			return fmt.Errorf("%w: %w: version %d", ErrUnavailable, ErrNewerFormat, s.Version)
+		if err := checkLoaded(s); err != nil {
+			return err
 		}
 		changed := false
 		now := l.cfg.now()
@@ -282,10 +306,14 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 			if r.update != nil {
 				c := s.Clone()
 				ch, err := r.update(&c)
-				r.err = err
 				if err == nil && ch {
-					s, changed = c, true
+					if verr := validate(c); verr != nil {
+						err = fmt.Errorf("%w: the update would leave a ledger that readers refuse: %w", ErrInvalid, verr)
+					} else {
+						s, changed = c, true
+					}
 				}
+				r.err = err
 				continue
 			}
 			if r.completion != nil {
@@ -308,6 +336,9 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 		if !changed {
 			l.remember(s)
 			return nil
+		}
+		if s.Version == 0 {
+			s.Version = FormatVersion // a stored ledger always says its format
 		}
 		err = l.b.Store(ctx, s, version)
 		if err == nil {

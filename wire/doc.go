@@ -38,5 +38,8 @@
 //   - The ledger carries a format version ([LedgerFormat]). A reader
 //     refuses a ledger of a newer format with an error wrapping
 //     [ErrNewerFormat] ([DecodeLedger]) rather than misread it, and a
-//     writer never overwrites one.
+//     writer never overwrites one. It refuses as well, with an error
+//     wrapping [ErrNotALedger], data that is not a ledger at all: JSON
+//     null, an object without the format version, a job set to null, a
+//     claim without a fire time ([Ledger.Validate]).
 package wire

@@ -1,9 +1,12 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -29,29 +32,171 @@ func (e *FormatError) Error() string {
 // Unwrap returns ErrNewerFormat.
 func (e *FormatError) Unwrap() error { return ErrNewerFormat }
 
-// DecodeLedger reads a stored ledger. It reads the format version first: a
-// ledger of a newer format is a *FormatError (wrapping ErrNewerFormat),
-// whatever the rest holds, so that it is refused rather than misread. Any
-// other error is encoding/json's: the data is not a ledger.
+// ErrNotALedger: the stored data is not a leaderjob ledger: not JSON, JSON
+// of another shape (null, a list, an object without the format version),
+// or a ledger that breaks the rules every release writes by (see
+// Ledger.Validate). Readers refuse it, and writers leave it alone: it
+// may be a hand edit gone wrong, or another program's document. Match it
+// with errors.Is.
+var ErrNotALedger = errors.New("ledger: not a leaderjob ledger")
+
+// DecodeLedger reads a stored ledger. Empty data (or only white space) is
+// no ledger yet: a zero Ledger and no error.
+//
+// It reads the format version first: a ledger of a newer format is a
+// *FormatError (wrapping ErrNewerFormat), whatever the rest holds, so
+// that it is refused rather than misread. Anything else that is not a
+// ledger of this format or an earlier one is an error wrapping
+// ErrNotALedger that says what is wrong: data that is not JSON, JSON that
+// is not an object (null, a list), an object without the "version" key
+// (every release writes it), or a document Ledger.Validate refuses.
 func DecodeLedger(data []byte) (Ledger, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return Ledger{}, nil
+	}
+	if bytes.Equal(data, []byte("null")) {
+		return Ledger{}, fmt.Errorf("%w: the document is JSON null, not an object", ErrNotALedger)
+	}
+	if data[0] != '{' {
+		if !json.Valid(data) {
+			return Ledger{}, fmt.Errorf("%w: the data is not JSON", ErrNotALedger)
+		}
+		return Ledger{}, fmt.Errorf("%w: the document is not a JSON object", ErrNotALedger)
+	}
 	var head struct {
-		Version int `json:"version"`
+		Version *int `json:"version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return Ledger{}, err
+		return Ledger{}, fmt.Errorf("%w: %w", ErrNotALedger, err)
 	}
-	if head.Version > LedgerFormat {
-		return Ledger{}, &FormatError{Version: head.Version}
+	if head.Version == nil {
+		return Ledger{}, fmt.Errorf("%w: the object has no format version (key \"version\"), which every ledger has", ErrNotALedger)
+	}
+	if *head.Version > LedgerFormat {
+		return Ledger{}, &FormatError{Version: *head.Version}
 	}
 	var l Ledger
 	if err := json.Unmarshal(data, &l); err != nil {
+		return Ledger{}, fmt.Errorf("%w: %w", ErrNotALedger, err)
+	}
+	if err := l.Validate(); err != nil {
 		return Ledger{}, err
 	}
 	return l, nil
 }
 
-// EncodeLedger returns the stored encoding of l: compact JSON.
-func EncodeLedger(l Ledger) ([]byte, error) { return json.Marshal(l) }
+// EncodeLedger returns the stored encoding of l: compact JSON. A ledger
+// with no format version yet (Version 0) is written with LedgerFormat,
+// and one that Validate refuses is not written (the error says why), so
+// that no writer stores what readers refuse.
+func EncodeLedger(l Ledger) ([]byte, error) {
+	if l.Version == 0 {
+		l.Version = LedgerFormat
+	}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(l)
+}
+
+// Validate checks l against the rules every release writes a ledger by,
+// so that a document that only looks like one is not taken for the
+// fleet's memory (and a job's fires run again, or never): an error
+// wrapping ErrNotALedger names the first rule broken, or a *FormatError
+// when l is of a newer format. The rules:
+//
+//   - the format version is not negative; version 0 marks a ledger never
+//     written, which holds no jobs, run records or pauses (a fence and
+//     job names are allowed: earlier releases wrote them so);
+//   - each job has a name and a record (not null); its claim, last
+//     completion, last success and history name the job and have a fire
+//     time (at);
+//   - its recent fire times are set, newest first, none after its claim
+//     (there is no recent fire without a claim);
+//   - each run record is not null (a null would read as a request never
+//     run, and run it again).
+//
+// Fields a reader does not know are not checked. Times are not compared
+// with any clock here: a claim far in the future is package ledger's
+// concern (ledger.MaxAhead).
+func (l Ledger) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrNotALedger, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case l.Version < 0:
+		return bad("the format version %d is negative", l.Version)
+	case l.Version > LedgerFormat:
+		return &FormatError{Version: l.Version}
+	case l.Version == 0 && (len(l.Jobs) > 0 || len(l.Runs) > 0 || len(l.Paused) > 0):
+		return bad("format version 0 marks a ledger never written, yet it holds %d jobs, %d run records and %d pauses",
+			len(l.Jobs), len(l.Runs), len(l.Paused))
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.Jobs)) {
+		if err := validateJob(name, l.Jobs[name]); err != nil {
+			return bad("%s", err)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(l.Runs)) {
+		if l.Runs[id] == nil {
+			return bad("run record %q is null", id)
+		}
+	}
+	return nil
+}
+
+// validateJob checks the record of job name (see Ledger.Validate).
+func validateJob(name string, js *JobState) error {
+	if name == "" {
+		return errors.New("a job has an empty name")
+	}
+	if js == nil {
+		return fmt.Errorf("job %q is null", name)
+	}
+	check := func(what, job string, at time.Time) error {
+		if job != name {
+			return fmt.Errorf("job %q: its %s names job %q", name, what, job)
+		}
+		if at.IsZero() {
+			return fmt.Errorf("job %q: its %s has no fire time (at)", name, what)
+		}
+		return nil
+	}
+	if c := js.Claimed; c != nil {
+		if err := check("claim", c.Job, c.At); err != nil {
+			return err
+		}
+	}
+	if c := js.Completed; c != nil {
+		if err := check("last completion", c.Job, c.At); err != nil {
+			return err
+		}
+	}
+	if c := js.Success; c != nil {
+		if err := check("last success", c.Job, c.At); err != nil {
+			return err
+		}
+	}
+	for i := range js.History {
+		if err := check(fmt.Sprintf("history entry %d", i), js.History[i].Job, js.History[i].At); err != nil {
+			return err
+		}
+	}
+	for i, t := range js.Recent {
+		switch {
+		case t.IsZero():
+			return fmt.Errorf("job %q: recent fire %d has no time", name, i)
+		case js.Claimed == nil:
+			return fmt.Errorf("job %q: it has recent fires but no claim", name)
+		case t.After(js.Claimed.At):
+			return fmt.Errorf("job %q: recent fire %s is after its claim of %s", name, t.Format(time.RFC3339Nano), js.Claimed.At.Format(time.RFC3339Nano))
+		case i > 0 && !t.Before(js.Recent[i-1]):
+			return fmt.Errorf("job %q: its recent fires are not newest first", name)
+		}
+	}
+	return nil
+}
 
 // Ledger is the fleet's ledger of one app, as stored (package ledger's
 // State, which adds the fencing rule): for each job the last fire claimed,

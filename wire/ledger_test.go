@@ -13,8 +13,8 @@ import (
 
 // A ledger of a newer format is refused with ErrNewerFormat, whatever the
 // rest of it holds; one of this format or older, or never written
-// (version 0), is read; data that is no ledger is an error of another
-// kind.
+// (version 0), is read; empty data is no ledger yet; data that is no
+// ledger is an error of another kind (ErrNotALedger).
 func TestDecodeLedgerVersions(t *testing.T) {
 	newer := wire.LedgerFormat + 1
 	for _, tt := range []struct {
@@ -25,13 +25,16 @@ func TestDecodeLedgerVersions(t *testing.T) {
 		version int
 	}{
 		{name: "this format", data: `{"version":1,"fence":{"scope":"u","n":2}}`, version: 1},
-		{name: "never written", data: `{}`},
+		{name: "never written", data: `{"version":0,"fence":{"scope":"","n":0}}`},
+		{name: "never written, with job names", data: `{"version":0,"fence":{"scope":"","n":0},"job_names":["a"]}`},
 		{name: "unknown field", data: `{"version":1,"shards":[1,2]}`, version: 1},
 		{name: "newer, same shape", data: fmt.Sprintf(`{"version":%d,"fence":{"scope":"u","n":2},"jobs":{}}`, newer), newer: true},
 		{name: "newer, new shape", data: fmt.Sprintf(`{"version":%d,"jobs":"a new shape"}`, newer), newer: true},
 		{name: "much newer", data: `{"version":99}`, newer: true},
 		{name: "not JSON", data: `{not json`, bad: true},
-		{name: "empty", data: ``, bad: true},
+		{name: "empty", data: ``},
+		{name: "white space", data: " \n"},
+		{name: "no version", data: `{}`, bad: true},
 		{name: "version of the wrong type", data: `{"version":"2"}`, bad: true},
 		{name: "this format, wrong shape", data: `{"version":1,"jobs":"a new shape"}`, bad: true},
 	} {
@@ -47,8 +50,8 @@ func TestDecodeLedgerVersions(t *testing.T) {
 					t.Errorf("message %q does not name the format", err)
 				}
 			case tt.bad:
-				if err == nil || errors.Is(err, wire.ErrNewerFormat) {
-					t.Fatalf("err = %v, want a decoding error", err)
+				if err == nil || errors.Is(err, wire.ErrNewerFormat) || !errors.Is(err, wire.ErrNotALedger) {
+					t.Fatalf("err = %v, want ErrNotALedger", err)
 				}
 			case err != nil:
 				t.Fatal(err)
