@@ -34,6 +34,13 @@
 // for the claim that holds the fire (same job, at and ClaimID); any other
 // is ErrFenced.
 //
+// A job's stored claim more than MaxAhead (a day) after a new claim of the
+// job, its fire and its claiming clock (a hand edit, a replica whose clock
+// ran ahead) is not trusted: rule 2 would take every fire before it for
+// handled. The first claim of a fire after the job's newest trusted
+// instant sets it aside, takes its place (ClaimResult.SetAside; the Ledger
+// logs an error), and the job goes on.
+//
 // # Size
 //
 // A State grows with its jobs only: each job keeps one claim and at most
@@ -139,6 +146,11 @@ type ClaimResult struct {
 	Err        error // nil, ErrFenced, ErrHandled, or an ErrUnavailable/ErrTooLarge/... of the write
 	Rerun      bool  // the fire was claimed by a term that never completed it
 	ScopeReset bool  // the fence was in another scope and was reset
+	// SetAside is the job's stored claim that this claim replaced because
+	// it lay more than MaxAhead after the claiming clock (a hand edit, a
+	// replica whose clock ran ahead): treated as corrupt, not as a fire
+	// handled. nil when none was.
+	SetAside *Claim
 }
 
 // Ledger records claims and completions. Implementations are safe for

@@ -15,6 +15,19 @@ import (
 // name or a fire time, for instance. Nothing of it is recorded.
 var ErrInvalid = errors.New("ledger: invalid request")
 
+// MaxAhead bounds how far a job's stored claim may lie after a new claim
+// of the job (after both its fire and its Claimed time, the claiming
+// replica's clock). A stored claim further ahead (a hand edit, or a
+// replica whose clock ran ahead of the fleet's) is not trusted: it would
+// make every fire before it look handled, and stall the job until then.
+// The next claim of a fire after the job's newest trusted instant sets it
+// aside (ClaimResult.SetAside, which the Ledger logs as an error) and
+// takes its place; a fire at or before that instant is ErrHandled, as it
+// may have run. A replica whose clock is more than MaxAhead behind the
+// fleet's takes the fleet's newest claims for such claims: keep clocks in
+// step (the App warns when a claim was made later than its clock says).
+const MaxAhead = 24 * time.Hour
+
 // validate checks s as readers will (wire.Ledger.Validate): a State of a
 // newer format is a *wire.FormatError (wrapping ErrNewerFormat), one that
 // is no ledger wraps wire.ErrNotALedger.
@@ -23,7 +36,9 @@ func validate(s State) error { return wire.Ledger(s).Validate() }
 // Claim applies the fencing rule to one claim: on success it records c as
 // the job's claimed fire and raises the fence to c.Epoch; on failure
 // (ErrFenced, ErrHandled, ErrNewerFormat, ErrInvalid) s is left
-// unchanged. A claim needs a job name and a fire time (ErrInvalid). now fills
+// unchanged. A claim needs a job name and a fire time (else ErrInvalid).
+// A stored claim of the job more than MaxAhead after the claim is set
+// aside (see MaxAhead). now fills
 // c.Claimed when it is zero. Claim only changes s.
 //
 // A claim found as its own earlier write (same Job, At and ClaimID, not
@@ -56,6 +71,14 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 	if c.Job == "" || c.At.IsZero() {
 		return ClaimResult{Err: fmt.Errorf("%w: a claim needs a job name and a fire time (job %q, at %v)", ErrInvalid, c.Job, c.At)}, false
 	}
+	if c.Claimed.IsZero() {
+		c.Claimed = now
+	}
+	horizon := c.Claimed
+	if c.At.After(horizon) {
+		horizon = c.At
+	}
+	horizon = horizon.Add(MaxAhead)
 	var r ClaimResult
 	if s.Fence.Scope != c.Epoch.Scope {
 		r.ScopeReset = true
@@ -65,6 +88,23 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 	var js *JobState
 	if s.Jobs != nil {
 		js = s.Jobs[c.Job]
+	}
+	if js != nil && js.Claimed != nil && js.Claimed.At.After(horizon) {
+		// The job's newest claim is beyond what any clock of the fleet
+		// can mean: not trusted (see MaxAhead). Judge the claim by the
+		// instants that are, and replace the rest with it.
+		trusted := slices.DeleteFunc(slices.Clone(js.Recent), func(t time.Time) bool { return t.After(horizon) })
+		if len(trusted) > 0 && !c.At.After(trusted[0]) {
+			return ClaimResult{Err: ErrHandled}, false
+		}
+		s.init()
+		s.raise(c.Epoch)
+		old := *js.Claimed
+		r.SetAside = &old
+		js.Claimed = &c
+		js.Recent = trusted
+		remember(js, c.At)
+		return r, true
 	}
 	if js != nil && js.Claimed != nil {
 		last := js.Claimed
@@ -93,9 +133,6 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 			}
 			r.Rerun = true
 		}
-	}
-	if c.Claimed.IsZero() {
-		c.Claimed = now
 	}
 	s.init()
 	s.raise(c.Epoch)

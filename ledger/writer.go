@@ -302,6 +302,7 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 		changed := false
 		now := l.cfg.now()
 		var resets []reset
+		var asides []Claim
 		for _, r := range batch {
 			if r.update != nil {
 				c := s.Clone()
@@ -331,6 +332,9 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 				if res.ScopeReset {
 					resets = append(resets, reset{job: c.Job, old: prev, new: c.Epoch})
 				}
+				if res.SetAside != nil {
+					asides = append(asides, *res.SetAside)
+				}
 			}
 		}
 		if !changed {
@@ -343,6 +347,11 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 		err = l.b.Store(ctx, s, version)
 		if err == nil {
 			l.remember(s)
+			for _, c := range asides {
+				l.cfg.logger.Error("ledger: a claim far in the future was set aside as corrupt; the job's fires go on",
+					"job", c.Job, "at", c.At, "claimed", c.Claimed, "holder", c.Holder, "max_ahead", MaxAhead,
+					"fix", "none needed if this replica's clock is right (the claim came from a hand edit or a replica whose clock ran ahead: check its NTP); if this replica's clock is behind, fix it")
+			}
 			for _, r := range resets {
 				if r.old == (Epoch{}) {
 					l.cfg.logger.Info("ledger fence set by the first claim",
