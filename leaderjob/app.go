@@ -341,7 +341,16 @@ func New(name string, opts ...Option) (*App, error) {
 	if err := reg.Register(newLedgerCollector(a)); err != nil {
 		return nil, fmt.Errorf("leaderjob: %w", err)
 	}
-	a.leader.onLead = func() { a.kickControls(); a.leadershipBegan() }
+	a.leader.onLead = func() {
+		a.kickControls()
+		// Counted as work from here, so that leaderjobtest waits for the
+		// catch-up the term starts.
+		a.signals.workBegan()
+		go func() {
+			defer a.signals.workEnded()
+			a.leadershipBegan()
+		}()
+	}
 	a.source.recorded = a.leader.recording(a.source.guard)
 	a.path = a.stages()
 	a.metrics.Info(a.self, a.source.name)

@@ -22,7 +22,7 @@ type leadership struct {
 	guard   guard.Guard
 	notices *ops.Notices
 
-	onLead   func()      // called (on its own goroutine) when a term of this replica begins
+	onLead   func()      // called when a term of this replica begins; must not block
 	answered atomic.Bool // the guard has given at least one answer
 	mu       sync.Mutex
 	holder   string
@@ -72,7 +72,7 @@ func (l *leadership) record(d guard.Decision, err error) {
 	}
 	l.mu.Unlock()
 	if began && l.onLead != nil {
-		go l.onLead()
+		l.onLead()
 	}
 	if watch {
 		lost := d.Lost

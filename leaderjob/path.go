@@ -59,17 +59,27 @@ func (a *App) walk(at *attempt) {
 
 // admit refuses attempts once shutdown has begun, counting the others so
 // that shutdown can wait for them, and an attempt while the previous run of
-// the job is going.
+// the job is going. A claimed job's fire that comes while its previous run
+// goes is skipped after the claim stage has recorded it as handled (busy),
+// so that no catch-up runs it later.
 func (a *App) admit(at *attempt) *skip {
 	if !a.life.inflight.add() {
 		return skipBecause(ReasonShuttingDown, errors.New("the app is shutting down"))
 	}
 	at.onDone(a.life.inflight.done)
 	if !at.job.running.TryLock() {
-		return skipBecause(ReasonAlreadyRunning, errors.New("the previous run has not finished"))
+		if at.job.claims() && at.kind != manualFire && at.kind != catchUpFire {
+			at.busy = true
+			return nil
+		}
+		return errAlreadyRunning()
 	}
 	at.onDone(at.job.running.Unlock)
 	return nil
+}
+
+func errAlreadyRunning() *skip {
+	return skipBecause(ReasonAlreadyRunning, errors.New("the previous run has not finished"))
 }
 
 // check asks the job's guard and sets the attempt's run context: it ends
@@ -109,6 +119,13 @@ func (a *App) claimFire(at *attempt) *skip {
 	j := at.job
 	if at.kind == manualFire {
 		return nil
+	}
+	if at.busy {
+		// Recorded as handled: a fire skipped on purpose is never caught up.
+		if s := a.claim(at.run, at, at.decision); s != nil {
+			return s
+		}
+		return errAlreadyRunning()
 	}
 	if a.paused(at.run, j.name) {
 		if j.claims() {

@@ -119,7 +119,10 @@ type attempt struct {
 	// leaveOpen: the fire was claimed but not run (its term ended): no
 	// completion is written, so that the next leader runs it.
 	leaveOpen bool
-	undo      []func() // what the stages took, given back by done
+	// busy: the job's previous run was going when the attempt came; the
+	// fire is claimed (recorded as handled), then skipped.
+	busy bool
+	undo []func() // what the stages took, given back by done
 }
 
 // onDone has done call fn; done calls them in reverse order.
