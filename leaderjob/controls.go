@@ -26,7 +26,12 @@ const reasonUnknownJob = guard.Reason(wire.SkipUnknownJob)
 // ConfigMap <app>-leaderjob-control that package kube watches, written by
 // the kubectl-leaderjob plugin). The leader skips the fires of paused
 // jobs, acknowledges pauses in the ledger, and runs each run request once
-// fleet-wide.
+// fleet-wide: a request is run only within wire.RunRequestExpiry (a day)
+// of its request time, and the ledger keeps each request's record twice
+// as long (ledger.RunRetention), so a request still listed long after it
+// ran is refused as expired, never run again. The leader logs a refused
+// request once while it stays listed; the plugin removes expired requests
+// from the ConfigMap when it next writes it.
 type Controls interface {
 	// Current returns the operators' requests as they stand now.
 	Current(ctx context.Context) (wire.Control, error)
@@ -152,8 +157,16 @@ func (a *App) applyControls(ctx context.Context) {
 		a.logger.Warn("run requests: the ledger cannot be read", "error", err.Error())
 		return
 	}
+	now = a.clock.Now()
+	a.ctl.manualRuns.keepRefused(c.Runs)
 	for id, r := range c.Runs {
 		if s.Runs[id].Done() {
+			continue
+		}
+		if err := r.Check(now); err != nil {
+			if a.ctl.manualRuns.refuse(id) {
+				a.logger.Warn("run request refused, not run", "request_id", id, "job", r.Job, "by", r.By, "error", err.Error())
+			}
 			continue
 		}
 		if a.ctl.manualRuns.start(id) {
@@ -165,10 +178,37 @@ func (a *App) applyControls(ctx context.Context) {
 	}
 }
 
-// inFlight is the set of run requests this process is running.
+// inFlight is the set of run requests this process is running, and of
+// those it refused (expired: logged once while they stay listed).
 type inFlight struct {
-	mu  sync.Mutex
-	ids map[string]bool
+	mu      sync.Mutex
+	ids     map[string]bool
+	refused map[string]bool
+}
+
+// refuse reports whether id was not refused yet, and notes it.
+func (f *inFlight) refuse(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refused[id] {
+		return false
+	}
+	if f.refused == nil {
+		f.refused = map[string]bool{}
+	}
+	f.refused[id] = true
+	return true
+}
+
+// keepRefused forgets the refused requests no longer listed.
+func (f *inFlight) keepRefused(listed map[string]wire.RunRequest) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id := range f.refused {
+		if _, ok := listed[id]; !ok {
+			delete(f.refused, id)
+		}
+	}
 }
 
 func (f *inFlight) start(id string) bool {
@@ -204,15 +244,22 @@ func (a *App) requestedRun(ctx context.Context, id string, r wire.RunRequest, pa
 	wctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	err = a.fires.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
 		// A request done meanwhile (seen on a stale snapshot) is
-		// ErrHandled here, read from the stored State.
+		// ErrHandled here, read from the stored State; one that expired
+		// meanwhile is ErrExpired.
 		err := s.ClaimRun(id, run)
 		return err == nil, err
 	})
 	cancel()
-	if err != nil {
-		if !errors.Is(err, ledger.ErrHandled) {
-			a.logger.Warn("could not claim a run request", "request_id", id, "job", r.Job, "error", err.Error())
+	switch {
+	case errors.Is(err, ledger.ErrHandled):
+		return
+	case errors.Is(err, ledger.ErrExpired):
+		if a.ctl.manualRuns.refuse(id) {
+			a.logger.Warn("run request refused, not run", "request_id", id, "job", r.Job, "by", r.By, "error", err.Error())
 		}
+		return
+	case err != nil:
+		a.logger.Warn("could not claim a run request", "request_id", id, "job", r.Job, "error", err.Error())
 		return
 	}
 	a.mu.Lock()

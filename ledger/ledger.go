@@ -51,9 +51,20 @@
 // jobs; far more with short names and errors. The record of a job that is
 // no longer scheduled is kept. A Backend with a size limit refuses a
 // larger State with ErrTooLarge (see EncodedSize), which fails the claims
-// of that write. Operators' requests add at most RunsLen run records
-// (about 0.4 KiB each, 0.65 KiB with a full error: 64 take at most about
-// 42 KiB) and one pause per paused job.
+// of that write. Operators' requests add one pause per paused job, and
+// the records of the run requests made in the last RunRetention (two
+// days), at most RunsMax (about 0.4 KiB each, 0.65 KiB with a full error:
+// 128 take at most about 83 KiB).
+//
+// # Run requests
+//
+// A run request id runs at most once fleet-wide, however long operators
+// leave it listed: a request is claimed only within wire.RunRequestExpiry
+// (a day) of its request time (State.ClaimRun: ErrExpired after), and its
+// record is kept RunRetention after that time, twice as long, so that a
+// request whose record is gone has expired for any clock less than a day
+// off. Records are dropped by age, never to make room: beyond RunsMax
+// records younger than RunRetention, a new request waits (ErrTooLarge).
 //
 // # The stored document
 //

@@ -42,4 +42,9 @@
 //     wrapping [ErrNotALedger], data that is not a ledger at all: JSON
 //     null, an object without the format version, a job set to null, a
 //     claim without a fire time ([Ledger.Validate]).
+//   - A [RunRequest] carries the time it was made (At): the App runs it
+//     only within [RunRequestExpiry] of that time, and refuses it after
+//     ([RunRequest.Check], [ErrRunExpired]), so that a request id runs at
+//     most once however long it stays listed. Writers may remove expired
+//     requests.
 package wire

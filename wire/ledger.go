@@ -300,7 +300,8 @@ type Pause struct {
 
 // Run records an operator's RunRequest (by its request id): the claim of
 // the leader that took it, and how it ended. A request id is run once
-// fleet-wide.
+// fleet-wide: the record is kept twice RunRequestExpiry after Requested,
+// and the request is refused once it expired (RunRequest.Check).
 type Run struct {
 	Job       string        `json:"job"`
 	By        string        `json:"by,omitempty"`

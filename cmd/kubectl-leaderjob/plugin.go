@@ -70,7 +70,7 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	p := &plugin{out: out, errOut: errOut, now: time.Now}
 	fs.StringVarP(&p.output, "output", "o", "", "output format: json or yaml (default: a table)")
 	fs.StringVar(&p.reason, "reason", "", "pause: why the job is paused (shown by status)")
-	fs.StringVar(&p.requestID, "request-id", "", "run: the request's id; a request id runs once (default: a new id)")
+	fs.StringVar(&p.requestID, "request-id", "", "run: the request's id; a request id runs once, and expires if no leader runs it within a day (default: a new id)")
 	fs.BoolVar(&p.force, "force", false, "run: run the job even if it is paused")
 	fs.BoolVar(&p.cancelRunning, "cancel-running", false, "pause: also cancel a run of the job that is going (by default it runs to its end)")
 	fs.DurationVar(&p.timeout, "timeout", 10*time.Second, "pause, resume, run: how long to wait for the leader's answer")
@@ -384,20 +384,25 @@ func (p *plugin) run(ctx context.Context, name, job string) (int, error) {
 		return p.printRun(id, r, "already done")
 	}
 	by := p.whoAmI(ctx)
+	now := p.now()
 	err = p.updateControl(ctx, name, func(c *wire.Control) error {
 		if old, ok := c.Runs[id]; ok {
 			if old.Job != job {
 				return fmt.Errorf("request id %s is a run of job %s", id, old.Job)
 			}
+			if err := old.Check(now); err != nil {
+				return fmt.Errorf("request id %s: %w; leave --request-id out, or choose a new id", id, err)
+			}
 			return nil
 		}
-		// Forget the requests the leader answered: the ledger keeps them.
-		for rid := range c.Runs {
-			if a.state.Runs[rid].Done() {
+		// Forget the requests the leader answered (the ledger keeps them)
+		// and those it will never run (expired).
+		for rid, rr := range c.Runs {
+			if a.state.Runs[rid].Done() || rr.Check(now) != nil {
 				delete(c.Runs, rid)
 			}
 		}
-		c.Runs[id] = wire.RunRequest{Job: job, By: by, At: p.now().UTC(), Force: p.force}
+		c.Runs[id] = wire.RunRequest{Job: job, By: by, At: now.UTC(), Force: p.force}
 		return nil
 	})
 	if err != nil {
