@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // The fire ledger's promise, with three processes of the example on a real
@@ -105,19 +107,19 @@ func countFires(t *testing.T, ps []*proc, end time.Time) (lost []time.Time, doub
 // scheduled after since, and returns it.
 func dailyLeader(t *testing.T, ps []*proc, since time.Time, within time.Duration) *proc {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	var leader *proc
+	testutil.Eventually(t, within, fmt.Sprintf("a process runs daily-report after %v", since), func() bool {
 		for _, p := range ps {
 			for _, r := range p.snapshot() {
 				if r.Msg == "job run" && r.Job == "daily-report" && r.Outcome == "ran" && r.ScheduledAt.After(since) && !r.CatchUp {
-					return p
+					leader = p
+					return true
 				}
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no process ran daily-report after %v within %v", since, within)
-	return nil
+		return false
+	})
+	return leader
 }
 
 func without2(ps []*proc, q *proc) []*proc {
@@ -146,9 +148,8 @@ func TestStandbyJobsNamesTheLeadersLastRun(t *testing.T) {
 	if leader == ps[1] {
 		standby = addrs[0]
 	}
-	deadline := time.Now().Add(10 * time.Second)
 	var last string
-	for time.Now().Before(deadline) {
+	testutil.EventuallyNoError(t, 10*time.Second, "the standby's /jobs names "+leader.name+"'s recent run of daily-report", func() error {
 		resp, err := http.Get("http://" + standby + "/jobs")
 		if err == nil {
 			var body struct {
@@ -168,12 +169,11 @@ func TestStandbyJobsNamesTheLeadersLastRun(t *testing.T) {
 				if j.Name == "daily-report" && j.Completed != nil {
 					last = fmt.Sprintf("%s %s %s claims=%v", j.Completed.Holder, j.Completed.Outcome, j.Completed.At.Format(time.TimeOnly), j.Claims)
 					if j.Claims && j.Completed.Holder == leader.name && j.Completed.Outcome == "ran" && time.Since(j.Completed.At) < 5*time.Second {
-						return
+						return nil
 					}
 				}
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("the standby's /jobs never named %s's recent run of daily-report; last seen: %q", leader.name, last)
+		return fmt.Errorf("last seen: %q", last)
+	})
 }

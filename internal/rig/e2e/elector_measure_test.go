@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/sidecarclient"
 )
 
@@ -91,16 +92,14 @@ func electorHandOver(t *testing.T, crash bool, tm timings, i int) (toLead, toRun
 	c := electorCluster(t)
 	pods := []*pod{startMeasuredPod(t, c, "pod-a", tm), startMeasuredPod(t, c, "pod-b", tm)}
 	var old, next *pod
-	for deadline := time.Now().Add(tm.lease + 30*time.Second); old == nil; time.Sleep(20 * time.Millisecond) {
+	testutil.Eventually(t, tm.lease+30*time.Second, "a leader", func() bool {
 		for j, p := range pods {
 			if p.elector.answer(t) == p.name {
 				old, next = p, pods[1-j]
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no leader")
-		}
-	}
+		return old != nil
+	})
 	time.Sleep(tm.retry + time.Second) // the standby has seen a renewal
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -110,15 +109,17 @@ func electorHandOver(t *testing.T, crash bool, tm timings, i int) (toLead, toRun
 	if err != nil {
 		t.Fatal(err)
 	}
-	var once sync.Once
+	var once, openOnce sync.Once
+	opened := make(chan struct{})
 	go func() {
 		_ = sc.Watch(ctx, func(l sidecarclient.Leader, _ error) {
+			openOnce.Do(func() { close(opened) }) // the first event: the answer when the stream opened
 			if l.IsLeader {
 				once.Do(func() { led <- time.Now() })
 			}
 		})
 	}()
-	time.Sleep(100 * time.Millisecond) // the stream is open
+	testutil.Recv(t, opened, 10*time.Second, "the standby's change stream open")
 
 	var at time.Time
 	if crash {
@@ -134,19 +135,15 @@ func electorHandOver(t *testing.T, crash bool, tm timings, i int) (toLead, toRun
 	case <-time.After(tm.lease + 5*tm.retry + 5*time.Second):
 		t.Fatal("the standby's elector never named itself")
 	}
-	for deadline := time.Now().Add(5 * time.Second); toRun == 0; time.Sleep(10 * time.Millisecond) {
+	testutil.Eventually(t, 5*time.Second, "the standby's app runs", func() bool {
 		if r, ok := next.app.firstRanAfter(at); ok {
 			toRun = r.started().Sub(at)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the standby's app never ran")
-		}
-	}
+		return toRun != 0
+	})
 	for _, p := range pods {
-		_ = p.app.cmd.Process.Kill()
-		_ = p.elector.cmd.Process.Kill()
-		<-p.app.done
-		<-p.elector.done
+		p.app.kill()
+		p.elector.kill()
 	}
 	kind := "hand-off"
 	if crash {
@@ -189,8 +186,7 @@ func electorTraffic(t *testing.T, tm timings, window time.Duration) (leader, sta
 	}
 	per := func(i int) float64 { return (after[i] - before[i]) / window.Minutes() }
 	for _, e := range es {
-		_ = e.cmd.Process.Kill()
-		<-e.done
+		e.kill()
 	}
 	return per(lead), per(1 - lead)
 }

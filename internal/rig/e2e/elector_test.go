@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/leaderjob/leaderjob/internal/rig/controlplane"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 	"github.com/leaderjob/leaderjob/sidecarclient"
 )
 
@@ -60,21 +60,14 @@ func elector(t *testing.T) string {
 
 // eproc is one elector process.
 type eproc struct {
+	*process
 	name string
-	cmd  *exec.Cmd
-	done chan struct{}
 	url  string // its protocol address, http://127.0.0.1:<port>/
 	ops  string // its operations address
-
-	mu    sync.Mutex
-	lines []string
+	out  testutil.LogBuffer
 }
 
-func (e *eproc) log() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return strings.Join(e.lines, "\n")
-}
+func (e *eproc) log() string { return e.out.String() }
 
 // pod is an elector and the app that asks it.
 type pod struct {
@@ -120,7 +113,7 @@ func electorCluster(t *testing.T) cluster {
 func startElector(t *testing.T, c cluster, name string, tm timings, extra ...string) *eproc {
 	t.Helper()
 	httpAddr, opsAddr := electorAddr(t), electorAddr(t)
-	e := &eproc{name: name, done: make(chan struct{}), url: "http://" + httpAddr + "/", ops: "http://" + opsAddr}
+	e := &eproc{name: name, url: "http://" + httpAddr + "/", ops: "http://" + opsAddr}
 	args := append([]string{
 		"--election=" + c.lease,
 		"--election-namespace=" + c.namespace,
@@ -133,41 +126,17 @@ func startElector(t *testing.T, c cluster, name string, tm timings, extra ...str
 		"--retry-period=" + tm.retry.String(),
 		"--log-format=json",
 	}, extra...)
-	e.cmd = exec.Command(elector(t), args...)
-	e.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	out, err := e.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(e.done)
-		s := bufio.NewScanner(out)
-		for s.Scan() {
-			e.mu.Lock()
-			e.lines = append(e.lines, s.Text())
-			e.mu.Unlock()
-		}
-		_ = e.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = e.cmd.Process.Kill()
-		<-e.done
-		if t.Failed() {
-			t.Logf("log of elector %s:\n%s", e.name, e.log())
-		}
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(e.url); err == nil {
+	cmd := exec.Command(elector(t), args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	e.process = startProcess(t, "elector "+name, cmd, func(line string) { e.out.Write([]byte(line + "\n")) }, e.log)
+	testutil.EventuallyNoError(t, 10*time.Second, "elector "+name+" answers on "+e.url, func() error {
+		resp, err := http.Get(e.url)
+		if err == nil {
 			resp.Body.Close()
-			return e
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("elector %s does not answer on %s", name, e.url)
-		}
-	}
+		return err
+	})
+	return e
 }
 
 // answer asks the elector as a client of the original image would: GET,
@@ -187,24 +156,6 @@ func (e *eproc) answer(t *testing.T) string {
 		t.Fatalf("elector %s answered %s %q", e.name, resp.Status, body)
 	}
 	return v.Name
-}
-
-func (e *eproc) signal(t *testing.T, sig syscall.Signal) time.Time {
-	t.Helper()
-	at := time.Now()
-	if err := e.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("elector %s: %v: %v", e.name, sig, err)
-	}
-	return at
-}
-
-func (e *eproc) waitExit(t *testing.T, within time.Duration) {
-	t.Helper()
-	select {
-	case <-e.done:
-	case <-time.After(within):
-		t.Fatalf("elector %s did not exit within %v", e.name, within)
-	}
 }
 
 var electorTimings = timings{leaseDuration, renewDeadline, retryPeriod}
@@ -247,23 +198,21 @@ func reports(p *proc) []record {
 // reportLeader waits until one pod's app runs the report and returns it.
 func reportLeader(t *testing.T, pods []*pod, within time.Duration) (*pod, *pod) {
 	t.Helper()
-	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	var leaders []*pod
+	testutil.Eventually(t, within, "a single app runs "+reportJob, func() bool {
 		since := time.Now().Add(-1500 * time.Millisecond)
-		var leaders []*pod
+		leaders = nil
 		for _, p := range pods {
 			if rs := reports(p.app); len(rs) > 0 && rs[len(rs)-1].ScheduledAt.After(since) {
 				leaders = append(leaders, p)
 			}
 		}
-		if len(leaders) == 1 {
-			if leaders[0] == pods[0] {
-				return pods[0], pods[1]
-			}
-			return pods[1], pods[0]
-		}
+		return len(leaders) == 1
+	})
+	if leaders[0] == pods[0] {
+		return pods[0], pods[1]
 	}
-	t.Fatalf("no single app ran %s within %v", reportJob, within)
-	return nil, nil
+	return pods[1], pods[0]
 }
 
 // fires returns how many runs each scheduled second got across the pods,
@@ -344,16 +293,7 @@ func TestElectorSidecarHandOff(t *testing.T) {
 	old.elector.waitExit(t, 10*time.Second)
 	released := time.Now()
 
-	var first record
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if r, ok := firstReportAfter(next.app, termed); ok {
-			first = r
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s ran no %s within 5s of the hand-off", next.name, reportJob)
-		}
-	}
+	first := awaitReportAfter(t, next, termed, 5*time.Second)
 	took := first.started().Sub(termed)
 	t.Logf("hand-off %s → %s: app SIGTERM → app exited %v, → elector exited %v, → %s's first run %v (fire %s)",
 		old.name, next.name, appExited.Sub(termed).Round(time.Millisecond), released.Sub(termed).Round(time.Millisecond),
@@ -366,6 +306,19 @@ func TestElectorSidecarHandOff(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	assertFiresOnce(t, pods, 1)
+}
+
+// awaitReportAfter waits for p's first run of the report scheduled after
+// t0 and returns it.
+func awaitReportAfter(t *testing.T, p *pod, t0 time.Time, within time.Duration) record {
+	t.Helper()
+	var first record
+	testutil.Eventually(t, within, fmt.Sprintf("%s runs %s after %s", p.name, reportJob, t0.Format(time.TimeOnly)), func() bool {
+		var ok bool
+		first, ok = firstReportAfter(p.app, t0)
+		return ok
+	})
+	return first
 }
 
 func firstReportAfter(p *proc, t0 time.Time) (record, bool) {
@@ -418,16 +371,7 @@ func TestElectorCrashFailsClosed(t *testing.T) {
 	killed := old.elector.signal(t, syscall.SIGKILL)
 	old.elector.waitExit(t, 5*time.Second)
 	bound := leaseDuration + 22*retryPeriod/10 + time.Second + 200*time.Millisecond
-	var first record
-	for deadline := time.Now().Add(bound + 5*time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if r, ok := firstReportAfter(next.app, killed); ok {
-			first = r
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s ran no %s within %v of the kill", next.name, reportJob, bound+5*time.Second)
-		}
-	}
+	first := awaitReportAfter(t, next, killed, bound+5*time.Second)
 	took := first.started().Sub(killed)
 	t.Logf("elector crash %s → %s's first run: %v (bound %v)", old.name, next.name, took.Round(time.Millisecond), bound)
 	if took > bound {
@@ -538,19 +482,17 @@ func TestElectorAPIServerOutage(t *testing.T) {
 func waitAnswers(t *testing.T, es []*eproc, ok func(string) bool, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for {
-		all := true
+	var took time.Duration
+	testutil.Eventually(t, within, "the electors' answers change as expected", func() bool {
 		for _, e := range es {
-			all = all && ok(e.answer(t))
+			if !ok(e.answer(t)) {
+				return false
+			}
 		}
-		if all {
-			return time.Since(start)
-		}
-		if time.Since(start) > within {
-			t.Fatalf("the electors' answers did not change as expected within %v", within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		took = time.Since(start)
+		return true
+	})
+	return took
 }
 
 // Clusters without native sidecars: the kubelet sends SIGTERM to the app and
@@ -571,16 +513,7 @@ func TestElectorReleaseDelay(t *testing.T) {
 	old.app.waitExit(t, 10*time.Second)
 	old.elector.waitExit(t, 10*time.Second)
 	exited := time.Since(termed)
-	var first record
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if r, ok := firstReportAfter(next.app, termed); ok {
-			first = r
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s ran no %s within 5s", next.name, reportJob)
-		}
-	}
+	first := awaitReportAfter(t, next, termed, 5*time.Second)
 	took := first.started().Sub(termed)
 	t.Logf("both SIGTERMed at once: elector exited after %v, %s's first run after %v", exited.Round(time.Millisecond), next.name, took.Round(time.Millisecond))
 	if exited < 1500*time.Millisecond {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // crashBound is how soon after the leader's death a standby must run the
@@ -122,22 +124,17 @@ func TestPausedLeaderStaysQuietAfterResume(t *testing.T) {
 // returns the process and how long after t0 the run's job was called.
 func firstRunAfter(t *testing.T, ps []*proc, t0 time.Time, within time.Duration) (*proc, time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		var best *proc
-		var first record
+	var best *proc
+	var first record
+	testutil.Eventually(t, within, "a standby runs", func() bool {
 		for _, p := range ps {
 			if r, ok := p.firstRanAfter(t0); ok && (best == nil || r.started().Before(first.started())) {
 				best, first = p, r
 			}
 		}
-		if best != nil {
-			return best, first.started().Sub(t0)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no standby ran within %v", within)
-	return nil, 0
+		return best != nil
+	})
+	return best, first.started().Sub(t0)
 }
 
 // assertNoOverlap checks that runs of different processes never overlap in

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -37,6 +38,7 @@ import (
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/lease"
 	"github.com/leaderjob/leaderjob/internal/rig/controlplane"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 const manifests = "../../../examples/kubernetes/lease"
@@ -329,27 +331,29 @@ func guards(t *testing.T, cfg *rest.Config, ns, name string, n int) []*inproc {
 
 func waitLeader(t *testing.T, gs []*inproc, within time.Duration) *inproc {
 	t.Helper()
-	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	var leader *inproc
+	testutil.Eventually(t, within, "a leader", func() bool {
 		for _, g := range gs {
 			if d, err := g.g.Check(context.Background()); err == nil && d.Leader {
-				return g
+				leader = g
+				return true
 			}
 		}
-	}
-	t.Fatalf("no leader within %v", within)
-	return nil
+		return false
+	})
+	return leader
 }
 
 func waitErr(t *testing.T, g *inproc, target error, within time.Duration) error {
 	t.Helper()
 	var err error
-	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if _, err = g.g.Check(context.Background()); errors.Is(err, target) {
-			return err
+	testutil.EventuallyNoError(t, within, fmt.Sprintf("Check fails with %v", target), func() error {
+		if _, err = g.g.Check(context.Background()); !errors.Is(err, target) {
+			return fmt.Errorf("Check = %v", err)
 		}
-	}
-	t.Fatalf("Check = %v, want %v within %v", err, target, within)
-	return nil
+		return nil
+	})
+	return err
 }
 
 func without(gs []*inproc, g *inproc) []*inproc {

@@ -100,8 +100,7 @@ func handOver(t *testing.T, name string, i int, sig syscall.Signal, tm timings) 
 		}
 	}
 	for _, p := range ps {
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		p.kill()
 	}
 	t.Logf("%s %s run %d: leading after %v, first run after %v", name, tm, i+1, toLead, took)
 	return took, toLead

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 var (
@@ -213,9 +216,9 @@ func ledgerEvents(t *testing.T, c cluster, want []string, within time.Duration) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(within)
-	for {
-		reasons := map[string]int{}
+	var reasons map[string]int
+	testutil.EventuallyNoError(t, within, fmt.Sprintf("%v events on the ledger ConfigMap", want), func() error {
+		reasons = map[string]int{}
 		list, err := cs.EventsV1().Events(c.namespace).List(context.Background(),
 			metav1.ListOptions{FieldSelector: "regarding.name=monolith-leaderjob-ledger"})
 		if err == nil {
@@ -226,13 +229,10 @@ func ledgerEvents(t *testing.T, c cluster, want []string, within time.Duration) 
 				reasons[e.Reason]++
 			}
 		}
-		missing := slices.DeleteFunc(slices.Clone(want), func(r string) bool { return reasons[r] > 0 })
-		if len(missing) == 0 {
-			return reasons
+		if missing := slices.DeleteFunc(slices.Clone(want), func(r string) bool { return reasons[r] > 0 }); len(missing) > 0 {
+			return fmt.Errorf("no %v event (error %v); reasons: %v", missing, err, reasons)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %v event on the ledger ConfigMap within %v (error %v); reasons: %v", missing, within, err, reasons)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
+	return reasons
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/leaderjob/leaderjob/internal/rig/controlplane"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // Timings of the example processes: lease 3s, renew deadline 2s, retry
@@ -91,11 +92,77 @@ func (r record) ran() bool { return r.Msg == "job run" && r.Job == "heartbeat" &
 // started is when the run's job was called (after the guard answered).
 func (r record) started() time.Time { return r.ScheduledAt.Add(r.CheckTook) }
 
+// process is a command a test started: both its outputs go line by line to
+// a callback, and it is killed when the test ends. The example processes
+// (proc) and the elector processes (eproc) are processes.
+type process struct {
+	label string // names it in messages
+	cmd   *exec.Cmd
+	done  chan struct{} // closed once its output has ended and it has exited
+}
+
+// startProcess starts cmd and calls line with each line it writes. When
+// the test ends it is killed, and if the test failed, log is logged.
+func startProcess(t *testing.T, label string, cmd *exec.Cmd, line func(string), log func() string) *process {
+	t.Helper()
+	p := &process{label: label, cmd: cmd, done: make(chan struct{})}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		s := bufio.NewScanner(out)
+		s.Buffer(make([]byte, 64<<10), 1<<20)
+		for s.Scan() {
+			line(s.Text())
+		}
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", label, log())
+		}
+	})
+	return p
+}
+
+// kill kills the process, continuing it first if it is stopped, and waits
+// until it has exited.
+func (p *process) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *process) signal(t *testing.T, sig syscall.Signal) time.Time {
+	t.Helper()
+	at := time.Now()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%s: %v: %v", p.label, sig, err)
+	}
+	return at
+}
+
+// waitExit waits for the process to exit.
+func (p *process) waitExit(t *testing.T, within time.Duration) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("%s did not exit within %v", p.label, within)
+	}
+}
+
 // proc is one example process, its log parsed as it arrives.
 type proc struct {
+	*process
 	name string
-	cmd  *exec.Cmd
-	done chan struct{}
 
 	mu      sync.Mutex
 	records []record
@@ -112,9 +179,9 @@ type cluster struct {
 // startProc starts the example as pod name, with the lease guard on c.
 func startProc(t *testing.T, c cluster, name string, extraEnv ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(monolith(t))
-	p.cmd.Env = append([]string{
+	p := &proc{name: name}
+	cmd := exec.Command(monolith(t))
+	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
 		"POD_NAME=" + name,
@@ -130,31 +197,7 @@ func startProc(t *testing.T, c cluster, name string, extraEnv ...string) *proc {
 		"LEADERJOB_HTTP_ADDR=",
 		"HEARTBEAT_RATE=" + jobInterval.String(),
 	}, extraEnv...)
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Stderr = p.cmd.Stdout
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(p.done)
-		s := bufio.NewScanner(out)
-		s.Buffer(make([]byte, 64<<10), 1<<20)
-		for s.Scan() {
-			p.add(s.Text())
-		}
-		_ = p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGCONT)
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("log of %s:\n%s", p.name, p.log())
-		}
-	})
+	p.process = startProcess(t, name, cmd, p.add, p.log)
 	return p
 }
 
@@ -195,25 +238,6 @@ func (p *proc) log() string {
 	return b.String()
 }
 
-func (p *proc) signal(t *testing.T, sig syscall.Signal) time.Time {
-	t.Helper()
-	at := time.Now()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("%s: %v: %v", p.name, sig, err)
-	}
-	return at
-}
-
-// waitExit waits for the process to exit.
-func (p *proc) waitExit(t *testing.T, within time.Duration) {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(within):
-		t.Fatalf("%s did not exit within %v", p.name, within)
-	}
-}
-
 // runs returns the process's heartbeat runs that called the job.
 func (p *proc) runs() []record {
 	var out []record
@@ -239,11 +263,10 @@ func (p *proc) firstRanAfter(t0 time.Time) (record, bool) {
 // returns it, with the others.
 func leader(t *testing.T, ps []*proc, within time.Duration) (*proc, []*proc) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	for ctx.Err() == nil {
+	var leaders, others []*proc
+	testutil.Eventually(t, within, "a single process runs heartbeats", func() bool {
 		since := time.Now().Add(-3 * jobInterval)
-		var leaders, others []*proc
+		leaders, others = nil, nil
 		for _, p := range ps {
 			if _, ok := p.firstRanAfter(since); ok {
 				leaders = append(leaders, p)
@@ -251,13 +274,9 @@ func leader(t *testing.T, ps []*proc, within time.Duration) (*proc, []*proc) {
 				others = append(others, p)
 			}
 		}
-		if len(leaders) == 1 {
-			return leaders[0], others
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no single process ran heartbeats within %v", within)
-	return nil, nil
+		return len(leaders) == 1
+	})
+	return leaders[0], others
 }
 
 // newCluster creates a namespace and an admin kubeconfig for processes.

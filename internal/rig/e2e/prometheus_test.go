@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/leaderjob/leaderjob/internal/rig/testdeps"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 const rulesFile = "../../../examples/prometheus/leaderjob-rules.yaml"
@@ -78,19 +78,15 @@ scrape_configs:
 
 	// Both targets up, and exactly one leader.
 	start := time.Now()
-	deadline := start.Add(30 * time.Second)
-	for {
+	testutil.EventuallyNoError(t, 30*time.Second, "both targets up and one leader", func() error {
 		up := api.scalar(t, `count(up{job="leaderjob"} == 1)`)
 		leaders := api.scalar(t, `sum(leaderjob_is_leader)`)
-		if up == 2 && leaders == 1 {
-			t.Logf("Prometheus saw both targets up and one leader %v after it was ready", time.Since(start).Round(time.Millisecond))
-			break
+		if up != 2 || leaders != 1 {
+			return fmt.Errorf("%v targets up, sum(leaderjob_is_leader) = %v; want 2 and 1", up, leaders)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30s: %v targets up, sum(leaderjob_is_leader) = %v; want 2 and 1", up, leaders)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
+	t.Logf("Prometheus saw both targets up and one leader %v after it was ready", time.Since(start).Round(time.Millisecond))
 	// A few more scrapes and rule evaluations.
 	time.Sleep(4 * time.Second)
 	if got := api.scalar(t, `sum(leaderjob_is_leader)`); got != 1 {
@@ -170,18 +166,14 @@ scrape_configs:
 	t.Run("every rule loads, evaluates and the leader alerts are quiet", func(t *testing.T) {
 		want := ruleNames(t)
 		var got map[string]promRule
-		deadline := time.Now().Add(15 * time.Second)
-		for {
+		testutil.Until(15*time.Second, func() bool { // judged rule by rule below
 			got = api.rules(t)
 			evaluated := len(got) == len(want)
 			for _, r := range got {
 				evaluated = evaluated && r.Health == "ok" && !r.LastEvaluation.IsZero()
 			}
-			if evaluated || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+			return evaluated
+		})
 		for _, name := range want {
 			r, ok := got[name]
 			if !ok {
@@ -248,21 +240,10 @@ func freeAddr(t *testing.T) string {
 type prometheus struct {
 	cmd  *exec.Cmd
 	done chan struct{}
-	mu   sync.Mutex
-	out  bytes.Buffer
+	out  testutil.LogBuffer
 }
 
-func (p *prometheus) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *prometheus) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *prometheus) log() string { return p.out.String() }
 
 func startPrometheus(t *testing.T, bin, dir, addr string) *prometheus {
 	t.Helper()
@@ -274,7 +255,7 @@ func startPrometheus(t *testing.T, bin, dir, addr string) *prometheus {
 		"--log.level=warn",
 	)
 	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -296,21 +277,19 @@ func startPrometheus(t *testing.T, bin, dir, addr string) *prometheus {
 
 func waitReady(t *testing.T, p *prometheus, url string, within time.Duration) {
 	t.Helper()
-	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	testutil.Eventually(t, within, "prometheus ready", func() bool {
 		select {
 		case <-p.done:
 			t.Fatalf("prometheus exited: %v\n%s", p.cmd.ProcessState, p.log())
 		default:
 		}
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-	}
-	t.Fatalf("prometheus not ready within %v", within)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // promAPI calls Prometheus's HTTP API.

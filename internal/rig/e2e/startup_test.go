@@ -3,6 +3,8 @@ package e2e
 import (
 	"testing"
 	"time"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // A replica that starts alone in lease mode runs its start-up fires as the
@@ -12,20 +14,13 @@ import (
 func TestLoneReplicaRunsItsStartUpFires(t *testing.T) {
 	t.Parallel()
 	p := startProc(t, newCluster(t, "lone"), "lone-a", "HEARTBEAT_RATE=PT1H", "EXCHANGE_RATES_RATE=PT1H")
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if runs := p.runs(); len(runs) > 0 {
-			if runs[0].Holder != "lone-a" {
-				t.Fatalf("start-up heartbeat held by %q, want lone-a", runs[0].Holder)
-			}
-			for _, r := range p.snapshot() {
-				if r.Msg == "job run" && r.Outcome == "skipped" {
-					t.Errorf("a start-up fire was skipped: %s", r.raw)
-				}
-			}
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	testutil.Eventually(t, 10*time.Second, "a start-up heartbeat", func() bool { return len(p.runs()) > 0 })
+	if runs := p.runs(); runs[0].Holder != "lone-a" {
+		t.Fatalf("start-up heartbeat held by %q, want lone-a", runs[0].Holder)
 	}
-	t.Fatalf("no start-up heartbeat within 10s; log:\n%s", p.log())
+	for _, r := range p.snapshot() {
+		if r.Msg == "job run" && r.Outcome == "skipped" {
+			t.Errorf("a start-up fire was skipped: %s", r.raw)
+		}
+	}
 }
