@@ -41,30 +41,48 @@ func runFor(t *testing.T, l ledger.Ledger, d time.Duration, schedule func(*leade
 }
 
 // Fires a leader skipped as already_running (the job overran its period)
-// are handled: the next leader's catch-up does not run them.
+// are handled: the next leader's catch-up does not run them. The fire whose
+// run the leader's shutdown cut short, claimed before those, is run again
+// (the at-least-once case reaches every claim, not only the newest).
 func TestSkippedAsAlreadyRunningIsNotCaughtUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := ledger.NewLedger(ledger.NewMemory())
 		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		start := time.Now()
 		schedule := func(app *leaderjob.App) {
-			noErr(t, app.Schedule("slow", leaderjob.Cron("* * * * * *").InZone("UTC"), func(context.Context) error {
-				time.Sleep(2500 * time.Millisecond)
-				return nil
+			noErr(t, app.Schedule("slow", leaderjob.Cron("* * * * * *").InZone("UTC"), func(ctx context.Context) error {
+				select {
+				case <-time.After(2500 * time.Millisecond):
+					return nil
+				case <-ctx.Done():
+					return context.Cause(ctx)
+				}
 			}, leaderjob.WithCatchUp(leaderjob.CatchUpAll(time.Minute))))
 		}
 		skipped := map[time.Time]bool{}
-		for _, r := range runFor(t, l, 10*time.Second, schedule) {
-			if r.Reason == leaderjob.ReasonAlreadyRunning {
+		var cut time.Time
+		for _, r := range runFor(t, l, 11500*time.Millisecond, schedule) {
+			switch {
+			case r.Reason == leaderjob.ReasonAlreadyRunning:
 				skipped[r.ScheduledAt] = true
+			case r.Outcome == guard.Canceled:
+				cut = r.ScheduledAt
 			}
 		}
-		if len(skipped) < 4 {
-			t.Fatalf("%d fires skipped as already_running in 10 s, want several", len(skipped))
+		if len(skipped) < 4 || !cut.Equal(start.Add(10*time.Second)) {
+			t.Fatalf("%d fires skipped as already_running, the run cut short at +%v; want several, and +10s", len(skipped), cut.Sub(start))
 		}
+		rerun := false
 		for _, r := range runFor(t, l, 3*time.Second, schedule) {
 			if r.CatchUp && r.Outcome != guard.Skipped && skipped[r.ScheduledAt] {
-				t.Errorf("the next leader caught up the fire at %s, which was skipped as already_running", r.ScheduledAt.Format(time.TimeOnly))
+				t.Errorf("the next leader caught up the fire at +%v, which was skipped as already_running", r.ScheduledAt.Sub(start))
 			}
+			if r.CatchUp && r.Outcome == guard.Ran && r.ScheduledAt.Equal(cut) {
+				rerun = true
+			}
+		}
+		if !rerun {
+			t.Errorf("the fire at +%v, cut short by the shutdown, was not run again", cut.Sub(start))
 		}
 	})
 }

@@ -27,12 +27,19 @@
 //     itself with the same ClaimID (the claim's own earlier write, whose
 //     reply was lost), or is at itself by another ClaimID that never
 //     completed (a term that died mid-run: the claim is re-run, Rerun is
-//     true: the one at-least-once case); a fire completed already, or
-//     older than the last claimed one, is ErrHandled.
+//     true: the one at-least-once case); a fire completed already is
+//     ErrHandled;
+//  3. a fire older than the last claimed one is claimed when it is open
+//     (claimed and not completed: JobState.Open) by another ClaimID (a
+//     re-run, as in rule 2), or when no claim of it is remembered within
+//     Recent (a catch-up); otherwise it is ErrHandled.
 //
-// A successful claim raises the fence to e. A completion is recorded only
-// for the claim that holds the fire (same job, at and ClaimID); any other
-// is ErrFenced.
+// A claim that supersedes a last claim not yet completed (a run that
+// overran its period, or whose term died) keeps that claim in Open, at
+// most OpenLen of them, so that every dead claim, not only the newest, is
+// run again by the next leader. A successful claim raises the fence to e.
+// A completion is recorded only for the claim that holds the fire (same
+// job, at and ClaimID, the newest or an open one); any other is ErrFenced.
 //
 // A job's stored claim more than MaxAhead (a day) after a new claim of the
 // job, its fire and its claiming clock (a hand edit, a replica whose clock
@@ -43,8 +50,8 @@
 //
 // # Size
 //
-// A State grows with its jobs only: each job keeps one claim and at most
-// HistoryLen+2 completions (the last, the last success, the history), each
+// A State grows with its jobs only: each job keeps one claim, at most
+// OpenLen open ones, RecentLen instants and HistoryLen+2 completions (the last, the last success, the history), each
 // error cut to MaxErrorLen bytes. A job's record is about 10 KiB of JSON
 // at most with 64-byte names and full errors that JSON escapes (quotes),
 // so an object limited to 1 MiB (a ConfigMap) holds about a hundred such
@@ -137,6 +144,12 @@ const (
 	MaxErrorLen = 256
 	HistoryLen  = 10
 )
+
+// OpenLen bounds JobState.Open: the uncompleted claims older than the
+// newest that a job keeps, so that the next leader can run them again. A
+// job that overruns more often than that between completions loses the
+// oldest (counted as handled).
+const OpenLen = 16
 
 // JobState is what the ledger keeps of one job.
 //

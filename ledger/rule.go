@@ -110,14 +110,32 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 		last := js.Claimed
 		switch {
 		case c.At.Before(last.At):
+			if o, ok := js.OpenAt(c.At); ok {
+				if o.ClaimID == c.ClaimID {
+					// The claim's own earlier write.
+					changed := s.raise(c.Epoch)
+					if changed {
+						s.init()
+					}
+					return r, changed
+				}
+				// Claimed by a term that never completed it: run again.
+				s.init()
+				s.raise(c.Epoch)
+				r.Rerun = true
+				addOpen(js, c)
+				return r, true
+			}
 			if js.Handled(c.At) {
 				return ClaimResult{Err: ErrHandled}, false
 			}
 			// A fire older than the newest claim that nobody claimed: a
-			// catch-up. It is remembered, Claimed keeps the newest.
+			// catch-up. It is remembered, and open until completed;
+			// Claimed keeps the newest.
 			s.init()
 			s.raise(c.Epoch)
 			remember(js, c.At)
+			addOpen(js, c)
 			return r, true
 		case c.At.Equal(last.At):
 			if js.Completed != nil && js.Completed.At.Equal(c.At) {
@@ -140,9 +158,29 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 		js = &JobState{}
 		s.Jobs[c.Job] = js
 	}
+	if last := js.Claimed; last != nil && last.At.Before(c.At) && !completedBy(js, *last) {
+		addOpen(js, *last) // still running, or its term died: kept for the next leader
+	}
 	js.Claimed = &c
 	remember(js, c.At)
 	return r, true
+}
+
+// completedBy reports whether js's last completion is that of claim c.
+func completedBy(js *JobState, c Claim) bool {
+	d := js.Completed
+	return d != nil && d.At.Equal(c.At) && d.ClaimID == c.ClaimID
+}
+
+// addOpen puts c into Open (replacing an open claim of the same fire),
+// oldest first, keeping the newest OpenLen.
+func addOpen(js *JobState, c Claim) {
+	js.Open = slices.DeleteFunc(js.Open, func(o Claim) bool { return o.At.Equal(c.At) })
+	i, _ := slices.BinarySearchFunc(js.Open, c.At, func(o Claim, at time.Time) int { return o.At.Compare(at) })
+	js.Open = slices.Insert(js.Open, i, c)
+	if n := len(js.Open); n > OpenLen {
+		js.Open = slices.Delete(js.Open, 0, n-OpenLen)
+	}
 }
 
 // raise sets the fence to e if e is in another scope or higher; it reports
@@ -210,8 +248,19 @@ func (s *State) complete(c Completion) (bool, error) {
 		return false, ErrFenced
 	}
 	if !js.Claimed.At.Equal(c.At) || js.Claimed.ClaimID != c.ClaimID {
-		// A caught-up fire older than the newest claim: it goes into the
-		// history; Completed and Success stay with the newer fires.
+		// A fire older than the newest claim (a caught-up fire, a run
+		// that overran its period): it goes into the history; Completed
+		// and Success stay with the newer fires. An open claim is
+		// completed only by the claim that holds it.
+		if o, ok := js.OpenAt(c.At); ok {
+			if o.ClaimID != c.ClaimID {
+				return false, ErrFenced
+			}
+			js.Open = slices.DeleteFunc(js.Open, func(o Claim) bool { return o.At.Equal(c.At) })
+			c.Error = truncate(c.Error, MaxErrorLen)
+			addHistory(js, c)
+			return true, nil
+		}
 		if c.At.Before(js.Claimed.At) && claimedRecently(js, c.At) {
 			c.Error = truncate(c.Error, MaxErrorLen)
 			addHistory(js, c)

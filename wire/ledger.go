@@ -183,6 +183,15 @@ func validateJob(name string, js *JobState) error {
 			return err
 		}
 	}
+	for i := range js.Open {
+		c := &js.Open[i]
+		if err := check(fmt.Sprintf("open claim %d", i), c.Job, c.At); err != nil {
+			return err
+		}
+		if js.Claimed == nil || !c.At.Before(js.Claimed.At) {
+			return fmt.Errorf("job %q: open claim %d is not older than its claim", name, i)
+		}
+	}
 	for i, t := range js.Recent {
 		switch {
 		case t.IsZero():
@@ -259,6 +268,26 @@ type JobState struct {
 	// once, if it is not among them and not older than the oldest kept
 	// (a fire before the job's first claim was never missed).
 	Recent []time.Time `json:"recent,omitempty"`
+	// Open holds the claims older than Claimed that were not completed
+	// yet (a run that overran its period, a catch-up run), oldest first,
+	// at most ledger.OpenLen: when the term that made one ends without
+	// completing it, the next leader runs that fire again (the
+	// at-least-once case), as it does for Claimed. Releases that do not
+	// know the field ignore it.
+	Open []Claim `json:"open,omitempty"`
+}
+
+// OpenAt returns the open claim of the fire at, if any.
+func (js *JobState) OpenAt(at time.Time) (Claim, bool) {
+	if js == nil {
+		return Claim{}, false
+	}
+	for _, c := range js.Open {
+		if c.At.Equal(at) {
+			return c, true
+		}
+	}
+	return Claim{}, false
 }
 
 // Handled reports whether the fire at needs no run as far as the ledger

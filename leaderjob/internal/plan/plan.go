@@ -49,7 +49,8 @@ const maxCronSteps = 10_000
 
 // Missed lists the fires of j that js, its record in the ledger, shows as
 // missed at now, oldest first: fires due within the window that no term
-// claimed, and the newest claim if its term never completed it. A claim
+// claimed, and the claims (the newest and the open older ones) whose term
+// never completed them. A claim
 // made by term (the caller's current term) is the caller's own run, going
 // or done, and never missed. dropped counts the missed fires left out by
 // j.Max (the latest policy's older fires are given up, not dropped).
@@ -79,6 +80,14 @@ func Missed(j Job, js *wire.JobState, now time.Time, term string) (fires []time.
 		dead := js.Completed == nil || !js.Completed.At.Equal(last) || js.Completed.ClaimID != js.Claimed.ClaimID
 		if dead && js.Claimed.ClaimID != term && !last.Before(from) && !last.After(now) {
 			fires = append(fires, last) // claimed by a term that never completed it
+		}
+	}
+	if js != nil {
+		for _, o := range js.Open {
+			// Claimed by a term that never completed it.
+			if o.ClaimID != term && !o.At.Before(from) && !o.At.After(now) {
+				fires = append(fires, o.At)
+			}
 		}
 	}
 	add := func(t time.Time) {

@@ -35,6 +35,13 @@ func record(claims ...time.Duration) *wire.JobState {
 	return js
 }
 
+// withOpen adds an open claim of the fire at offset by claim id.
+func withOpen(js *wire.JobState, offset time.Duration, id string) *wire.JobState {
+	js.Open = append(js.Open, wire.Claim{Job: "j", At: at(offset), ClaimID: id})
+	js.Recent = append(js.Recent, at(offset))
+	return js
+}
+
 func offsets(ts []time.Time) []time.Duration {
 	var out []time.Duration
 	for _, t := range ts {
@@ -81,6 +88,10 @@ func TestMissed(t *testing.T) {
 			record(0, 10*s+2*ms, 20*s+4*ms, 30*s+6*ms), 35 * s, nil, 0},
 		{"fixed rate: a claim far in the future stalls nothing", Job{Kind: FixedRate, Every: time.Millisecond, Window: 3 * ms},
 			future(record(0, 1*ms)), 5 * ms, []time.Duration{2 * ms, 3 * ms, 4 * ms, 5 * ms}, 0},
+		{"cron: an open older claim whose term died is run again", Job{Kind: Cron, Next: every10s, Window: time.Minute},
+			withOpen(record(0, 20*s), 10*s, "earlier"), 25 * s, []time.Duration{10 * s}, 0},
+		{"cron: an open older claim of this term is not", Job{Kind: Cron, Next: every10s, Window: time.Minute},
+			withOpen(record(0, 20*s), 10*s, "this-term"), 25 * s, nil, 0},
 		{"fixed delay: one period after the last end", Job{Kind: FixedDelay, Every: 10 * s, Window: time.Minute}, record(0), 30 * s,
 			[]time.Duration{10 * s}, 0},
 		{"once: made by this process and not done", Job{Kind: Once, Fired: true}, open(record(0)), 30 * s, []time.Duration{30 * s}, 0},
