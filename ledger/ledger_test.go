@@ -386,7 +386,8 @@ func testLedgerContextEnded(t *testing.T) {
 
 // TestLedgerCoalesces: claims made while a write is in flight share the
 // next write. In a synctest bubble every claim is made before the first
-// write's 5ms have passed, so all but the first share the second write.
+// write's 5ms have passed: those the first write did not take share the
+// second.
 func TestLedgerCoalesces(t *testing.T) {
 	synctest.Test(t, testLedgerCoalesces)
 }
@@ -420,8 +421,8 @@ func testLedgerCoalesces(t *testing.T) {
 	}
 	stores := f.stores.Load()
 	t.Logf("%d claims, %d stores", n, stores)
-	if stores != 2 {
-		t.Errorf("%d stores for %d claims made together, want 2", stores, n)
+	if stores > 2 {
+		t.Errorf("%d stores for %d claims made together, want at most 2", stores, n)
 	}
 }
 
