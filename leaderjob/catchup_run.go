@@ -210,6 +210,7 @@ func (a *App) planOf(j *job) plan.Job {
 	switch s.kind {
 	case kindCron:
 		p.Kind = plan.Cron
+		p.Zone = s.zone
 		if expr, err := cron.Parse(s.cronExpr); err == nil {
 			p.Next = func(t time.Time) time.Time { return nextAfter(expr, t.In(s.zone)) }
 		}

@@ -27,6 +27,10 @@ type Job struct {
 	// Next is the cron schedule's first fire after a time, in the job's
 	// zone (zero when none); Kind Cron only.
 	Next func(after time.Time) time.Time
+	// Zone is the cron schedule's zone: an instant whose wall-clock time
+	// there equals the previous fire's (the repeated hour of a DST
+	// fall-back) is not a fire, as the scheduler drops it too.
+	Zone *time.Location
 	// Every is the period of FixedRate and FixedDelay.
 	Every time.Duration
 	// Window is how far back before now missed fires are run; 0 runs
@@ -104,8 +108,12 @@ func Missed(j Job, js *wire.JobState, now time.Time, term string) (fires []time.
 			break
 		}
 		n := 0
+		prev := j.previousWall(j.Next(from.Add(-time.Nanosecond)))
 		for next := j.Next(from.Add(-time.Nanosecond)); !next.IsZero() && !next.After(now) && n < maxCronSteps; next = j.Next(next) {
-			add(next)
+			if wall := j.wall(next); wall != prev {
+				add(next)
+				prev = wall
+			}
 			n++
 		}
 	case FixedRate:
@@ -129,6 +137,33 @@ func Missed(j Job, js *wire.JobState, now time.Time, term string) (fires []time.
 		return fires[len(fires)-j.Max:], len(fires) - j.Max
 	}
 	return fires, 0
+}
+
+// wall is t's wall-clock time in the job's zone.
+func (j Job) wall(t time.Time) time.Time {
+	zone := j.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	y, mo, d := t.In(zone).Date()
+	h, mi, s := t.In(zone).Clock()
+	return time.Date(y, mo, d, h, mi, s, t.Nanosecond(), time.UTC)
+}
+
+// previousWall is the wall-clock time of the fire that the schedule made
+// just before first if it was the same wall-clock time (first is then the
+// repeat of a fall-back overlap), else the zero time.
+func (j Job) previousWall(first time.Time) time.Time {
+	if first.IsZero() {
+		return time.Time{}
+	}
+	for _, back := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
+		u := first.Add(-back)
+		if j.wall(u) == j.wall(first) && j.Next(u.Add(-time.Nanosecond)).Equal(u) {
+			return j.wall(u)
+		}
+	}
+	return time.Time{}
 }
 
 // fixedRate finds a fixed-rate job's missed fires. The fleet's fires are its
