@@ -154,7 +154,11 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 				continue // its run records its own outcome; the next pass looks again
 			}
 			j.running.Unlock()
-			for _, at := range a.missed(j, s, until, term) {
+			fires, gaveUp := a.plan(j, s, until, term)
+			if !gaveUp.IsZero() && !a.giveUp(ctx, j, gaveUp, d) {
+				return // the ledger cannot be written: the next pass or leader catches up
+			}
+			for _, at := range fires {
 				if ctx.Err() != nil {
 					return
 				}
@@ -189,15 +193,47 @@ func (a *App) jobsSnapshot() []*job {
 // term is the claim id of this replica's current term: a claim made in it
 // is this term's own run (going or done), not a dead one.
 func (a *App) missed(j *job, s ledger.State, now time.Time, term string) []time.Time {
-	if !j.claims() || j.schedule.IsDisabled() {
-		return nil
-	}
-	fires, dropped := plan.Missed(a.planOf(j), s.Jobs[a.ledgerJob(j)], now, term)
-	if dropped > 0 {
-		a.logger.Warn("catch-up: too many missed fires; running the newest", slog.String("job", j.name),
-			slog.Int("missed", len(fires)+dropped), slog.Int("running", len(fires)))
-	}
+	fires, _ := a.plan(j, s, now, term)
 	return fires
+}
+
+// plan is missed, with the newest fire the catch-up cap left out (zero
+// when none), which the caller records as given up.
+func (a *App) plan(j *job, s ledger.State, now time.Time, term string) (fires []time.Time, gaveUp time.Time) {
+	if !j.claims() || j.schedule.IsDisabled() {
+		return nil, time.Time{}
+	}
+	fires, dropped, gaveUp := plan.Missed(a.planOf(j), s.Jobs[a.ledgerJob(j)], now, term)
+	if dropped > 0 {
+		a.logger.Warn("catch-up: too many missed fires; running the newest, giving up the older ones", slog.String("job", j.name),
+			slog.Int("missed", len(fires)+dropped), slog.Int("running", len(fires)), slog.Time("gave_up_through", gaveUp))
+	}
+	return fires, gaveUp
+}
+
+// giveUp records in the ledger that j's unclaimed fires at or before at
+// are not to be run (the catch-up cap), so that no later pass or leader
+// runs them. It reports whether the ledger has it.
+func (a *App) giveUp(ctx context.Context, j *job, at time.Time, d guard.Decision) bool {
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	name := a.ledgerJob(j)
+	err := a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
+		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
+			return false, ledger.ErrFenced
+		}
+		js := s.Jobs[name]
+		if js == nil || !at.After(js.GaveUp) {
+			return false, nil
+		}
+		js.GaveUp = at
+		return true, nil
+	})
+	if err != nil {
+		a.logger.Warn("catch-up: could not record the fires given up", slog.String("job", j.name), slog.String("error", err.Error()))
+		return false
+	}
+	return true
 }
 
 // planOf describes j to the planner.

@@ -106,6 +106,13 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 		remember(js, c.At)
 		return r, true
 	}
+	// Given up by a catch-up (its cap); a mark beyond any clock of the fleet
+	// (see MaxAhead) is not trusted.
+	if js != nil && js.Claimed != nil && !js.GaveUp.IsZero() && !js.GaveUp.After(horizon) && !c.At.After(js.GaveUp) && !c.At.Equal(js.Claimed.At) {
+		if _, open := js.OpenAt(c.At); !open {
+			return ClaimResult{Err: ErrHandled}, false
+		}
+	}
 	if js != nil && js.Claimed != nil {
 		last := js.Claimed
 		switch {

@@ -183,6 +183,9 @@ func validateJob(name string, js *JobState) error {
 			return err
 		}
 	}
+	if !js.GaveUp.IsZero() && js.Claimed == nil {
+		return fmt.Errorf("job %q: it has fires given up but no claim", name)
+	}
 	for i := range js.Open {
 		c := &js.Open[i]
 		if err := check(fmt.Sprintf("open claim %d", i), c.Job, c.At); err != nil {
@@ -275,6 +278,10 @@ type JobState struct {
 	// at-least-once case), as it does for Claimed. Releases that do not
 	// know the field ignore it.
 	Open []Claim `json:"open,omitempty"`
+	// GaveUp: fires at or before it that no term claimed are not to be run:
+	// a catch-up gave them up (its cap of missed fires). Open claims are
+	// still run again.
+	GaveUp time.Time `json:"gave_up,omitzero"`
 }
 
 // OpenAt returns the open claim of the fire at, if any.
@@ -291,11 +298,15 @@ func (js *JobState) OpenAt(at time.Time) (Claim, bool) {
 }
 
 // Handled reports whether the fire at needs no run as far as the ledger
-// tells: it was claimed (the last claim, or one of Recent), or it is older
-// than what the ledger remembers. A job with no claim has handled nothing.
+// tells: it was claimed (the last claim, or one of Recent), a catch-up gave
+// it up (at or before GaveUp, and not open), or it is older than what the
+// ledger remembers. A job with no claim has handled nothing.
 func (js *JobState) Handled(at time.Time) bool {
 	if js == nil || js.Claimed == nil {
 		return false
+	}
+	if _, open := js.OpenAt(at); !open && !at.After(js.GaveUp) && !js.GaveUp.IsZero() {
+		return true
 	}
 	if !at.Before(js.Claimed.At) {
 		return at.Equal(js.Claimed.At)

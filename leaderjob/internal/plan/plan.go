@@ -57,24 +57,26 @@ const maxCronSteps = 10_000
 // never completed them. A claim
 // made by term (the caller's current term) is the caller's own run, going
 // or done, and never missed. dropped counts the missed fires left out by
-// j.Max (the latest policy's older fires are given up, not dropped).
+// j.Max, and gaveUp is the newest of them: the caller records it
+// (JobState.GaveUp) so that no later plan runs them either. The latest
+// policy's older fires are given up, not dropped.
 //
 // Nothing is known to be missed before the fleet's first claim of the job.
 // Claims after now (a clock behind the fleet's, or a hand edit) bound
 // nothing: every walk stops at now.
-func Missed(j Job, js *wire.JobState, now time.Time, term string) (fires []time.Time, dropped int) {
+func Missed(j Job, js *wire.JobState, now time.Time, term string) (fires []time.Time, dropped int, gaveUp time.Time) {
 	if j.Kind == Once {
 		// Only a one-shot fire this process has made (and skipped, as a
 		// standby) or whose run died.
 		done := js != nil && js.Completed != nil && js.Claimed != nil && js.Completed.ClaimID == js.Claimed.ClaimID
 		ours := js != nil && js.Claimed != nil && js.Claimed.ClaimID == term
 		if !done && !ours && j.Fired {
-			return []time.Time{now}, 0
+			return []time.Time{now}, 0, time.Time{}
 		}
-		return nil, 0
+		return nil, 0, time.Time{}
 	}
 	if j.Window <= 0 {
-		return nil, 0
+		return nil, 0, time.Time{}
 	}
 	from := now.Add(-j.Window)
 	latest := j.Latest || j.Kind == FixedDelay
@@ -130,13 +132,14 @@ func Missed(j Job, js *wire.JobState, now time.Time, term string) (fires []time.
 	fires = slices.CompactFunc(fires, time.Time.Equal)
 	switch {
 	case len(fires) == 0:
-		return nil, 0
+		return nil, 0, time.Time{}
 	case latest:
-		return fires[len(fires)-1:], 0
+		return fires[len(fires)-1:], 0, time.Time{}
 	case j.Max > 0 && len(fires) > j.Max:
-		return fires[len(fires)-j.Max:], len(fires) - j.Max
+		cut := len(fires) - j.Max
+		return fires[cut:], cut, fires[cut-1]
 	}
-	return fires, 0
+	return fires, 0, time.Time{}
 }
 
 // wall is t's wall-clock time in the job's zone.

@@ -100,7 +100,7 @@ func TestMissed(t *testing.T) {
 		{"once: this term's own run", Job{Kind: Once, Fired: true}, ours(record(0)), 30 * s, nil, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, dropped := Missed(tc.job, tc.js, at(tc.now), "this-term")
+			got, dropped, _ := Missed(tc.job, tc.js, at(tc.now), "this-term")
 			if !slices.Equal(offsets(got), tc.want) || dropped != tc.wantDropped {
 				t.Errorf("Missed = %v (dropped %d), want %v (dropped %d)", offsets(got), dropped, tc.want, tc.wantDropped)
 			}
@@ -115,7 +115,7 @@ func TestMissedIsBounded(t *testing.T) {
 	j := Job{Kind: Cron, Next: perSecond, Window: 24 * time.Hour, Max: 100}
 	steps := 0
 	j.Next = func(after time.Time) time.Time { steps++; return perSecond(after) }
-	got, dropped := Missed(j, record(0), at(365*24*time.Hour), "t")
+	got, dropped, _ := Missed(j, record(0), at(365*24*time.Hour), "t")
 	if len(got) != 100 || dropped == 0 || steps > maxCronSteps+5 {
 		t.Errorf("%d fires, %d dropped, %d steps; want 100, some dropped, at most %d steps", len(got), dropped, steps, maxCronSteps+5)
 	}
@@ -145,11 +145,11 @@ func TestMissedFallBack(t *testing.T) {
 		Completed: &wire.Completion{Job: "j", At: first.Add(-24 * time.Hour), ClaimID: "old", Outcome: "ran"},
 		Recent:    []time.Time{first.Add(-24 * time.Hour)}}
 	now := first.Add(90 * time.Minute) // 02:00 CET, after both 02:30s
-	if got, _ := Missed(j, js, now, "t"); len(got) != 1 || !got[0].Equal(first) {
+	if got, _, _ := Missed(j, js, now, "t"); len(got) != 1 || !got[0].Equal(first) {
 		t.Errorf("window over both: missed %v, want only the first 02:30 (%v)", got, first)
 	}
 	j.Window = 40 * time.Minute // starts between the two
-	if got, _ := Missed(j, js, now, "t"); len(got) != 0 {
+	if got, _, _ := Missed(j, js, now, "t"); len(got) != 0 {
 		t.Errorf("window between them: missed %v, want none (the scheduler ran the first)", got)
 	}
 }
