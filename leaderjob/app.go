@@ -117,6 +117,7 @@ type catchUpRuns struct {
 	running   sync.Mutex  // one catch-up at a time
 	rephasing sync.Mutex  // one re-phase at a time
 	again     atomic.Bool // a term began while a catch-up ran
+	outage    atomic.Bool // a claim failed: the ledger could not be written
 }
 
 // controlState is what the control loop keeps.
@@ -343,13 +344,7 @@ func New(name string, opts ...Option) (*App, error) {
 	}
 	a.leader.onLead = func() {
 		a.kickControls()
-		// Counted as work from here, so that leaderjobtest waits for the
-		// catch-up the term starts.
-		a.signals.workBegan()
-		go func() {
-			defer a.signals.workEnded()
-			a.leadershipBegan()
-		}()
+		a.startCatchUp()
 	}
 	a.source.recorded = a.leader.recording(a.source.guard)
 	a.path = a.stages()

@@ -97,6 +97,24 @@ func (a *App) notDue(ctx context.Context, at *attempt) *skip {
 	return nil
 }
 
+// startCatchUp runs leadershipBegan on a goroutine of its own, counted as
+// work from the call on, so that leaderjobtest waits for it.
+func (a *App) startCatchUp() {
+	a.signals.workBegan()
+	go func() {
+		defer a.signals.workEnded()
+		a.leadershipBegan()
+	}()
+}
+
+// catchUpAfterOutage catches up, without a leader change, the fires skipped
+// while the ledger could not be written (ledger_unavailable): the first
+// claim that succeeds after a failed one starts it.
+func (a *App) catchUpAfterOutage() {
+	a.logger.Info("the ledger can be written again: catching up the fires skipped meanwhile")
+	a.startCatchUp()
+}
+
 // leadershipBegan starts a catch-up once the scheduler runs; a term that
 // begins while one is going makes it go round once more. Shutdown waits
 // for it as for a run.

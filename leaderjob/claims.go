@@ -100,6 +100,9 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	if err == nil && len(results) == 1 {
 		err = results[0].Err
 		if err == nil {
+			if at.kind != catchUpFire && a.catchUps.outage.CompareAndSwap(true, false) {
+				at.ledgerBack = true // caught up once this attempt has let go of the job
+			}
 			at.claimID = c.ClaimID
 			if results[0].Rerun {
 				at.info.CatchUp, at.rerun = true, true
@@ -117,6 +120,7 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 		return skipBecause(ReasonHandled, fmt.Errorf("claim of %s: %w", c.Key, err))
 	default:
 		a.metrics.LedgerError("claim")
+		a.catchUps.outage.Store(true)
 		return skipBecause(ReasonLedgerUnavailable, fmt.Errorf("claim of %s: %w", c.Key, err))
 	}
 }

@@ -89,6 +89,9 @@ func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time, kind f
 // runAttempt sends at along the path (walk) and reports its Result.
 func (a *App) runAttempt(ctx context.Context, j *job, at *attempt) Result {
 	a.walk(at)
+	if at.ledgerBack {
+		a.catchUpAfterOutage()
+	}
 	at.res.Job, at.res.RunID, at.res.ScheduledAt = j.name, at.info.RunID, at.info.ScheduledAt
 	at.res.Key, at.res.CatchUp = at.info.Key, at.info.CatchUp
 	a.report(ctx, at.res)
@@ -122,7 +125,10 @@ type attempt struct {
 	// busy: the job's previous run was going when the attempt came; the
 	// fire is claimed (recorded as handled), then skipped.
 	busy bool
-	undo []func() // what the stages took, given back by done
+	// ledgerBack: the attempt's claim was the first to succeed after one
+	// failed (the ledger is back): a catch-up follows it.
+	ledgerBack bool
+	undo       []func() // what the stages took, given back by done
 }
 
 // onDone has done call fn; done calls them in reverse order.
