@@ -278,6 +278,30 @@ func (a *App) planOf(j *job) plan.Job {
 	return p
 }
 
+// fleetSlot is the slot of the fleet's grid that a claimed fixed-rate
+// job's fire at t belongs to: the grid through the job's last claimed fire
+// in the ledger, t rounded to the nearest period. Its key and claim then
+// name a period the whole fleet agrees on, whatever each replica's drift
+// or clock offset (a replica whose clock is behind claims periods the
+// fleet ran, and is refused as handled). Other kinds, a job the ledger has
+// no claim of yet, or a ledger that cannot be read keep t.
+func (a *App) fleetSlot(j *job, t time.Time) time.Time {
+	if j.schedule.kind != kindFixedRate || j.schedule.every <= 0 {
+		return t
+	}
+	ctx, cancel := context.WithTimeout(a.life.base, claimTimeout)
+	defer cancel()
+	s, err := a.fires.ledger.Snapshot(ctx)
+	if err != nil {
+		return t
+	}
+	js := s.Jobs[a.ledgerJob(j)]
+	if js == nil || js.Claimed == nil {
+		return t
+	}
+	return plan.Slot(js.Claimed.At, j.schedule.every, t)
+}
+
 // rephase moves the next fire of each claimed fixed-rate job onto the
 // fleet's rhythm: the grid through the last fire claimed in the ledger, so
 // that a new leader continues the previous leader's period instead of

@@ -70,6 +70,7 @@ func (a *App) fire(j *job) {
 	at := j.scheduledAt(a.clock.Now())
 	if j.claims() {
 		defer j.turns.scheduled(a.life.base)()
+		at = a.fleetSlot(j, at)
 	}
 	kind := scheduledFire
 	if j.fired.CompareAndSwap(false, true) && (j.schedule.kind == kindFixedRate || j.schedule.kind == kindFixedDelay) {

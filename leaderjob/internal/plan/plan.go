@@ -195,6 +195,18 @@ func fixedRate(every time.Duration, last time.Time, recent []time.Time, from, no
 	}
 }
 
+// Slot is the instant of the grid anchor + k·every nearest to t.
+func Slot(anchor time.Time, every time.Duration, t time.Time) time.Time {
+	d := t.Sub(anchor)
+	k := d / every
+	if r := d - k*every; r > every/2 {
+		k++
+	} else if r < -every/2 {
+		k--
+	}
+	return anchor.Add(k * every)
+}
+
 // stepTo returns the first of t, t+every, t+2·every, ... not before from.
 func stepTo(t, from time.Time, every time.Duration) time.Time {
 	if !t.Before(from) {

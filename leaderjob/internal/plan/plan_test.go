@@ -153,3 +153,14 @@ func TestMissedFallBack(t *testing.T) {
 		t.Errorf("window between them: missed %v, want none (the scheduler ran the first)", got)
 	}
 }
+
+func TestSlot(t *testing.T) {
+	const s = time.Second
+	for _, tc := range []struct{ t, want time.Duration }{
+		{0, 0}, {4 * s, 0}, {6 * s, 10 * s}, {10*s + 3*time.Millisecond, 10 * s}, {-4 * s, 0}, {-6 * s, -10 * s}, {125 * s, 120 * s},
+	} {
+		if got := Slot(t0, 10*s, at(tc.t)); !got.Equal(at(tc.want)) {
+			t.Errorf("Slot(+%v) = +%v, want +%v", tc.t, got.Sub(t0), tc.want)
+		}
+	}
+}
