@@ -158,12 +158,13 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 			a.logger.Warn("catch-up: cannot read the ledger", slog.String("error", err.Error()))
 			return
 		}
-		if pass == 0 {
-			a.checkClock(s, until)
-		}
 		d, err := a.leader.probe(ctx)
 		if err != nil || !d.Leader {
 			return // no longer the leader: the next one catches up
+		}
+		if pass == 0 {
+			a.checkClock(s, until)
+			a.pruneIdle(ctx, d)
 		}
 		term := a.fires.terms.id(a.runSeq.prefixOf(), d)
 		ran := 0

@@ -100,6 +100,9 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	if err == nil && len(results) == 1 {
 		err = results[0].Err
 		if err == nil {
+			if j.schedule.kind == kindOnce {
+				a.pruneReleases(ctx, j)
+			}
 			if at.kind != catchUpFire && a.catchUps.outage.CompareAndSwap(true, false) {
 				at.ledgerBack = true // caught up once this attempt has let go of the job
 			}
@@ -150,5 +153,40 @@ func (a *App) complete(at *attempt) {
 		a.metrics.LedgerError("complete")
 		a.logger.Warn("could not record the end of a run in the ledger", "job", at.job.name,
 			"key", at.info.Key, "error", err.Error())
+	}
+}
+
+// pruneReleases keeps the ledger's records of the newest
+// ledger.ReleasesKept releases of one-shot job j (one per release), so that
+// the ledger does not grow with every deploy.
+func (a *App) pruneReleases(ctx context.Context, j *job) {
+	err := a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
+		return s.PruneReleases(j.name), nil
+	})
+	if err != nil {
+		a.logger.Warn("could not drop the records of old releases from the ledger", "job", j.name, "error", err.Error())
+	}
+}
+
+// pruneIdle drops from the ledger the records of jobs this App does not
+// schedule that have been idle for ledger.IdleGrace, once per term.
+func (a *App) pruneIdle(ctx context.Context, d guard.Decision) {
+	a.mu.Lock()
+	names := make(map[string]bool, len(a.jobs))
+	for name := range a.jobs {
+		names[name] = true
+	}
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	now := a.clock.Now()
+	err := a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
+		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
+			return false, ledger.ErrFenced
+		}
+		return s.PruneIdle(func(job string) bool { return names[job] }, now), nil
+	})
+	if err != nil {
+		a.logger.Warn("could not drop the records of jobs no longer scheduled from the ledger", "error", err.Error())
 	}
 }
