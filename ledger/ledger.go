@@ -50,18 +50,19 @@
 //
 // # Size
 //
-// A State grows with its jobs only: each job keeps one claim, at most
-// OpenLen open ones, RecentLen instants and HistoryLen+2 completions (the last, the last success, the history), each
-// error cut to MaxErrorLen bytes. A job's record is about 10 KiB of JSON
-// at most with 64-byte names and full errors that JSON escapes (quotes),
-// so an object limited to 1 MiB (a ConfigMap) holds about a hundred such
-// jobs; far more with short names and errors. The record of a job that is
-// no longer scheduled is kept. A Backend with a size limit refuses a
+// A job's record is bounded, whatever its history: one claim, at most
+// OpenLen open claims, RecentLen recent instants, a GaveUp watermark and
+// HistoryLen+2 completions (the last, the last success, the history), each
+// error cut to MaxErrorLen bytes. A one-shot job keeps the records of its
+// newest ReleasesKept releases (State.PruneReleases), and the record of a
+// job the App no longer schedules goes after IdleGrace idle
+// (State.PruneIdle): the State grows with the jobs an app schedules, not
+// with time or releases. How large that is, measured, is in the
+// repository's docs/measured.md. A Backend with a size limit refuses a
 // larger State with ErrTooLarge (see EncodedSize), which fails the claims
 // of that write. Operators' requests add one pause per paused job, and
 // the records of the run requests made in the last RunRetention (two
-// days), at most RunsMax (about 0.4 KiB each, 0.65 KiB with a full error:
-// 128 take at most about 83 KiB).
+// days), at most RunsMax.
 //
 // # Run requests
 //

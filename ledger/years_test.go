@@ -112,3 +112,34 @@ func TestPruneIdle(t *testing.T) {
 		}
 	}
 }
+
+// The largest record one job can have: 64-byte names, ids and holders,
+// full error excerpts that JSON escapes, a full history, RecentLen recent
+// instants and OpenLen open claims. Stated in docs/measured.md.
+func TestWorstJobRecord(t *testing.T) {
+	var s State
+	long := func(c string, n int) string { return strings.Repeat(c, n) }
+	job := long("j", 64)
+	for i := range RecentLen + OpenLen {
+		c := Claim{Job: job, At: t0.Add(time.Duration(i) * time.Minute), Key: long("k", 100), Epoch: Epoch{Scope: long("u", 36), N: 1 << 40},
+			ClaimID: long("c", 64), Holder: long("h", 63), Claimed: t0}
+		if r := s.Claim(c, t0); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if i < RecentLen { // the newest OpenLen stay open
+			if err := s.Complete(Completion{Job: job, At: c.At, ClaimID: c.ClaimID, Holder: c.Holder,
+				Outcome: "panicked", Duration: time.Hour, Error: long(`"`, 1000), Ended: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	js := s.Jobs[job]
+	if len(js.Open) != OpenLen-1 || len(js.Recent) != RecentLen || len(js.History) != HistoryLen {
+		t.Fatalf("open %d, recent %d, history %d: not the worst case", len(js.Open), len(js.Recent), len(js.History))
+	}
+	n := size(t, s)
+	t.Logf("the largest job record: %d bytes", n)
+	if n > 24<<10 {
+		t.Errorf("a job's record is %d bytes, over the stated 24 KiB", n)
+	}
+}
