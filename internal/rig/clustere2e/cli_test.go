@@ -2,7 +2,6 @@ package clustere2e
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/leaderjob/leaderjob/internal/rig/cluster"
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // make cluster as a person runs it, as a process (it runs first, before
@@ -35,7 +35,7 @@ func TestMakeCluster(t *testing.T) {
 
 	cmd := exec.Command(bin)
 	cmd.Dir, cmd.Env = repoRoot, env
-	var stderr bytes.Buffer
+	var stderr testutil.LogBuffer // read while exec still copies into it
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -91,7 +91,7 @@ func TestMakeCluster(t *testing.T) {
 	// The README's next steps: the local overlay as it is, a leader.
 	kubectl("apply", "-k", "examples/kubernetes/local/lease")
 	kubectl("-n", "leaderjob-lease", "rollout", "status", "deploy/monolith", "--timeout=3m")
-	waitFor(t, "a holder of the Lease", 30*time.Second, func() bool {
+	testutil.Eventually(t, 30*time.Second, "a holder of the Lease", func() bool {
 		return kubectl("-n", "leaderjob-lease", "get", "lease", "monolith", "-o", "jsonpath={.spec.holderIdentity}", "--ignore-not-found") != ""
 	})
 
@@ -120,11 +120,8 @@ func TestMakeCluster(t *testing.T) {
 	}
 	// A network namespace (and the veths in it) is destroyed by the
 	// kernel a little after its last user is gone: give it a few seconds.
-	after := hostState(t)
-	for deadline := time.Now().Add(10 * time.Second); after != before && time.Now().Before(deadline); after = hostState(t) {
-		time.Sleep(200 * time.Millisecond)
-	}
-	if after != before {
+	var after string
+	if !testutil.Until(10*time.Second, func() bool { after = hostState(t); return after == before }) {
 		t.Errorf("the machine before the cluster: %s; after it stopped: %s", before, after)
 	}
 	exited <- nil // for the cleanup

@@ -15,6 +15,8 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // fireJob is the job the tests count: the example's daily report, moved
@@ -219,7 +221,7 @@ func rollouts(t *testing.T, ns string, l *logs, leases *holders, lossAllowed boo
 		began := time.Now()
 		kubectl(t, "-n", ns, "rollout", "restart", "deploy/monolith")
 		kubectl(t, "-n", ns, "rollout", "status", "deploy/monolith", "--timeout=5m")
-		waitFor(t, "the old pods to be gone", 60*time.Second, func() bool { return len(podsOf(t, ns)) == 3 })
+		testutil.Eventually(t, 60*time.Second, "the old pods to be gone", func() bool { return len(podsOf(t, ns)) == 3 })
 		time.Sleep(3 * time.Second)
 		ended := time.Now()
 		r := l.count(began, ended.Add(-time.Second))
@@ -241,9 +243,8 @@ func rollouts(t *testing.T, ns string, l *logs, leases *holders, lossAllowed boo
 // run of a later fire (at most 10 s): the records of the fires counted have
 // arrived, so a late line is not taken for a lost fire.
 func (l *logs) count(from, to time.Time) tally {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && len(l.find(func(r record) bool { return r.ran(fireJob) && r.ScheduledAt.After(to) })) == 0 {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Until(10*time.Second, func() bool {
+		return len(l.find(func(r record) bool { return r.ran(fireJob) && r.ScheduledAt.After(to) })) > 0
+	})
 	return count(l.snapshot(), from, to)
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // The lease example, 3 replicas, on a real node: Pod Security "restricted"
@@ -31,7 +33,7 @@ func TestLeaseExample(t *testing.T) {
 	if out := kubectl(t, "-n", ns, "get", "pdb", "monolith", "-o", "jsonpath={.spec.maxUnavailable}"); out != "1" {
 		t.Errorf("PodDisruptionBudget monolith: maxUnavailable %q, want 1", out)
 	}
-	waitFor(t, "a pod to hold the Lease", 30*time.Second, func() bool { return leases.current() != "" })
+	testutil.Eventually(t, 30*time.Second, "a pod to hold the Lease", func() bool { return leases.current() != "" })
 	pods := runningPods(t, ns)
 	if len(pods) != 3 || !slices.Contains(pods, leases.current()) {
 		t.Fatalf("Lease held by %q; running pods %v (POD_NAME comes from the downward API)", leases.current(), pods)
@@ -56,9 +58,9 @@ func TestLeaseExample(t *testing.T) {
 	leader := leases.current()
 	began := time.Now()
 	kubectl(t, "-n", ns, "delete", "pod", leader, "--wait=false")
-	waitFor(t, "a new holder", 30*time.Second, func() bool { h := leases.current(); return h != "" && h != leader })
+	testutil.Eventually(t, 30*time.Second, "a new holder", func() bool { h := leases.current(); return h != "" && h != leader })
 	next := leases.current()
-	waitFor(t, "the new holder's first run", 10*time.Second, func() bool {
+	testutil.Eventually(t, 10*time.Second, "the new holder's first run", func() bool {
 		return len(l.find(func(r record) bool { return r.ran(fireJob) && r.Pod == next })) > 0
 	})
 	time.Sleep(3 * time.Second)
@@ -76,9 +78,9 @@ func TestLeaseExample(t *testing.T) {
 	leader = leases.current()
 	began = time.Now()
 	kubectl(t, "-n", ns, "delete", "pod", leader, "--grace-period=0", "--force")
-	waitFor(t, "a new holder", 30*time.Second, func() bool { h := leases.current(); return h != "" && h != leader })
+	testutil.Eventually(t, 30*time.Second, "a new holder", func() bool { h := leases.current(); return h != "" && h != leader })
 	next = leases.current()
-	waitFor(t, "the new holder's first run", 30*time.Second, func() bool {
+	testutil.Eventually(t, 30*time.Second, "the new holder's first run", func() bool {
 		return len(l.find(func(r record) bool { return r.ran(fireJob) && r.Pod == next })) > 0
 	})
 	time.Sleep(3 * time.Second)

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
 // The sidecar example, 3 replicas, with leaderjob-elector as a native
@@ -21,7 +23,7 @@ func TestSidecarExample(t *testing.T) {
 	if out := kubectl(t, "-n", ns, "get", "pdb", "monolith", "-o", "jsonpath={.spec.maxUnavailable}"); out != "1" {
 		t.Errorf("PodDisruptionBudget monolith: maxUnavailable %q, want 1", out)
 	}
-	waitFor(t, "an elector to hold the Lease", 30*time.Second, func() bool { return leases.current() != "" })
+	testutil.Eventually(t, 30*time.Second, "an elector to hold the Lease", func() bool { return leases.current() != "" })
 	if pods := runningPods(t, ns); len(pods) != 3 || !slices.Contains(pods, leases.current()) {
 		t.Fatalf("Lease held by %q; running pods %v", leases.current(), pods)
 	}
