@@ -169,10 +169,13 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 		term := a.fires.terms.id(a.runSeq.prefixOf(), d)
 		ran := 0
 		for _, j := range a.jobsSnapshot() {
-			if !j.running.TryLock() {
-				continue // its run records its own outcome; the next pass looks again
+			if j.turns.busy() {
+				// A scheduled fire of the job is waiting or running: it
+				// records its own outcome (a look at j.running instead
+				// would hold it a moment, and skip that fire as
+				// already_running); the next pass looks again.
+				continue
 			}
-			j.running.Unlock()
 			fires, gaveUp := a.plan(j, s, until, term)
 			if !gaveUp.IsZero() && !a.giveUp(ctx, j, gaveUp, d) {
 				return // the ledger cannot be written: the next pass or leader catches up

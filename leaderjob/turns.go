@@ -64,6 +64,13 @@ func (t *turns) catchUp(ctx context.Context) (done func(), ok bool) {
 	}, true
 }
 
+// busy reports whether a scheduled fire of the job is waiting or running.
+func (t *turns) busy() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pending > 0
+}
+
 // waitLocked waits, with t.mu released, for the next change or the end of
 // ctx; it reports whether ctx is still going.
 func (t *turns) waitLocked(ctx context.Context) bool {
