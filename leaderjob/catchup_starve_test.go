@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
-	"github.com/leaderjob/leaderjob/guard/guardtest"
 	"github.com/leaderjob/leaderjob/leaderjob"
-	"github.com/leaderjob/leaderjob/leaderjob/leaderjobtest"
 	"github.com/leaderjob/leaderjob/ledger"
 )
 
@@ -22,8 +20,7 @@ import (
 // catch-up, up to 30 s).
 func TestCatchUpHoldsNoScheduledFire(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
+		ctx := context.Background()
 		l := ledger.NewLedger(ledger.NewMemory())
 		start := time.Now().Truncate(time.Second).Add(time.Second)
 		time.Sleep(time.Until(start))
@@ -39,7 +36,6 @@ func TestCatchUpHoldsNoScheduledFire(t *testing.T) {
 
 		var mu sync.Mutex
 		lag := map[string]time.Duration{} // the largest lag of a scheduled fire, by job
-		var results []leaderjob.Result
 		record := func(ctx context.Context) {
 			info, _ := leaderjob.RunInfoFrom(ctx)
 			if info.CatchUp {
@@ -49,29 +45,18 @@ func TestCatchUpHoldsNoScheduledFire(t *testing.T) {
 			lag[info.Job] = max(lag[info.Job], time.Since(info.ScheduledAt))
 			mu.Unlock()
 		}
-		app, err := leaderjob.New("starve",
-			leaderjob.WithGuard(guardtest.Leader()), leaderjob.WithLedger(l),
-			leaderjob.WithEnv(func(string) (string, bool) { return "", false }),
-			leaderjob.WithLogger(leaderjobtest.Logger(t)), leaderjob.WithHTTPAddr(""), leaderjob.WithoutSignals(),
-			leaderjob.WithResultHook(func(r leaderjob.Result) { mu.Lock(); results = append(results, r); mu.Unlock() }))
-		if err != nil {
-			t.Fatal(err)
-		}
 		everySecond := leaderjob.Cron("* * * * * *").InZone("UTC")
-		noErr(t, app.Schedule("busy", everySecond, func(ctx context.Context) error {
-			record(ctx)
-			time.Sleep(400 * time.Millisecond)
-			return nil
-		}, leaderjob.WithCatchUp(leaderjob.CatchUpAll(time.Minute))))
-		noErr(t, app.Schedule("other", everySecond, func(ctx context.Context) error {
-			record(ctx)
-			return nil
-		}, leaderjob.WithClaim()))
-		done := make(chan error)
-		go func() { done <- app.Run(ctx) }()
-		time.Sleep(20 * time.Second)
-		cancel()
-		noErr(t, <-done)
+		results := runFor(t, l, 20*time.Second, func(app *leaderjob.App) {
+			noErr(t, app.Schedule("busy", everySecond, func(ctx context.Context) error {
+				record(ctx)
+				time.Sleep(400 * time.Millisecond)
+				return nil
+			}, leaderjob.WithCatchUp(leaderjob.CatchUpAll(time.Minute))))
+			noErr(t, app.Schedule("other", everySecond, func(ctx context.Context) error {
+				record(ctx)
+				return nil
+			}, leaderjob.WithClaim()))
+		})
 
 		mu.Lock()
 		defer mu.Unlock()
