@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -80,15 +81,37 @@ func (s *State) claim(c Claim, now time.Time) (ClaimResult, bool) {
 	}
 	horizon = horizon.Add(MaxAhead)
 	var r ClaimResult
-	if s.Fence.Scope != c.Epoch.Scope {
-		r.ScopeReset = true
-	} else if c.Epoch.N < s.Fence.N {
-		return ClaimResult{Err: ErrFenced}, false
-	}
 	var js *JobState
 	if s.Jobs != nil {
 		js = s.Jobs[c.Job]
 	}
+	switch {
+	case c.Token > 0:
+		// The ledger's own token orders terms whatever their epochs
+		// (equal, restarted, from a re-created Lease).
+		if c.Token < s.fenceOf(js) {
+			return ClaimResult{Err: ErrFenced}, false
+		}
+	case s.Fence.Scope != c.Epoch.Scope:
+		r.ScopeReset = true
+	case c.Epoch.N < s.Fence.N:
+		return ClaimResult{Err: ErrFenced}, false
+	}
+	r, changed := s.claimFire(c, js, r, horizon)
+	if r.Err == nil && c.Token > 0 {
+		if j := s.Jobs[c.Job]; j != nil && c.Token > j.Fence {
+			j.Fence, changed = c.Token, true
+		}
+		if c.Token > s.Tokens {
+			// Issued, then forgotten by a writer that predates tokens.
+			s.Tokens, changed = c.Token, true
+		}
+	}
+	return r, changed
+}
+
+// claimFire is claim's rule for the fire, once the claim passed the fence.
+func (s *State) claimFire(c Claim, js *JobState, r ClaimResult, horizon time.Time) (ClaimResult, bool) {
 	if js != nil && js.Claimed != nil && js.Claimed.At.After(horizon) {
 		// The job's newest claim is beyond what any clock of the fleet
 		// can mean: not trusted (see MaxAhead). Judge the claim by the
@@ -190,6 +213,29 @@ func addOpen(js *JobState, c Claim) {
 	}
 }
 
+// Register issues a new fencing token, larger than every token issued
+// before, and has the term that gets it take ownership of every job: a
+// claim or completion with an older token is refused from then on. The
+// token is the larger of the last one plus one and now in Unix
+// milliseconds, so that it still grows if a writer that predates tokens
+// rewrote the ledger without them (as long as clocks agree to within the
+// time between two terms).
+func (s *State) Register(now time.Time) int64 {
+	t := max(s.Tokens+1, now.UnixMilli())
+	s.init()
+	s.Tokens, s.Owner = t, t
+	return t
+}
+
+// fenceOf is the lowest token that may claim or complete a fire of js.
+func (s *State) fenceOf(js *JobState) int64 {
+	f := s.Owner
+	if js != nil && js.Fence > f {
+		f = js.Fence
+	}
+	return f
+}
+
 // raise sets the fence to e if e is in another scope or higher; it reports
 // whether the fence changed.
 func (s *State) raise(e Epoch) bool {
@@ -254,6 +300,9 @@ func (s *State) complete(c Completion) (bool, error) {
 	if js == nil || js.Claimed == nil {
 		return false, ErrFenced
 	}
+	if c.Token > 0 && c.Token < s.fenceOf(js) {
+		return false, ErrFenced // a later term registered: it runs the fire again
+	}
 	if !js.Claimed.At.Equal(c.At) || js.Claimed.ClaimID != c.ClaimID {
 		// A fire older than the newest claim (a caught-up fire, a run
 		// that overran its period): it goes into the history; Completed
@@ -311,44 +360,31 @@ func truncate(s string, n int) string {
 }
 
 // Clone returns a deep copy of s: changing either leaves the other alone.
+// It copies every field by value first, so that a field added to the
+// stored document is never dropped by a copy; only the slices, maps and
+// pointers are copied anew.
 func (s State) Clone() State {
-	out := State{Version: s.Version, Fence: s.Fence}
-	if s.JobNames != nil {
-		out.JobNames = append([]string(nil), s.JobNames...)
-	}
-	if s.Paused != nil {
-		out.Paused = make(map[string]Pause, len(s.Paused))
-		for k, v := range s.Paused {
-			out.Paused[k] = v
-		}
-	}
+	out := s
+	out.JobNames = slices.Clone(s.JobNames)
+	out.Paused = maps.Clone(s.Paused)
 	if s.Runs != nil {
 		out.Runs = make(map[string]*Run, len(s.Runs))
 		for k, v := range s.Runs {
 			out.Runs[k] = clonePtr(v)
 		}
 	}
-	if s.Jobs == nil {
-		return out
-	}
-	out.Jobs = make(map[string]*JobState, len(s.Jobs))
-	for name, js := range s.Jobs {
-		if js == nil {
-			out.Jobs[name] = nil
-			continue
+	if s.Jobs != nil {
+		out.Jobs = make(map[string]*JobState, len(s.Jobs))
+		for name, js := range s.Jobs {
+			if js == nil {
+				out.Jobs[name] = nil
+				continue
+			}
+			c := *js
+			c.Claimed, c.Completed, c.Success = clonePtr(js.Claimed), clonePtr(js.Completed), clonePtr(js.Success)
+			c.Recent, c.History, c.Open = slices.Clone(js.Recent), slices.Clone(js.History), slices.Clone(js.Open)
+			out.Jobs[name] = &c
 		}
-		c := &JobState{
-			Claimed:   clonePtr(js.Claimed),
-			Completed: clonePtr(js.Completed),
-			Success:   clonePtr(js.Success),
-		}
-		if js.Recent != nil {
-			c.Recent = append([]time.Time(nil), js.Recent...)
-		}
-		if js.History != nil {
-			c.History = append([]Completion(nil), js.History...)
-		}
-		out.Jobs[name] = c
 	}
 	return out
 }
