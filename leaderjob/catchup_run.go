@@ -163,6 +163,10 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 			return // no longer the leader: the next one catches up
 		}
 		if pass == 0 {
+			if _, err := a.token(ctx, d); err != nil {
+				a.logger.Warn("catch-up: the term cannot register in the ledger", slog.String("error", err.Error()))
+				return
+			}
 			a.checkClock(s, until)
 			a.pruneIdle(ctx, d)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -65,6 +66,40 @@ func (a *App) fireKey(j *job, at time.Time) string {
 type terms struct {
 	mu  sync.Mutex
 	ids map[<-chan struct{}]int
+
+	// The fencing token each term got when it registered in the ledger.
+	regMu  sync.Mutex // one registration at a time
+	tokens map[<-chan struct{}]int64
+}
+
+// token returns the fencing token of d's term, registering the term in the
+// ledger (State.Register: it takes ownership of every job) on first use.
+func (a *App) token(ctx context.Context, d guard.Decision) (int64, error) {
+	t := &a.fires.terms
+	t.regMu.Lock()
+	defer t.regMu.Unlock()
+	if tok, ok := t.tokens[d.Lost]; ok {
+		return tok, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	var tok int64
+	err := a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
+		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
+			return false, ledger.ErrFenced // deposed before it registered
+		}
+		tok = s.Register(a.clock.Now())
+		return true, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("registering the term in the ledger: %w", err)
+	}
+	if t.tokens == nil {
+		t.tokens = map[<-chan struct{}]int64{}
+	}
+	t.tokens[d.Lost] = tok
+	a.logger.Debug("term registered in the ledger", slog.Int64("token", tok))
+	return tok, nil
 }
 
 func (t *terms) id(prefix string, d guard.Decision) string {
@@ -85,12 +120,23 @@ func (t *terms) id(prefix string, d guard.Decision) string {
 // returns nil when the job may run, and the skip otherwise.
 func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	j := at.job
+	tok, err := a.token(ctx, d)
+	if err != nil {
+		if errors.Is(err, ledger.ErrFenced) {
+			return skipBecause(ReasonFenced, err)
+		}
+		a.metrics.LedgerError("claim")
+		a.catchUps.outage.Store(true)
+		return skipBecause(ReasonLedgerUnavailable, err)
+	}
 	c := ledger.Claim{
-		Job: a.ledgerJob(j), At: at.info.ScheduledAt.UTC(), Key: at.info.Key,
+		Token: tok,
+		Job:   a.ledgerJob(j), At: at.info.ScheduledAt.UTC(), Key: at.info.Key,
 		Epoch:   ledger.Epoch{Scope: d.EpochScope, N: d.Epoch},
 		ClaimID: a.fires.terms.id(a.runSeq.prefixOf(), d), Holder: a.self,
 		CatchUp: at.info.CatchUp, Claimed: a.clock.Now().UTC(),
 	}
+	at.token = tok
 	if j.schedule.kind == kindOnce {
 		c.At = onceAt
 	}
@@ -139,7 +185,7 @@ func (a *App) complete(at *attempt) {
 	r := at.res
 	c := ledger.Completion{
 		Job: a.ledgerJob(at.job), At: at.info.ScheduledAt.UTC(), ClaimID: at.claimID, Holder: a.self,
-		Outcome: string(r.Outcome), Duration: r.Duration, Ended: a.clock.Now().UTC(),
+		Outcome: string(r.Outcome), Duration: r.Duration, Ended: a.clock.Now().UTC(), Token: at.token,
 	}
 	if at.job.schedule.kind == kindOnce {
 		c.At = onceAt

@@ -119,6 +119,7 @@ type attempt struct {
 	run      context.Context // set by check: ends at shutdown and with the term
 	decision guard.Decision  // the guard's answer, set by check
 	claimID  string          // set once the fire is claimed in the ledger
+	token    int64           // the claiming term's fencing token
 	rerun    bool            // the claim took over a fire a dead term never completed
 	// leaveOpen: the fire was claimed but not run (its term ended): no
 	// completion is written, so that the next leader runs it.

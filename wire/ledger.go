@@ -133,9 +133,15 @@ func (l Ledger) Validate() error {
 		return bad("format version 0 marks a ledger never written, yet it holds %d jobs, %d run records and %d pauses",
 			len(l.Jobs), len(l.Runs), len(l.Paused))
 	}
+	if l.Tokens < 0 || l.Owner < 0 || l.Owner > l.Tokens {
+		return bad("fencing tokens out of order: owner %d, last issued %d", l.Owner, l.Tokens)
+	}
 	for _, name := range slices.Sorted(maps.Keys(l.Jobs)) {
 		if err := validateJob(name, l.Jobs[name]); err != nil {
 			return bad("%s", err)
+		}
+		if f := l.Jobs[name].Fence; f < 0 || f > l.Tokens {
+			return bad("job %q: its fence %d is not a token the ledger issued (last %d)", name, f, l.Tokens)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(l.Runs)) {
@@ -227,6 +233,13 @@ type Ledger struct {
 	// JobNames are the jobs the last leader scheduled (sorted), whether
 	// they claim their fires or not, so that tools can check a name.
 	JobNames []string `json:"job_names,omitempty"`
+	// Tokens is the last fencing token the ledger issued (ledger's
+	// State.Register): each new term of a leader registers and gets a
+	// larger one, which its claims and completions carry.
+	Tokens int64 `json:"tokens,omitempty"`
+	// Owner is the token of the term that took ownership of every job (a
+	// single leader's, when it registered).
+	Owner int64 `json:"owner,omitempty"`
 }
 
 // Epoch fences writes: the term of the leader that writes.
@@ -245,6 +258,9 @@ type Claim struct {
 	Holder  string    `json:"holder"`   // the claiming replica
 	CatchUp bool      `json:"catch_up,omitempty"`
 	Claimed time.Time `json:"claimed"` // when the claim was made (wall clock)
+	// Token is the claiming term's fencing token (0: none, a writer that
+	// predates tokens: the Epoch fences it).
+	Token int64 `json:"token,omitempty"`
 }
 
 // Completion records how a claimed fire ended.
@@ -257,6 +273,7 @@ type Completion struct {
 	Duration time.Duration `json:"duration"`
 	Error    string        `json:"error,omitempty"` // an excerpt, at most ledger.MaxErrorLen bytes
 	Ended    time.Time     `json:"ended"`
+	Token    int64         `json:"token,omitempty"` // the completing term's fencing token
 }
 
 // JobState is what the ledger keeps of one job.
@@ -282,6 +299,10 @@ type JobState struct {
 	// a catch-up gave them up (its cap of missed fires). Open claims are
 	// still run again.
 	GaveUp time.Time `json:"gave_up,omitzero"`
+	// Fence is the highest fencing token that claimed the job: a claim or
+	// completion of the job with a lower token (nor lower than
+	// Ledger.Owner) is refused.
+	Fence int64 `json:"fence,omitempty"`
 }
 
 // OpenAt returns the open claim of the fire at, if any.
