@@ -85,8 +85,11 @@ func (a *App) token(ctx context.Context, d guard.Decision) (int64, error) {
 	defer cancel()
 	var tok int64
 	err := a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
+		// A term the leadership source already superseded (a lower epoch
+		// of the same scope has written the ledger) does not register: it
+		// would fence the real leader.
 		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
-			return false, ledger.ErrFenced // deposed before it registered
+			return false, ledger.ErrFenced
 		}
 		tok = s.Register(a.clock.Now())
 		return true, nil
