@@ -41,6 +41,32 @@
 // A completion is recorded only for the claim that holds the fire (same
 // job, at and ClaimID, the newest or an open one); any other is ErrFenced.
 //
+// # Fencing tokens
+//
+// Epochs borrowed from the leadership source cannot order everything: equal
+// epochs (a sidecar that gives none), a deleted and re-created Lease (a new
+// scope, N from 0), a late write from an older term. So the ledger issues
+// tokens of its own. A leader's term registers when it begins
+// (State.Register, written with compare-and-swap like every change) and
+// gets a token larger than any issued before; the term takes ownership of
+// every job (State.Owner). Its claims and completions carry the token, and
+// one whose token is below the job's fence (the highest token that claimed
+// the job, and at least Owner) is ErrFenced: a later term's registration
+// shuts an older term out of every job at once, whatever their epochs, and
+// an open claim is taken over only by a later term. A term that its source
+// already superseded (a higher epoch of the same scope wrote the ledger)
+// does not register. Claims without a token (releases that predate tokens)
+// keep the epoch rule above. Tokens are the larger of the last one plus
+// one and the registering clock in Unix milliseconds, so they still grow
+// after such a release rewrote the ledger without them.
+//
+// Invariants: tokens only grow; every job's fence is a token the ledger
+// issued; a claim or completion the rule accepted carries a token at least
+// its job's fence, and no later write lowers a fence. The interleavings are
+// pinned one by one in TestFencingTokens (equal epochs, a re-created Lease,
+// a claim write delayed past a newer term's claim, a completion after a
+// newer term registered, a writer that dropped the tokens).
+//
 // A job's stored claim more than MaxAhead (a day) after a new claim of the
 // job, its fire and its claiming clock (a hand edit, a replica whose clock
 // ran ahead) is not trusted: rule 2 would take every fire before it for
