@@ -18,6 +18,10 @@ type Answer struct {
 	// Epoch is the Lease's leaseTransitions, the fencing token of the
 	// term; absent when unknown.
 	Epoch *int64 `json:"epoch,omitempty"`
+	// EpochScope names what Epoch counts in: the Lease's UID. A deleted
+	// and re-created Lease starts a new scope, with its epochs from 0
+	// again; "" when unknown.
+	EpochScope string `json:"epoch_scope,omitempty"`
 	// LastUpdate is when the writer last confirmed the answer, as an RFC
 	// 3339 time (see Timestamp); "" when never.
 	LastUpdate string `json:"last_update,omitempty"`

@@ -70,6 +70,9 @@ type Leader struct {
 	// valid when HasEpoch is true.
 	Epoch    int64
 	HasEpoch bool
+	// EpochScope is the answer's "epoch_scope": what Epoch counts in (the
+	// Lease's UID).
+	EpochScope string
 	// IsLeader is the answer's "is_leader": whether the sidecar itself
 	// (its identity, Self) is the leader. Valid when HasIsLeader is true.
 	IsLeader    bool
@@ -165,7 +168,7 @@ func parse(body []byte) (Leader, *AnswerError) {
 }
 
 // extras decodes the fields leaderjob-elector adds to the original answer:
-// epoch, is_leader, self, lease_expires, reason and error. Each is optional
+// epoch, epoch_scope, is_leader, self, lease_expires, reason and error. Each is optional
 // (absent or null is zero), but one of the wrong type makes the answer
 // malformed.
 func extras(fields map[string]json.RawMessage, l *Leader) *AnswerError {
@@ -187,7 +190,7 @@ func extras(fields map[string]json.RawMessage, l *Leader) *AnswerError {
 		return e
 	}
 	var reason string
-	for key, dst := range map[string]*string{"self": &l.Self, "reason": &reason, "error": &l.Error} {
+	for key, dst := range map[string]*string{"self": &l.Self, "reason": &reason, "error": &l.Error, "epoch_scope": &l.EpochScope} {
 		v, _, e := stringField(fields, key)
 		if e != nil {
 			return e

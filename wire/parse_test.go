@@ -82,13 +82,17 @@ func TestParseAnswerElectorFields(t *testing.T) {
 		!strings.Contains(err.Error(), "last seen 20s ago") {
 		t.Errorf("no leader: %+v, %v", l, err)
 	}
+	l, err = wire.ParseAnswer([]byte(`{"name":"pod-a","epoch":4,"epoch_scope":"lease-uid"}`))
+	if err != nil || l.Epoch != 4 || l.EpochScope != "lease-uid" {
+		t.Errorf("epoch and its scope: %+v, %v", l, err)
+	}
 	l, err = wire.ParseAnswer([]byte(`{"name":"pod-a","reason":"` + strings.Repeat("r", wire.MaxNameBytes+10) + `"}`))
 	if err != nil || len(l.Reason) != wire.MaxNameBytes {
 		t.Errorf("a long reason is cut to MaxNameBytes: %d bytes, %v", len(l.Reason), err)
 	}
 	for _, body := range []string{
 		`{"name":"a","epoch":"3"}`, `{"name":"a","epoch":-1}`, `{"name":"a","is_leader":"yes"}`,
-		`{"name":"a","lease_expires":"soon"}`, `{"name":"a","self":3}`, `{"name":"a","reason":true}`,
+		`{"name":"a","lease_expires":"soon"}`, `{"name":"a","self":3}`, `{"name":"a","reason":true}`, `{"name":"a","epoch_scope":7}`,
 	} {
 		if _, err := wire.ParseAnswer([]byte(body)); !errors.Is(err, wire.ErrMalformedAnswer) {
 			t.Errorf("%s: %v, want malformed", body, err)

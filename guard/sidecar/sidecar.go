@@ -201,7 +201,7 @@ func (g *Guard) Check(ctx context.Context) (guard.Decision, error) {
 		return d, err
 	}
 	d.Holder, d.Observed = a.leader.Name, a.leader.LastUpdate
-	d.Epoch, d.HasEpoch = a.leader.Epoch, a.leader.HasEpoch
+	d.Epoch, d.HasEpoch, d.EpochScope = a.leader.Epoch, a.leader.HasEpoch, a.leader.EpochScope
 	if a.leader.Name != g.self {
 		d.Detail = fmt.Sprintf("leader is %q", a.leader.Name)
 		return d, nil

@@ -113,6 +113,7 @@ type term struct {
 	lost     chan struct{}
 	epoch    int64
 	hasEpoch bool
+	scope    string // the epoch's scope (the elector's Lease UID)
 }
 
 // event handles one change-stream event: the cached answer is dropped, and
@@ -125,7 +126,7 @@ func (g *Guard) event(l wire.Leader, err error) {
 		g.streaming = true
 	}
 	g.shared.drop()
-	if t := g.term; t != nil && (err != nil || l.Name != g.self || l.HasEpoch != t.hasEpoch || l.Epoch != t.epoch ||
+	if t := g.term; t != nil && (err != nil || l.Name != g.self || l.HasEpoch != t.hasEpoch || l.Epoch != t.epoch || l.EpochScope != t.scope ||
 		(l.HasIsLeader && !l.IsLeader)) {
 		g.endTermLocked()
 	}
@@ -169,10 +170,10 @@ func (g *Guard) lostFor(a *answer) <-chan struct{} {
 	case !g.shared.current(a):
 		return closed
 	case g.term == nil:
-		g.term = &term{lost: make(chan struct{}), epoch: a.leader.Epoch, hasEpoch: a.leader.HasEpoch}
-	case g.term.epoch != a.leader.Epoch || g.term.hasEpoch != a.leader.HasEpoch:
+		g.term = &term{lost: make(chan struct{}), epoch: a.leader.Epoch, hasEpoch: a.leader.HasEpoch, scope: a.leader.EpochScope}
+	case g.term.epoch != a.leader.Epoch || g.term.hasEpoch != a.leader.HasEpoch || g.term.scope != a.leader.EpochScope:
 		g.endTermLocked()
-		g.term = &term{lost: make(chan struct{}), epoch: a.leader.Epoch, hasEpoch: a.leader.HasEpoch}
+		g.term = &term{lost: make(chan struct{}), epoch: a.leader.Epoch, hasEpoch: a.leader.HasEpoch, scope: a.leader.EpochScope}
 	}
 	return g.term.lost
 }

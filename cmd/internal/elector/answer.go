@@ -63,7 +63,7 @@ func answer(ctx context.Context, src Source, id string, freshness time.Duration,
 	}
 	if d.HasEpoch {
 		e := d.Epoch
-		a.Epoch = &e
+		a.Epoch, a.EpochScope = &e, d.EpochScope
 	}
 	if exp, ok := src.LeaseExpiry(); ok {
 		a.LeaseExpires = wire.Timestamp(exp)

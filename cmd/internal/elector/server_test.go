@@ -52,7 +52,7 @@ func (f *fakeSource) set(d guard.Decision, err error) {
 }
 
 func leads(holder, self string, epoch int64) guard.Decision {
-	return guard.Decision{Leader: holder == self, Holder: holder, Self: self, Epoch: epoch, HasEpoch: true, Observed: time.Now()}
+	return guard.Decision{Leader: holder == self, Holder: holder, Self: self, Epoch: epoch, HasEpoch: true, EpochScope: "lease-uid", Observed: time.Now()}
 }
 
 func newTestServer(t *testing.T, src *fakeSource, self string) (*Server, *httptest.Server) {
@@ -75,7 +75,7 @@ func TestClientRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Name != "pod-a" || !l.HasEpoch || l.Epoch != 7 || !l.HasIsLeader || !l.IsLeader || l.Self != "pod-a" ||
+	if l.Name != "pod-a" || !l.HasEpoch || l.Epoch != 7 || l.EpochScope != "lease-uid" || !l.HasIsLeader || !l.IsLeader || l.Self != "pod-a" ||
 		time.Since(l.LastUpdate) > time.Second || time.Until(l.LeaseExpires) < 5*time.Second {
 		t.Errorf("leader answer: %+v", l)
 	}
