@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -563,14 +564,17 @@ func TestLedgerMeasure(t *testing.T) {
 	// the measured rounds stand for minutes of traffic.
 	measure := func(name string, rounds int, minutes float64, round func(i int, w write)) {
 		var lw, sw wire
-		leader := backend(t, lw.wrap(e.c.Config()), e.ns, name, true)
-		standby := backend(t, sw.wrap(e.c.Config()), e.ns, name, true)
+		leader := backend(t, lw.wrap(e.c.Config()), e.ns, name, true, kube.WithLedgerMaxBytes(1<<20))
+		standby := backend(t, sw.wrap(e.c.Config()), e.ns, name, true, kube.WithLedgerMaxBytes(1<<20))
 		writes, conflicts := 0, 0
+		var latencies []time.Duration
 		w := func(fn func(*ledger.State)) {
+			start := time.Now()
 			n, err := update(ctx, leader, fn)
 			if err != nil {
 				t.Fatal(err)
 			}
+			latencies = append(latencies, time.Since(start))
 			writes++
 			conflicts += n
 		}
@@ -578,7 +582,7 @@ func TestLedgerMeasure(t *testing.T) {
 			round(i, w)
 		}
 		time.Sleep(200 * time.Millisecond)
-		writes, conflicts = 0, 0
+		writes, conflicts, latencies = 0, 0, nil
 		lr, lb, sr := lw.requests.Load(), lw.bytes.Load(), sw.requests.Load()
 		for i := range rounds {
 			round(ledger.HistoryLen+1+i, w)
@@ -590,9 +594,11 @@ func TestLedgerMeasure(t *testing.T) {
 			t.Errorf("%s: the standby sees version %s (%v), the leader wrote %s", name, sv, err, v)
 		}
 		enc, _ := json.Marshal(s)
-		t.Logf("%s: %d jobs, ledger %d bytes; %d writes, %d conflicts: leader %.2f requests/write, %d bytes/write, %.0f requests/minute, %.0f KiB/minute; standby %d requests",
-			name, len(s.Jobs), len(enc), writes, conflicts, float64(reqs)/float64(writes), bytes/int64(writes),
-			float64(reqs)/minutes, float64(bytes)/minutes/1024, sreqs)
+		slices.Sort(latencies)
+		pct := func(p float64) time.Duration { return latencies[int(p*float64(len(latencies)-1))] }
+		t.Logf("%s: %d jobs, ledger %d bytes; %d writes (%.0f/minute), %d conflicts: write latency p50 %v, p99 %v; leader %.2f requests/write, %d bytes/write, %.0f requests/minute, %.0f KiB/minute; standby %d requests",
+			name, len(s.Jobs), len(enc), writes, float64(writes)/minutes, conflicts, pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond),
+			float64(reqs)/float64(writes), bytes/int64(writes), float64(reqs)/minutes, float64(bytes)/minutes/1024, sreqs)
 		if sreqs != 0 {
 			t.Errorf("%s: the standby sent %d requests", name, sreqs)
 		}
