@@ -123,3 +123,15 @@ func TestDocumentsLinkLittle(t *testing.T) {
 	}
 	t.Logf("kubectl-leaderjob links %d packages", len(deps))
 }
+
+// Every module's go.mod and go.sum are what go mod tidy makes of them
+// (hack/tidy.sh tidies them; -check changes nothing).
+func TestModulesAreTidy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go mod tidy on every module")
+	}
+	cmd := exec.Command("bash", filepath.Join(root(t), "hack", "tidy.sh"), "-check")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("a module is not tidy (run hack/tidy.sh): %v\n%s", err, out)
+	}
+}
