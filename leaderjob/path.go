@@ -11,11 +11,14 @@ import (
 // The path of one run attempt, scheduled, caught up or triggered:
 //
 //	admit    not while the App shuts down; never two runs of a job at once
+//	         (a claimed job's fire that comes while its run goes is marked
+//	         busy, to be recorded before it is skipped)
 //	check    the job's guard says this replica leads (guard.Ask)
-//	claim    a paused job's fire is recorded as handled; a claimed job's
-//	         fire must be due and this term's to run in the ledger
-//	execute  the job runs (guard.Call) under its RunInfo, its timeout, the
-//	         App's shutdown and an operator's cancel
+//	claim    the term's fencing token; a busy or paused job's fire is
+//	         recorded as handled; a claimed job's fire must be due and this
+//	         term's to run in the ledger
+//	execute  the term is checked again; the job runs (guard.Call) under its
+//	         RunInfo, its timeout, the App's shutdown and an operator's cancel
 //	record   the ledger's completion (before admission is given back, so
 //	         that shutdown waits for it), then the log record, metrics,
 //	         notices and hooks (report)
@@ -111,7 +114,8 @@ func (a *App) check(at *attempt) *skip {
 	return nil
 }
 
-// claimFire holds a paused job's fire (claimed, when the job claims, so that
+// claimFire records a busy fire (its job's run is going) as handled and
+// skips it, holds a paused job's fire (claimed, when the job claims, so that
 // it counts as handled and no catch-up runs it after the resume), and has
 // a claimed job's fire pass the not-due rule and the ledger's claim.
 // Operators' manual runs are neither held nor claimed.
