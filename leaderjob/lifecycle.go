@@ -108,8 +108,13 @@ func (a *App) awaitLeaderKnown(ctx context.Context) {
 	}
 	deadline := time.Now().Add(grace)
 	for {
-		_, err := a.leader.probe(ctx)
-		if !errors.Is(err, guard.ErrLeaderUnknown) || !time.Now().Before(deadline) || ctx.Err() != nil {
+		d, err := a.leader.probe(ctx)
+		// A Lease that already names this replica while its own term has
+		// not begun (its acquisition is in flight: the watch saw the write
+		// before the elector's answer came back) is not yet an answer
+		// either: starting now would skip the start-up fires as not_leader.
+		acquiring := err == nil && !d.Leader && d.Holder == a.self
+		if (!errors.Is(err, guard.ErrLeaderUnknown) && !acquiring) || !time.Now().Before(deadline) || ctx.Err() != nil {
 			if err != nil {
 				a.logger.Debug("starting the scheduler", slog.String("guard_answer", err.Error()))
 			}
