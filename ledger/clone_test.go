@@ -13,7 +13,7 @@ func TestCloneKeepsEveryField(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	c := Claim{Job: "j", At: now, Key: "k", Epoch: Epoch{Scope: "s", N: 2}, ClaimID: "c", Holder: "h", CatchUp: true, Claimed: now, Token: 7}
 	d := Completion{Job: "j", At: now, ClaimID: "c", Holder: "h", Outcome: "ran", Duration: time.Second, Error: "e", Ended: now, Token: 7}
-	s := State{Version: 1, Fence: Epoch{Scope: "s", N: 2}, Tokens: 9, Owner: 8, JobNames: []string{"j"},
+	s := State{Version: 1, Fence: Epoch{Scope: "s", N: 2}, Tokens: 9, Owner: 8, JobNames: []string{"j"}, Shards: 4,
 		Paused: map[string]Pause{"j": {By: "op", Reason: "r", Since: now, Acked: now, Holder: "h"}},
 		Runs:   map[string]*Run{"r1": {Job: "j", By: "op", Requested: now, Holder: "h", ClaimID: "c", Claimed: now, Outcome: "ran", Ended: now}},
 		Jobs: map[string]*JobState{"j": {Claimed: &c, Completed: &d, Success: &d, History: []Completion{d},

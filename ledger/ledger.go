@@ -165,11 +165,13 @@ type Claim = wire.Claim
 // Deprecated: use wire.Completion, the same type.
 type Completion = wire.Completion
 
-// MaxErrorLen bounds Completion.Error as stored; HistoryLen bounds the
-// completions kept per job.
+// MaxErrorLen bounds Completion.Error as stored in a job's last completion
+// and last success; HistoryLen bounds the completions kept per job, and
+// HistoryErrorLen the error of each (status views show it on one line).
 const (
-	MaxErrorLen = 256
-	HistoryLen  = 10
+	MaxErrorLen     = 256
+	HistoryLen      = 10
+	HistoryErrorLen = 80
 )
 
 // OpenLen bounds JobState.Open: the uncompleted claims older than the

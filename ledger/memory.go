@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+
+	"github.com/leaderjob/leaderjob/wire"
 )
 
 // NewMemory returns a Backend that keeps the State in memory, as its JSON
@@ -36,18 +38,18 @@ func (m *memory) Load(ctx context.Context) (State, string, error) {
 	if data == nil {
 		return State{}, "", nil
 	}
-	var s State
-	if err := json.Unmarshal(data, &s); err != nil {
+	var l wire.Ledger
+	if err := json.Unmarshal(data, &l); err != nil {
 		return State{}, "", fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return s, strconv.FormatUint(version, 10), nil
+	return State(l), strconv.FormatUint(version, 10), nil
 }
 
 func (m *memory) Store(ctx context.Context, s State, version string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	data, err := json.Marshal(s)
+	data, err := json.Marshal(wire.Ledger(s)) // as stored, unchecked: the Ledger checks
 	if err != nil {
 		return err
 	}

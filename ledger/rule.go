@@ -338,8 +338,11 @@ func (s *State) complete(c Completion) (bool, error) {
 	return true, nil
 }
 
-// addHistory puts c first in History, keeping at most HistoryLen.
+// addHistory puts c first in History, keeping at most HistoryLen, its
+// error cut to HistoryErrorLen (the last completion and the last success
+// keep MaxErrorLen).
 func addHistory(js *JobState, c Completion) {
+	c.Error = truncate(c.Error, HistoryErrorLen)
 	n := min(len(js.History)+1, HistoryLen)
 	h := make([]Completion, n)
 	h[0] = c

@@ -375,8 +375,9 @@ func TestCompleteTruncatesError(t *testing.T) {
 			if len(tt.err) > MaxErrorLen && len(got) < MaxErrorLen-utf8.UTFMax+1 {
 				t.Errorf("cut too much: %d bytes", len(got))
 			}
-			if s.Jobs["a"].History[0].Error != got {
-				t.Errorf("history keeps another error")
+			if h := s.Jobs["a"].History[0].Error; len(h) > HistoryErrorLen || !utf8.ValidString(h) || !strings.HasPrefix(got, h) ||
+				(len(got) <= HistoryErrorLen && h != got) {
+				t.Errorf("history keeps %q (%d bytes), want the error cut to %d bytes", h, len(h), HistoryErrorLen)
 			}
 		})
 	}

@@ -363,6 +363,11 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 			}
 			return nil
 		}
+		var partial *PartialError
+		if errors.As(err, &partial) {
+			l.failJobs(batch, partial)
+			return nil
+		}
 		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
@@ -373,6 +378,28 @@ func (l *ledger) apply(ctx context.Context, batch []*request) error {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
+}
+
+// failJobs fails the claims and completions of the jobs a sharded
+// backend could not write (the rest of the batch was written), and logs
+// it as an error: those jobs' fires are skipped until it is fixed.
+func (l *ledger) failJobs(batch []*request, p *PartialError) {
+	err := fmt.Errorf("%w: %w", ErrUnavailable, p.Err)
+	n := 0
+	for _, r := range batch {
+		if r.completion != nil && p.Jobs[r.completion.Job] {
+			r.err = err
+			n++
+		}
+		for i, c := range r.claims {
+			if p.Jobs[c.Job] {
+				r.results[i] = ClaimResult{Err: err}
+				n++
+			}
+		}
+	}
+	l.cfg.logger.Error("ledger: the records of some jobs could not be written; their fires are skipped until fixed",
+		"jobs", len(p.Jobs), "refused", n, "err", p.Err)
 }
 
 // reset is a fence reset, logged once its write is stored.

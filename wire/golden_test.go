@@ -110,3 +110,30 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// A ledger whose recent fires are stored as timestamps (the key "recent",
+// as the first releases wrote it) reads as the same ledger as one stored
+// compactly ("recent_ns"), and is written compactly.
+func TestLedgerReadsTimestampRecent(t *testing.T) {
+	old, err := wire.DecodeLedger(golden(t, "ledger-v1-recent.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := wire.DecodeLedger(golden(t, "ledger.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(old, now) {
+		t.Errorf("read differently:\n%+v\n%+v", old.Jobs["report"], now.Jobs["report"])
+	}
+	if got := old.Jobs["report"].Recent; len(got) != 2 {
+		t.Fatalf("recent fires %v, want 2", got)
+	}
+	b, err := wire.EncodeLedger(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, golden(t, "ledger.json")) {
+		t.Errorf("written as\n%s\nwant\n%s", b, golden(t, "ledger.json"))
+	}
+}

@@ -133,6 +133,9 @@ func (l Ledger) Validate() error {
 		return bad("format version 0 marks a ledger never written, yet it holds %d jobs, %d run records and %d pauses",
 			len(l.Jobs), len(l.Runs), len(l.Paused))
 	}
+	if l.Shards < 0 || l.Shards > MaxLedgerShards {
+		return bad("it is spread over %d objects, want 0 to %d", l.Shards, MaxLedgerShards)
+	}
 	if l.Tokens < 0 || l.Owner < 0 || l.Owner > l.Tokens {
 		return bad("fencing tokens out of order: owner %d, last issued %d", l.Owner, l.Tokens)
 	}
@@ -240,6 +243,11 @@ type Ledger struct {
 	// Owner is the token of the term that took ownership of every job (a
 	// single leader's, when it registered).
 	Owner int64 `json:"owner,omitempty"`
+	// Shards is how many objects the ledger is spread over (see
+	// SplitLedger), kept in the ledger ConfigMap's document only; 0 and 1
+	// both mean one. Releases that do not know the field read only that
+	// object.
+	Shards int `json:"shard_count,omitempty"`
 }
 
 // Epoch fences writes: the term of the leader that writes.

@@ -1,0 +1,211 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/leaderjob/leaderjob/wire"
+)
+
+// PartialError is a Store of a sharded backend (NewShardedBackend) that
+// wrote some objects and failed on others for a reason a retry does not
+// cure (an object over its size limit, or one that holds what this
+// release must not overwrite): the
+// claims and completions of Jobs, the jobs of the objects that failed,
+// were not recorded; every other change was. Err says what failed and
+// what to do.
+type PartialError struct {
+	Jobs map[string]bool
+	Err  error
+}
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *PartialError) Unwrap() error { return e.Err }
+
+// NewShardedBackend returns a Backend that keeps one State spread over n
+// objects (1 <= n <= wire.MaxLedgerShards), each a Backend of its own that
+// object(i) returns (it is called once per i, from 0 up). Object 0 holds
+// the fencing tokens, the operators' pauses and run records and the jobs
+// of shard 0; object i the jobs of shard i (wire.LedgerShardOf); every
+// object keeps a copy of the tokens, so that a job's fence is checked in
+// the object its claim writes. The spread is wire.SplitLedger's, and
+// reading is wire.MergeLedgers': a ledger written by one object (an
+// earlier release, or n = 1) is read as it is, and its jobs move to
+// their shards with their next write, so that changing n re-runs
+// nothing. Object 0's document records n, so that a reader configured
+// with fewer objects still reads them all.
+//
+// A Store writes only the objects whose part changed, each with its own
+// compare-and-swap: a claim of one job writes one object, so a job that
+// fires often does not make the claims of jobs in other objects conflict.
+// The objects are written one after another, object 0 last; the write of
+// several is not atomic. When one conflicts, the others may have been
+// written, and Store returns ErrConflict: the Ledger loads again and
+// re-applies its requests, which the rule makes safe (a claim found as
+// its own earlier write succeeds, a completion recorded twice is recorded
+// once); object 0 is written only after the others. When one fails for a
+// reason a retry does not cure (ErrTooLarge, ErrCorrupt), the others are still written and Store returns a
+// *PartialError naming the jobs of the failed object: a full object fails
+// only its own jobs. Any other failure, and any failure of object 0,
+// fails the whole Store (the objects written before it stand, and are
+// re-applied by the Ledger's next write as above).
+func NewShardedBackend(n int, object func(i int) Backend) (Backend, error) {
+	if n < 1 || n > wire.MaxLedgerShards {
+		return nil, fmt.Errorf("ledger: %d shards: want 1 to %d", n, wire.MaxLedgerShards)
+	}
+	return &sharded{n: n, object: object, objs: map[int]Backend{}, loaded: map[string][]wire.Ledger{}}, nil
+}
+
+type sharded struct {
+	n      int
+	object func(int) Backend
+
+	mu     sync.Mutex
+	objs   map[int]Backend
+	loaded map[string][]wire.Ledger // parts by composite version, of the last loads
+	order  []string                 // versions of loaded, oldest first
+}
+
+// keepLoads bounds the loads whose parts are kept for Store's comparison.
+const keepLoads = 8
+
+func (b *sharded) obj(i int) Backend {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	o, ok := b.objs[i]
+	if !ok {
+		o = b.object(i)
+		b.objs[i] = o
+	}
+	return o
+}
+
+// Load reads object 0, then every other object the configured count or
+// object 0's document names, and merges them. The version is the
+// objects' versions, joined.
+func (b *sharded) Load(ctx context.Context) (State, string, error) {
+	root, v0, err := b.obj(0).Load(ctx)
+	if err != nil {
+		return State{}, "", err
+	}
+	count := max(b.n, root.Shards)
+	if err := validate(root); err != nil {
+		// Refused by the Ledger as it is; the other objects are not read.
+		return root, v0, nil
+	}
+	parts := []wire.Ledger{wire.Ledger(root)}
+	versions := []string{v0}
+	for i := 1; i < count; i++ {
+		s, v, err := b.obj(i).Load(ctx)
+		if err != nil {
+			return State{}, "", fmt.Errorf("ledger shard %d: %w", i, err)
+		}
+		if err := validate(s); err != nil {
+			return State{}, "", fmt.Errorf("ledger shard %d: %w: %w", i, ErrCorrupt, err)
+		}
+		parts = append(parts, wire.Ledger(s))
+		versions = append(versions, v)
+	}
+	version := strings.Join(versions, "/")
+	b.mu.Lock()
+	if _, ok := b.loaded[version]; !ok {
+		// Copies: the Ledger changes the merged State, which shares
+		// the parts' job records, in place.
+		kept := make([]wire.Ledger, len(parts))
+		for i, p := range parts {
+			kept[i] = wire.Ledger(State(p).Clone())
+		}
+		b.loaded[version] = kept
+		b.order = append(b.order, version)
+		if len(b.order) > keepLoads {
+			delete(b.loaded, b.order[0])
+			b.order = b.order[1:]
+		}
+	}
+	b.mu.Unlock()
+	return State(wire.MergeLedgers(parts)), version, nil
+}
+
+// Store writes the parts of s that differ from what was loaded at
+// version, object 0 last.
+func (b *sharded) Store(ctx context.Context, s State, version string) error {
+	versions := strings.Split(version, "/")
+	b.mu.Lock()
+	before := b.loaded[version]
+	b.mu.Unlock()
+	count := max(b.n, len(versions))
+	parts := wire.SplitLedger(wire.Ledger(s), b.n)
+	for len(parts) < count {
+		// Objects beyond the configured count give their jobs back.
+		parts = append(parts, wire.Ledger{Version: s.Version, Tokens: s.Tokens, Owner: s.Owner})
+	}
+	failed := map[string]bool{}
+	var errs []error
+	for _, i := range append(seq(1, count), 0) {
+		v := ""
+		if i < len(versions) {
+			v = versions[i]
+		}
+		if i < len(before) && same(before[i], parts[i]) {
+			continue
+		}
+		err := b.obj(i).Store(ctx, State(parts[i]), v)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrConflict):
+			// Object 0 is not written: the Ledger loads again and
+			// re-applies its requests.
+			return err
+		case i == 0 || ctx.Err() != nil || !permanent(err):
+			return err
+		default:
+			for name := range parts[i].Jobs {
+				failed[name] = true
+			}
+			if i < len(before) {
+				for name := range before[i].Jobs {
+					failed[name] = true
+				}
+			}
+			errs = append(errs, fmt.Errorf("ledger shard %d: %w", i, err))
+		}
+	}
+	if len(errs) > 0 {
+		return &PartialError{Jobs: failed, Err: errors.Join(errs...)}
+	}
+	return nil
+}
+
+// permanent reports whether a failed write of one object is not cured by
+// a retry, so that the other objects' writes stand.
+func permanent(err error) bool {
+	return errors.Is(err, ErrTooLarge) || errors.Is(err, ErrCorrupt) || errors.Is(err, wire.ErrNewerFormat)
+}
+
+func seq(from, to int) []int {
+	var out []int
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// same reports whether two parts hold the same document.
+func same(a, b wire.Ledger) bool {
+	if a.Version != b.Version || a.Fence != b.Fence || a.Tokens != b.Tokens || a.Owner != b.Owner || a.Shards != b.Shards ||
+		!slices.Equal(a.JobNames, b.JobNames) || len(a.Jobs) != len(b.Jobs) {
+		return false
+	}
+	if !maps.EqualFunc(a.Jobs, b.Jobs, func(x, y *wire.JobState) bool { return reflect.DeepEqual(x, y) }) {
+		return false
+	}
+	return reflect.DeepEqual(a.Paused, b.Paused) && reflect.DeepEqual(a.Runs, b.Runs)
+}
