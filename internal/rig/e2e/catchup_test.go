@@ -54,9 +54,13 @@ func TestCatchUpLosesNoFire(t *testing.T) {
 	}
 }
 
-// countFires counts the daily-report runs of ps by scheduled time, from the
+// countFires counts the daily reports ps sent, by scheduled time, from the
 // first to end: the fires no process ran, the fires run twice (each is
-// reported as an error), and how many runs were catch-up runs. One
+// reported as an error), and how many runs were catch-up runs. It counts
+// the job's own effect (its "daily report sent" line, written as it runs),
+// not leaderjob's "job run" record: a process killed after its run's
+// completion reached the ledger but before the record was written did run
+// that fire, and the next leader rightly does not run it again. One
 // exception is counted apart, in reruns: a fire run a second time by a
 // catch-up of the same key after its first run's completion could not be
 // recorded (its leader was cut off or killed between the claim and the
@@ -71,8 +75,8 @@ func countFires(t *testing.T, ps []*proc, end time.Time) (lost []time.Time, doub
 	runs := map[time.Time][]run{}
 	for _, p := range ps {
 		for _, r := range p.snapshot() {
-			if r.Msg == "job run" && r.Job == "daily-report" && r.Outcome == "ran" {
-				at := r.ScheduledAt.UTC()
+			if r.Msg == "daily report sent" {
+				at := r.For.UTC()
 				runs[at] = append(runs[at], run{p.name, r.CatchUp})
 				if firstAt.IsZero() || at.Before(firstAt) {
 					firstAt = at

@@ -78,6 +78,7 @@ type record struct {
 	Holder      string        `json:"holder"`
 	Epoch       *int64        `json:"epoch"`
 	ScheduledAt time.Time     `json:"scheduled_at"`
+	For         time.Time     `json:"for"`
 	CheckTook   time.Duration `json:"check_duration"`
 	Duration    time.Duration `json:"duration"`
 	Error       string        `json:"error"`
