@@ -18,7 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/leaderjob/leaderjob/leaderjob/internal/ops"
+	"github.com/leaderjob/leaderjob/leaderjob/internal/tracing"
 	"github.com/leaderjob/leaderjob/ledger"
 )
 
@@ -80,6 +83,7 @@ type App struct {
 	metrics  *ops.Metrics // the App's Prometheus collectors
 	gatherer prometheus.Gatherer
 	listener ops.Listener // the operations endpoints' listener
+	tracer   *tracing.Tracer
 }
 
 // guardSource is the App's guard and what its source brought with it.
@@ -144,31 +148,33 @@ type job struct {
 	runStop  context.CancelCauseFunc // cancels the run in flight, nil when none
 	cutShort atomic.Bool             // cancelRun ended the run in flight
 	turns    turns                   // scheduled fires and catch-up runs, in order
+	function string                  // fn's name, for the run span; "" when unknown
 }
 
 // Option configures New.
 type Option func(*options)
 
 type options struct {
-	guard        guard.Guard
-	logger       *slog.Logger
-	logOut       io.Writer
-	clock        clockwork.Clock
-	lookup       func(string) (string, bool)
-	identity     string
-	drainTimeout time.Duration
-	checkTimeout time.Duration
-	startupGrace *time.Duration
-	noSignals    bool
-	hooks        []func(Result)
-	notifier     Notifier
-	httpAddr     *string
-	registry     prometheus.Registerer
-	ledger       ledger.Ledger
-	catchUp      *CatchUp
-	version      string
-	sources      map[string]GuardSource
-	controls     Controls
+	guard          guard.Guard
+	logger         *slog.Logger
+	logOut         io.Writer
+	clock          clockwork.Clock
+	lookup         func(string) (string, bool)
+	identity       string
+	drainTimeout   time.Duration
+	checkTimeout   time.Duration
+	startupGrace   *time.Duration
+	noSignals      bool
+	hooks          []func(Result)
+	notifier       Notifier
+	httpAddr       *string
+	registry       prometheus.Registerer
+	ledger         ledger.Ledger
+	catchUp        *CatchUp
+	version        string
+	sources        map[string]GuardSource
+	controls       Controls
+	tracerProvider trace.TracerProvider
 }
 
 // App states, for the probes.
@@ -347,6 +353,7 @@ func New(name string, opts ...Option) (*App, error) {
 		a.startCatchUp()
 	}
 	a.source.recorded = a.leader.recording(a.source.guard)
+	a.tracer = newTracer(o, name, a.self)
 	a.path = a.stages()
 	a.metrics.Info(a.self, a.source.name)
 	return a, nil
@@ -429,6 +436,7 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 	if iv := s.interval(a.clock.Now()); iv > 0 {
 		a.metrics.Interval(name, iv)
 	}
+	a.observeJob(j)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package leaderjob
 import (
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/leaderjob/internal/ops"
+	"github.com/leaderjob/leaderjob/leaderjob/internal/tracing"
 )
 
 // Label names of the App's series (see package internal/ops).
@@ -18,6 +19,13 @@ func (a *App) observeRun(r Result) {
 		GuardError:    r.Outcome == guard.Skipped && isGuardError(r.Reason),
 		CheckDuration: r.CheckDuration, Duration: r.Duration,
 	})
+}
+
+// observeJob makes a new job's series exist at zero and names its function
+// for the run spans.
+func (a *App) observeJob(j *job) {
+	a.metrics.Job(j.name, !j.cfg.everyReplica)
+	j.function = tracing.FunctionName(j.fn, adapters)
 }
 
 // isGuardError reports whether a skip reason says the guard could not

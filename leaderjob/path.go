@@ -14,11 +14,14 @@ import (
 //	         (a claimed job's fire that comes while its run goes is marked
 //	         busy, to be recorded before it is skipped)
 //	check    the job's guard says this replica leads (guard.Ask)
+//	trace    the attempt's span begins, dated from the attempt's start
+//	         (tracing.go); a standby's attempt never gets here
 //	claim    the term's fencing token; a busy or paused job's fire is
 //	         recorded as handled; a claimed job's fire must be due and this
 //	         term's to run in the ledger
 //	execute  the term is checked again; the job runs (guard.Call) under its
-//	         RunInfo, its timeout, the App's shutdown and an operator's cancel
+//	         RunInfo, its timeout, the App's shutdown and an operator's cancel;
+//	         its fire lag and the runs in progress are counted
 //	record   the ledger's completion (before admission is given back, so
 //	         that shutdown waits for it), then the log record, metrics,
 //	         notices and hooks (report)
@@ -44,7 +47,7 @@ type stage func(*attempt) *skip
 
 // stages is the path in order, built once by New; record follows it in walk.
 func (a *App) stages() []stage {
-	return []stage{a.admit, a.check, a.claimFire, a.execute}
+	return []stage{a.admit, a.check, a.traceRun, a.claimFire, a.execute}
 }
 
 // walk sends at along the stages until one skips it, then records the
@@ -171,10 +174,13 @@ func (a *App) execute(at *attempt) *skip {
 		ctx, cancel = context.WithTimeoutCause(ctx, j.cfg.timeout, ErrRunTimeout)
 		defer cancel()
 	}
+	fire := at.fire()
+	a.metrics.RunStarted(j.name, fire, a.clock.Since(at.info.ScheduledAt))
 	j.calling.Store(true)
 	a.signals.changed()
 	o := guard.Call(ctx, at.decision, j.fn)
 	j.calling.Store(false)
+	a.metrics.RunEnded(j.name)
 	a.signals.changed()
 	r := &at.res
 	r.Outcome, r.Err, r.Duration = o.Outcome, o.Err, o.Duration

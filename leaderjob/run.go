@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/wire"
 )
@@ -89,7 +91,9 @@ func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time, kind f
 
 // runAttempt sends at along the path (walk) and reports its Result.
 func (a *App) runAttempt(ctx context.Context, j *job, at *attempt) Result {
+	at.began = time.Now()
 	a.walk(at)
+	a.endSpan(at)
 	if at.ledgerBack {
 		a.catchUpAfterOutage()
 	}
@@ -130,7 +134,9 @@ type attempt struct {
 	// ledgerBack: the attempt's claim was the first to succeed after one
 	// failed (the ledger is back): a catch-up follows it.
 	ledgerBack bool
-	undo       []func() // what the stages took, given back by done
+	undo       []func()   // what the stages took, given back by done
+	began      time.Time  // when the attempt began (wall clock, for its span)
+	span       trace.Span // the attempt's span, set by traceRun; nil when none began
 }
 
 // onDone has done call fn; done calls them in reverse order.

@@ -20,7 +20,16 @@ var heavy = []string{
 	"sigs.k8s.io/controller-runtime",
 	"github.com/google/go-containerregistry",
 	"k8s.io/cli-runtime",
+	// The library uses the OpenTelemetry API only: a program chooses (and
+	// links) an SDK and an exporter itself.
+	"go.opentelemetry.io/otel/sdk",
+	"go.opentelemetry.io/otel/exporters/",
+	"go.opentelemetry.io/proto/otlp",
+	"google.golang.org/grpc",
 }
+
+// api are the OpenTelemetry API modules the library does require.
+var api = []string{"go.opentelemetry.io/otel", "go.opentelemetry.io/otel/trace"}
 
 func root(t *testing.T) string {
 	t.Helper()
@@ -44,8 +53,10 @@ func gocmd(t *testing.T, dir string, env []string, args ...string) string {
 }
 
 // A user module that imports every library package a program or its tests
-// use, tidied as a user would, requires none of the heavy modules, directly
-// or indirectly, and has none of them in go.sum.
+// use, tidied as a user would, requires none of the heavy modules (the test
+// rig's, the plugin's, and any OpenTelemetry SDK or exporter), directly or
+// indirectly, and has none of them in go.sum; it does get the OpenTelemetry
+// API.
 func TestUserModuleGetsNoTestRig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go mod tidy")
@@ -81,8 +92,13 @@ func main() {}
 			t.Fatal(err)
 		}
 		for _, m := range heavy {
-			if strings.Contains(string(b), m+" ") {
+			if strings.Contains(string(b), m+" ") || (strings.HasSuffix(m, "/") && strings.Contains(string(b), m)) {
 				t.Errorf("a user's %s names %s:\n%s", name, m, b)
+			}
+		}
+		for _, m := range api {
+			if !strings.Contains(string(b), m+" ") {
+				t.Errorf("a user's %s does not name %s: has the check above lost its object?", name, m)
 			}
 		}
 	}

@@ -32,20 +32,33 @@ type Metrics struct {
 	isLeader      prometheus.Gauge
 	transitions   prometheus.Counter
 	checkDuration prometheus.Histogram
-	guardErrors   *prometheus.CounterVec // reason
-	scheduler     *prometheus.CounterVec // job_name, status
-	sidecar       *prometheus.CounterVec // class
-	info          *prometheus.GaugeVec   // replica, guard
-	ledgerErrors  *prometheus.CounterVec // op
-	catchUps      *prometheus.CounterVec // job_name
-	reruns        *prometheus.CounterVec // job_name
-	pauses        *prometheus.GaugeVec   // job_name
-	manualRuns    *prometheus.CounterVec // job_name, outcome
+	guardErrors   *prometheus.CounterVec   // reason
+	scheduler     *prometheus.CounterVec   // job_name, status
+	sidecar       *prometheus.CounterVec   // class
+	info          *prometheus.GaugeVec     // replica, guard
+	ledgerErrors  *prometheus.CounterVec   // op
+	catchUps      *prometheus.CounterVec   // job_name
+	reruns        *prometheus.CounterVec   // job_name
+	pauses        *prometheus.GaugeVec     // job_name
+	manualRuns    *prometheus.CounterVec   // job_name, outcome
+	fireLag       *prometheus.HistogramVec // job_name, fire
+	inProgress    *prometheus.GaugeVec     // job_name
 }
 
 // runDurationBuckets reach from a millisecond to about 18 hours, so that
 // nightly batch jobs land in a bucket of their own.
 var runDurationBuckets = prometheus.ExponentialBuckets(0.001, 4, 14)
+
+// fireLagBuckets reach from a millisecond (a scheduled fire on a healthy
+// leader) to about three days (a catch-up run of a long window).
+var fireLagBuckets = prometheus.ExponentialBuckets(0.001, 4, 15)
+
+// Kinds of fire, the fire label of leaderjob_fire_lag_seconds.
+const (
+	FireScheduled = "scheduled"
+	FireCatchUp   = "catch_up"
+	FireManual    = "manual"
+)
 
 // NewMetrics registers the App's collectors on reg, each series labelled
 // with the App's name.
@@ -117,10 +130,22 @@ func NewMetrics(reg prometheus.Registerer, app string) (*Metrics, error) {
 			Name: "leaderjob_manual_runs_total",
 			Help: "Operators' run requests this replica answered, by job and outcome.",
 		}, []string{LabelJob, "outcome"}),
+		fireLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "leaderjob_fire_lag_seconds",
+			Help:    "From a fire's scheduled time to the call of the job (the guard's answer and the claim included), by job and kind of fire (scheduled, catch_up, manual).",
+			Buckets: fireLagBuckets,
+		}, []string{LabelJob, "fire"}),
+		inProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "leaderjob_runs_in_progress",
+			Help: "Runs of the job executing on this replica now (0 or 1: a job never overlaps itself).",
+		}, []string{LabelJob}),
+	}
+	for _, op := range []string{"claim", "complete"} {
+		m.ledgerErrors.WithLabelValues(op)
 	}
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{LabelApp: app}, reg)
 	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.interval, m.isLeader, m.transitions,
-		m.checkDuration, m.guardErrors, m.scheduler, m.sidecar, m.info, m.ledgerErrors, m.catchUps, m.reruns, m.pauses, m.manualRuns} {
+		m.checkDuration, m.guardErrors, m.scheduler, m.sidecar, m.info, m.ledgerErrors, m.catchUps, m.reruns, m.pauses, m.manualRuns, m.fireLag, m.inProgress} {
 		if err := wrapped.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {
@@ -169,6 +194,42 @@ func (m *Metrics) ObserveRun(r Run) {
 		m.lastSuccess.WithLabelValues(r.Job).Set(float64(time.Now().UnixNano()) / 1e9)
 	}
 }
+
+// Job makes the series of a job that a dashboard or an alert reads exist
+// from its registration, at zero, rather than from their first increment
+// (a rate over a series that appears with its first run misses that run):
+// leaderjob_runs_total for every outcome of a call and for the standby's
+// skip (not_leader) when guarded, leaderjob_run_duration_seconds,
+// leaderjob_fire_lag_seconds for every kind of fire,
+// leaderjob_runs_in_progress, leaderjob_catch_up_runs_total,
+// leaderjob_reruns_total and leaderjob_pauses. A job's last success has no
+// zero value and appears with its first success.
+func (m *Metrics) Job(job string, guarded bool) {
+	for _, o := range []guard.Outcome{guard.Ran, guard.Failed, guard.Panicked, guard.Canceled} {
+		m.runs.WithLabelValues(job, string(o), "")
+	}
+	if guarded {
+		m.runs.WithLabelValues(job, string(guard.Skipped), string(guard.ReasonNotLeader))
+	}
+	m.runDuration.WithLabelValues(job)
+	for _, f := range []string{FireScheduled, FireCatchUp, FireManual} {
+		m.fireLag.WithLabelValues(job, f)
+	}
+	m.inProgress.WithLabelValues(job)
+	m.catchUps.WithLabelValues(job)
+	m.reruns.WithLabelValues(job)
+	m.pauses.WithLabelValues(job)
+}
+
+// RunStarted counts a run of job whose function is being called, lag after
+// its scheduled time (a negative lag counts as zero); RunEnded counts its end.
+func (m *Metrics) RunStarted(job, fire string, lag time.Duration) {
+	m.fireLag.WithLabelValues(job, fire).Observe(max(lag, 0).Seconds())
+	m.inProgress.WithLabelValues(job).Inc()
+}
+
+// RunEnded counts the end of a run RunStarted counted.
+func (m *Metrics) RunEnded(job string) { m.inProgress.WithLabelValues(job).Dec() }
 
 // SetLeader follows the guard's answer: 1 while this replica leads.
 func (m *Metrics) SetLeader(leads bool) {
