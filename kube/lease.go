@@ -170,7 +170,7 @@ func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 // App starts it (guard.Starter), so that standbys read it without polling.
 type startableLedger struct {
 	ledger.Ledger
-	backend *ConfigMapBackend
+	backend interface{ Start(context.Context) error }
 }
 
 func (l startableLedger) Start(ctx context.Context) error { return l.backend.Start(ctx) }

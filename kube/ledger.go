@@ -126,11 +126,17 @@ func WithLedgerLogger(l *slog.Logger) ConfigMapOption {
 // namespace/<app>-leaderjob-ledger, talking to the apiserver of cfg with
 // the user agent "leaderjob/<app>". It sends no request until used.
 func NewConfigMapBackend(cfg *rest.Config, namespace, app string, opts ...ConfigMapOption) (*ConfigMapBackend, error) {
+	return newConfigMapObject(cfg, namespace, app, LedgerName(app), opts...)
+}
+
+// newConfigMapObject returns the backend of one of app's ledger objects,
+// the ConfigMap namespace/name.
+func newConfigMapObject(cfg *rest.Config, namespace, app, name string, opts ...ConfigMapOption) (*ConfigMapBackend, error) {
 	if namespace == "" || app == "" {
 		return nil, errors.New("kube: ledger: the namespace and the app name must not be empty")
 	}
 	b := &ConfigMapBackend{
-		namespace: namespace, name: LedgerName(app), app: app,
+		namespace: namespace, name: name, app: app,
 		maxBytes: DefaultLedgerMaxBytes, logPeriod: time.Minute,
 		changes: make(chan struct{}, 1), refused: map[string]error{},
 	}
@@ -263,8 +269,8 @@ func (b *ConfigMapBackend) Store(ctx context.Context, s ledger.State, version st
 		return fmt.Errorf("kube: ledger: encoding: %w", err)
 	}
 	if len(data) > b.maxBytes {
-		return fmt.Errorf("%w: configmap %s: the ledger of %d jobs encodes to %d bytes, over the limit of %d: remove jobs or raise the limit",
-			ledger.ErrTooLarge, b.desc, len(s.Jobs), len(data), b.maxBytes)
+		return fmt.Errorf("%w: configmap %s: the ledger of %d jobs encodes to %d bytes, over the limit of %d: spread the ledger over more objects (%s), remove jobs, or raise the limit",
+			ledger.ErrTooLarge, b.desc, len(s.Jobs), len(data), b.maxBytes, EnvLedgerShards)
 	}
 	b.mu.Lock()
 	if err := b.refused[version]; err != nil && version != "" {

@@ -11,7 +11,8 @@ import (
 )
 
 // EnvLedger chooses where claimed fires are recorded: configmap (the
-// fleet's ConfigMap <app>-leaderjob-ledger; the default in lease mode) or
+// fleet's ConfigMap <app>-leaderjob-ledger, spread over more with
+// EnvLedgerShards; the default in lease mode) or
 // memory (this process only; the default in sidecar mode, where the app may
 // have no credentials for the apiserver).
 const EnvLedger = "LEADERJOB_LEDGER"
@@ -41,6 +42,17 @@ func ledgerFromEnv(lookup func(string) (string, bool), app string, cfg *rest.Con
 		if v, _ := lookup(EnvLeaseNamespace); strings.TrimSpace(v) != "" {
 			namespace = strings.TrimSpace(v)
 		}
+	}
+	shards, err := parseShards(lookup)
+	if err != nil {
+		return nil, "", err
+	}
+	if shards > 1 {
+		backend, err := NewShardedConfigMapBackend(cfg, namespace, app, shards, WithLedgerLogger(logger))
+		if err != nil {
+			return nil, "", fmt.Errorf("ledger: %w", err)
+		}
+		return startableLedger{ledger.NewLedger(backend, ledger.WithLogger(logger)), backend}, backend.Name(), nil
 	}
 	backend, err := NewConfigMapBackend(cfg, namespace, app, WithLedgerLogger(logger))
 	if err != nil {

@@ -46,8 +46,8 @@ func (e *PartialError) Unwrap() error { return e.Err }
 // A Store writes only the objects whose part changed, each with its own
 // compare-and-swap: a claim of one job writes one object, so a job that
 // fires often does not make the claims of jobs in other objects conflict.
-// The objects are written one after another, object 0 last; the write of
-// several is not atomic. When one conflicts, the others may have been
+// The objects other than 0 are written at once, then object 0; the write
+// of several is not atomic. When one conflicts, the others may have been
 // written, and Store returns ErrConflict: the Ledger loads again and
 // re-applies its requests, which the rule makes safe (a claim found as
 // its own earlier write succeeds, a completion recorded twice is recorded
@@ -147,24 +147,38 @@ func (b *sharded) Store(ctx context.Context, s State, version string) error {
 		// Objects beyond the configured count give their jobs back.
 		parts = append(parts, wire.Ledger{Version: s.Version, Tokens: s.Tokens, Owner: s.Owner})
 	}
-	failed := map[string]bool{}
-	var errs []error
-	for _, i := range append(seq(1, count), 0) {
-		v := ""
+	version0 := func(i int) string {
 		if i < len(versions) {
-			v = versions[i]
+			return versions[i]
 		}
-		if i < len(before) && same(before[i], parts[i]) {
+		return ""
+	}
+	changed := func(i int) bool { return i >= len(before) || !same(before[i], parts[i]) }
+	// The other objects at once, then object 0.
+	errsOf := make([]error, count)
+	var wg sync.WaitGroup
+	for i := 1; i < count; i++ {
+		if !changed(i) {
 			continue
 		}
-		err := b.obj(i).Store(ctx, State(parts[i]), v)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errsOf[i] = b.obj(i).Store(ctx, State(parts[i]), version0(i))
+		}()
+	}
+	wg.Wait()
+	failed := map[string]bool{}
+	var errs []error
+	for i := 1; i < count; i++ {
+		err := errsOf[i]
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrConflict):
 			// Object 0 is not written: the Ledger loads again and
 			// re-applies its requests.
 			return err
-		case i == 0 || ctx.Err() != nil || !permanent(err):
+		case ctx.Err() != nil || !permanent(err):
 			return err
 		default:
 			for name := range parts[i].Jobs {
@@ -178,6 +192,11 @@ func (b *sharded) Store(ctx context.Context, s State, version string) error {
 			errs = append(errs, fmt.Errorf("ledger shard %d: %w", i, err))
 		}
 	}
+	if changed(0) {
+		if err := b.obj(0).Store(ctx, State(parts[0]), version0(0)); err != nil {
+			return err
+		}
+	}
 	if len(errs) > 0 {
 		return &PartialError{Jobs: failed, Err: errors.Join(errs...)}
 	}
@@ -188,14 +207,6 @@ func (b *sharded) Store(ctx context.Context, s State, version string) error {
 // a retry, so that the other objects' writes stand.
 func permanent(err error) bool {
 	return errors.Is(err, ErrTooLarge) || errors.Is(err, ErrCorrupt) || errors.Is(err, wire.ErrNewerFormat)
-}
-
-func seq(from, to int) []int {
-	var out []int
-	for i := from; i < to; i++ {
-		out = append(out, i)
-	}
-	return out
 }
 
 // same reports whether two parts hold the same document.
