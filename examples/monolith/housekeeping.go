@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/leaderjob/leaderjob/leaderjob"
 )
@@ -14,8 +18,10 @@ import (
 type Housekeeping struct {
 	Sessions *SessionStore
 	Out      *slog.Logger
-	// Work simulates how long refreshing the exchange rates takes.
+	// Work simulates how long refreshing the exchange rates takes, and
+	// Fail, when set, is the error every refresh ends with.
 	Work time.Duration
+	Fail error
 
 	once sync.Once
 	sent *keySet // the reports sent, by fire key
@@ -56,16 +62,28 @@ func Register(app *leaderjob.App, h *Housekeeping, getenv func(string) string) e
 	return nil
 }
 
+// tracer starts the jobs' own spans. The global provider is the one main
+// installs when OTEL_TRACES_EXPORTER asks for it, else a no-op; a span
+// started under a run's context is a child of leaderjob's span of the run.
+var tracer = otel.Tracer("github.com/leaderjob/leaderjob/examples/monolith")
+
 // RefreshExchangeRates stands for a call to a slow remote service; it stops
-// early when its context ends (shutdown, lost leadership, timeout).
+// early when its context ends (shutdown, lost leadership, timeout). The
+// call is a span of its own, as an HTTP client's instrumentation would make.
 func (h *Housekeeping) RefreshExchangeRates(ctx context.Context) error {
+	ctx, span := tracer.Start(ctx, "fetch exchange rates")
+	defer span.End()
 	h.Out.DebugContext(ctx, "refreshing exchange rates", slog.Duration("work", h.Work))
 	select {
 	case <-time.After(h.Work):
-		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+	if h.Fail != nil {
+		span.SetStatus(codes.Error, h.Fail.Error())
+		return fmt.Errorf("exchange rates: %w", h.Fail)
+	}
+	return nil
 }
 
 // PurgeExpiredSessions removes expired sessions; it shows a func(ctx) job.

@@ -18,16 +18,20 @@
 //	}
 //
 // Run it with no cluster: go run ./examples/monolith. Schedules come from the
-// environment variables named in Register, and EXCHANGE_RATES_WORK sets how
-// long a simulated exchange-rate refresh takes; leaderjob's own variables
+// environment variables named in Register, EXCHANGE_RATES_WORK sets how
+// long a simulated exchange-rate refresh takes and EXCHANGE_RATES_ERROR
+// makes every refresh fail with that message; leaderjob's own variables
 // (LEADERJOB_GUARD, POD_NAME, LEADERJOB_LOG_FORMAT, ...) pick the guard and
-// the log format.
+// the log format. OTEL_TRACES_EXPORTER=otlp (or console) exports a span per
+// run (tracing.go).
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"time"
 	_ "time/tzdata" // the report runs in Europe/Berlin even where the OS has no zone data
 
 	"github.com/leaderjob/leaderjob/kube"
@@ -35,13 +39,25 @@ import (
 )
 
 func main() {
+	tp, stopTracing, err := setUpTracing(context.Background(), os.Getenv, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	// kube.Guards lets LEADERJOB_GUARD pick the Lease or sidecar guard.
-	app, err := leaderjob.New("monolith", kube.Guards())
+	opts := []leaderjob.Option{kube.Guards()}
+	if tp != nil {
+		opts = append(opts, leaderjob.WithTracerProvider(tp))
+	}
+	app, err := leaderjob.New("monolith", opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	h := &Housekeeping{Sessions: newSessionStore(), Out: app.Logger()}
+	if v := os.Getenv("EXCHANGE_RATES_ERROR"); v != "" {
+		h.Fail = errors.New(v)
+	}
 	if v := os.Getenv("EXCHANGE_RATES_WORK"); v != "" { // how long a refresh takes
 		if h.Work, err = leaderjob.ParseDuration(v); err != nil {
 			fmt.Fprintln(os.Stderr, "EXCHANGE_RATES_WORK:", err)
@@ -52,7 +68,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if err := app.Run(context.Background()); err != nil {
+	err = app.Run(context.Background())
+	// Spans still queued go out before the process ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if serr := stopTracing(ctx); serr != nil {
+		fmt.Fprintln(os.Stderr, "tracing:", serr)
+	}
+	cancel()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
