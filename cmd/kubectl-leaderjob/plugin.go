@@ -188,6 +188,9 @@ func (p *plugin) apps(ctx context.Context) ([]app, error) {
 		if err := decodeLedger(cm, &a.state); err != nil {
 			return nil, err
 		}
+		if err := p.readShards(ctx, &a); err != nil {
+			return nil, err
+		}
 		out = append(out, a)
 	}
 	slices.SortFunc(out, func(a, b app) int { return strings.Compare(a.name, b.name) })
@@ -213,7 +216,36 @@ func (p *plugin) oneApp(ctx context.Context, name string) (app, error) {
 		return app{}, p.forbidden(err, "get", "configmaps", wire.LedgerConfigMap(name))
 	}
 	a := app{name: name, ledger: cm}
-	return a, decodeLedger(cm, &a.state)
+	if err := decodeLedger(cm, &a.state); err != nil {
+		return app{}, err
+	}
+	return a, p.readShards(ctx, &a)
+}
+
+// readShards adds to a's ledger the jobs of the other objects it is spread
+// over (LEADERJOB_LEDGER_SHARDS), as the app reads them.
+func (p *plugin) readShards(ctx context.Context, a *app) error {
+	if a.state.Shards <= 1 {
+		return nil
+	}
+	parts := []wire.Ledger{a.state}
+	for i := 1; i < a.state.Shards; i++ {
+		name := wire.LedgerShardConfigMap(a.name, i)
+		cm, err := p.cs.CoreV1().ConfigMaps(p.ns).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue // no job of that shard has fired yet
+		case err != nil:
+			return p.forbidden(err, "get", "configmaps", name)
+		}
+		var part wire.Ledger
+		if err := decodeLedger(cm, &part); err != nil {
+			return err
+		}
+		parts = append(parts, part)
+	}
+	a.state = wire.MergeLedgers(parts)
+	return nil
 }
 
 // jobNames are the jobs the app is known to have.
