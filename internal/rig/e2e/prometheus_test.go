@@ -32,7 +32,8 @@ const rulesFile = "../../../examples/prometheus/leaderjob-rules.yaml"
 // examples/prometheus/leaderjob-rules.yaml. It sees exactly one leader while
 // every job is hourly (the gauge follows the guard, not the last run), no
 // series renamed by the scrape (exported_job), the scheduled job in
-// job_name, and every rule loaded and healthy with the leader alerts quiet.
+// job_name, and every rule loaded and healthy with the leader alerts quiet;
+// every query of examples/grafana's dashboard parses and returns series.
 func TestPrometheusScrapesReplicas(t *testing.T) {
 	promBin := testdeps.Tool(t, "prometheus")
 	c := newCluster(t, "monolith")
@@ -191,6 +192,32 @@ scrape_configs:
 		for _, name := range []string{"LeaderjobNoLeader", "LeaderjobSplitBrain"} {
 			if s := got[name].State; s == "firing" {
 				t.Errorf("%s is firing with one leader", name)
+			}
+		}
+	})
+
+	t.Run("every query of the Grafana dashboard returns series", func(t *testing.T) {
+		checkDashboard(t, api, c.namespace)
+	})
+
+	t.Run("series a dashboard reads exist from start, at zero", func(t *testing.T) {
+		// On both replicas, for a job that never fired (session-cleanup's
+		// first fire is an hour away).
+		for _, expr := range []string{
+			`leaderjob_runs_total{job_name="session-cleanup", outcome="failed"}`,
+			`leaderjob_runs_in_progress{job_name="session-cleanup"}`,
+			`leaderjob_fire_lag_seconds_count{job_name="session-cleanup", fire="catch_up"}`,
+			`leaderjob_catch_up_runs_total{job_name="session-cleanup"}`,
+			`leaderjob_pauses{job_name="session-cleanup"}`,
+		} {
+			res := api.query(t, expr)
+			if len(res) != 2 {
+				t.Errorf("%s: %v, want a series per replica", expr, res)
+			}
+			for _, r := range res {
+				if r.value(t) != 0 {
+					t.Errorf("%s on %s = %v, want 0", expr, r.Metric["pod"], r.Value)
+				}
 			}
 		}
 	})
