@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,8 +16,10 @@ import (
 )
 
 // fullState returns a State of n jobs, each with a claim, the last
-// completion and success and ledger.HistoryLen completions, whose errors
-// are errLen bytes long.
+// completion and success whose errors are errLen bytes long,
+// ledger.HistoryLen completions (their errors cut to
+// ledger.HistoryErrorLen) and ledger.RecentLen recent fires a minute
+// apart.
 func fullState(n, errLen int) ledger.State {
 	at := time.Date(2026, 11, 30, 8, 0, 0, 123456789, time.UTC)
 	s := ledger.State{Version: ledger.FormatVersion, Fence: ledger.Epoch{Scope: "6f1c2a4e-8d3b-4f7a-9c21-0e5d7b3a9f10", N: 12}, Jobs: map[string]*ledger.JobState{}}
@@ -31,8 +32,13 @@ func fullState(n, errLen int) ledger.State {
 				ClaimID: c.ClaimID, Holder: c.Holder, Claimed: at},
 			Completed: &c, Success: &c,
 		}
+		h := c
+		h.Error = h.Error[:min(len(h.Error), ledger.HistoryErrorLen)] // as the rule stores it
 		for range ledger.HistoryLen {
-			js.History = append(js.History, c)
+			js.History = append(js.History, h)
+		}
+		for i := range ledger.RecentLen {
+			js.Recent = append(js.Recent, at.Add(-time.Duration(i)*time.Minute))
 		}
 		s.Jobs[job] = js
 	}
@@ -42,7 +48,7 @@ func fullState(n, errLen int) ledger.State {
 // The documented sizes of a full ledger (see ConfigMapBackend).
 func TestLedgerEncodedSize(t *testing.T) {
 	for _, errLen := range []int{0, ledger.MaxErrorLen} {
-		data, err := json.Marshal(fullState(50, errLen))
+		data, err := wire.EncodeLedger(wire.Ledger(fullState(50, errLen)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +56,7 @@ func TestLedgerEncodedSize(t *testing.T) {
 		t.Logf("50 jobs, full history, errors of %d bytes: %d bytes (%.1f KiB/job): %d jobs fit in %d KiB",
 			errLen, len(data), float64(per)/1024, DefaultLedgerMaxBytes/per, DefaultLedgerMaxBytes>>10)
 		// The figures documented on ConfigMapBackend.
-		want := map[int]int{0: 74, ledger.MaxErrorLen: 39}[errLen]
+		want := map[int]int{0: 52, ledger.MaxErrorLen: 40}[errLen]
 		if got := DefaultLedgerMaxBytes / per; got < want {
 			t.Errorf("%d jobs fit, the documentation says %d", got, want)
 		}
@@ -108,9 +114,9 @@ func TestDecode(t *testing.T) {
 func TestLedgerEncodedSizeOfAFreshJob(t *testing.T) {
 	s := fullState(1, 0)
 	for _, js := range s.Jobs {
-		js.Completed, js.Success, js.History = nil, nil, nil
+		js.Completed, js.Success, js.History, js.Recent = nil, nil, nil, nil
 	}
-	data, _ := json.Marshal(s)
+	data, _ := wire.EncodeLedger(wire.Ledger(s))
 	t.Logf("one job with a claim only: %d bytes", len(data))
 	if len(data) > 512 {
 		t.Errorf("a fresh job takes %d bytes, the documentation says about 0.5 KiB", len(data))
