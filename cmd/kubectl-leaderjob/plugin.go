@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -28,7 +30,7 @@ import (
 const usage = `kubectl leaderjob: see and steer the scheduled jobs of leaderjob apps.
 
 Usage:
-  kubectl leaderjob status [APP]                       apps, leaders, each job's last runs and pauses
+  kubectl leaderjob status [APP] [--watch]             apps, leaders, each job's last runs and pauses (--watch: refresh every --interval until interrupted)
   kubectl leaderjob history APP [JOB]                  the ledger's history of the app's jobs
   kubectl leaderjob pause APP JOB --reason TEXT        skip the job's fires until resumed (--cancel-running: also cancel a run going now)
   kubectl leaderjob resume APP JOB                     let the job's fires run again
@@ -56,6 +58,9 @@ type plugin struct {
 	force       bool
 	timeout     time.Duration
 	now         func() time.Time
+	watch       bool
+	interval    time.Duration
+	after       func(time.Duration) <-chan time.Time // time.After; tests drive it
 
 	cancelRunning bool
 }
@@ -67,13 +72,15 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	fs.SetOutput(errOut)
 	cf := genericclioptions.NewConfigFlags(true)
 	cf.AddFlags(fs)
-	p := &plugin{out: out, errOut: errOut, now: time.Now}
+	p := &plugin{out: out, errOut: errOut, now: time.Now, after: time.After}
 	fs.StringVarP(&p.output, "output", "o", "", "output format: json or yaml (default: a table)")
 	fs.StringVar(&p.reason, "reason", "", "pause: why the job is paused (shown by status)")
 	fs.StringVar(&p.requestID, "request-id", "", "run: the request's id; a request id runs once, and expires if no leader runs it within a day (default: a new id)")
 	fs.BoolVar(&p.force, "force", false, "run: run the job even if it is paused")
 	fs.BoolVar(&p.cancelRunning, "cancel-running", false, "pause: also cancel a run of the job that is going (by default it runs to its end)")
 	fs.DurationVar(&p.timeout, "timeout", 10*time.Second, "pause, resume, run: how long to wait for the leader's answer")
+	fs.BoolVarP(&p.watch, "watch", "w", false, "status: show it again every --interval until interrupted (on a terminal the screen is redrawn; otherwise each refresh follows the last)")
+	fs.DurationVar(&p.interval, "interval", 2*time.Second, "status --watch: time between refreshes")
 	fs.Usage = func() { fmt.Fprint(errOut, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -84,6 +91,10 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	rest := fs.Args()
 	if len(rest) == 0 {
 		fs.Usage()
+		return exitUsage
+	}
+	if p.watch && p.interval < 100*time.Millisecond {
+		fmt.Fprintf(errOut, "error: --interval %v: use 100ms or more\n", p.interval)
 		return exitUsage
 	}
 	if p.output != "" && p.output != "json" && p.output != "yaml" {
@@ -123,7 +134,11 @@ func (p *plugin) exec(ctx context.Context, cmd string, rest []string) int {
 		if !need(0, 1, "[APP]") {
 			return exitUsage
 		}
-		code, err = p.status(ctx, rest)
+		if p.watch {
+			code, err = p.watchStatus(ctx, rest)
+		} else {
+			code, err = p.status(ctx, rest)
+		}
 	case "history":
 		if !need(1, 2, "APP [JOB]") {
 			return exitUsage
@@ -669,4 +684,69 @@ func excerpt(s string) string {
 		s = s[:57] + "..."
 	}
 	return s
+}
+
+// watchStatus shows status every --interval until ctx ends (SIGINT or
+// SIGTERM), which is a normal end (exit 0). Each refresh is read whole
+// before it is shown. On a terminal the screen is cleared and redrawn, as
+// watch(1) does; to a pipe or file each refresh follows the last, after a
+// header line with its time (with -o json or yaml, one document each, yaml
+// ones separated by ---). An error on the first refresh (an unknown app,
+// RBAC) ends the command; a later one (the apiserver restarting, say) is
+// reported and the next refresh tries again.
+func (p *plugin) watchStatus(ctx context.Context, args []string) (int, error) {
+	out := p.out
+	defer func() { p.out = out }()
+	tty := isTerminal(out)
+	what := "kubectl leaderjob status"
+	if len(args) == 1 {
+		what += " " + args[0]
+	}
+	for n := 0; ; n++ {
+		var buf bytes.Buffer
+		p.out = &buf
+		code, err := p.status(ctx, args)
+		p.out = out
+		if err != nil && ctx.Err() != nil {
+			return exitOK, nil
+		}
+		if err != nil {
+			if n == 0 {
+				return code, err
+			}
+			fmt.Fprintf(p.errOut, "%s error: %v\n", p.now().Format(time.TimeOnly), err)
+		} else {
+			var frame bytes.Buffer
+			switch {
+			case tty:
+				frame.WriteString("\x1b[H\x1b[2J")
+			case n > 0 && p.output == "yaml":
+				frame.WriteString("---\n")
+			case n > 0 && p.output == "":
+				frame.WriteString("\n")
+			}
+			if p.output == "" {
+				fmt.Fprintf(&frame, "Every %v: %s (namespace %s)\t%s\n\n", p.interval, what, p.ns, p.now().Format(time.RFC3339))
+			}
+			frame.Write(buf.Bytes())
+			if _, err := out.Write(frame.Bytes()); err != nil {
+				return exitFailed, err // the reader went away
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return exitOK, nil
+		case <-p.after(p.interval):
+		}
+	}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
