@@ -180,8 +180,14 @@ type cluster struct {
 // startProc starts the example as pod name, with the lease guard on c.
 func startProc(t *testing.T, c cluster, name string, extraEnv ...string) *proc {
 	t.Helper()
+	return startProcOf(t, monolith(t), c, name, extraEnv...)
+}
+
+// startProcOf is startProc with the example's binary bin.
+func startProcOf(t *testing.T, bin string, c cluster, name string, extraEnv ...string) *proc {
+	t.Helper()
 	p := &proc{name: name}
-	cmd := exec.Command(monolith(t))
+	cmd := exec.Command(bin)
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
