@@ -78,8 +78,9 @@
 //
 // A job's record is bounded, whatever its history: one claim, at most
 // OpenLen open claims, RecentLen recent instants, a GaveUp watermark and
-// HistoryLen+2 completions (the last, the last success, the history), each
-// error cut to MaxErrorLen bytes. A one-shot job keeps the records of its
+// HistoryLen+2 completions (the last, the last success, the history), the
+// last two errors cut to MaxErrorLen bytes and the history's to
+// HistoryErrorLen. A one-shot job keeps the records of its
 // newest ReleasesKept releases (State.PruneReleases), and the record of a
 // job the App no longer schedules goes after IdleGrace idle
 // (State.PruneIdle): the State grows with the jobs an app schedules, not
@@ -89,6 +90,14 @@
 // of that write. Operators' requests add one pause per paused job, and
 // the records of the run requests made in the last RunRetention (two
 // days), at most RunsMax.
+//
+// An app with more jobs than one object holds spreads its State over
+// several (NewShardedBackend): each job's record lives in one object, a
+// write stores only the objects that changed, and an object over its
+// limit fails only its own jobs' claims (PartialError). The fencing rule
+// is the same: every object keeps a copy of the tokens, which a term's
+// registration raises in each, so that a claim is checked against its
+// job's fence in the object it writes.
 //
 // # Run requests
 //
