@@ -244,9 +244,10 @@ func (a *App) giveUp(ctx context.Context, j *job, at time.Time, d guard.Decision
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	name := a.ledgerJob(j)
+	tok := a.heldToken(d)
 	err := a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
-		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
-			return false, ledger.ErrFenced
+		if err := fenced(s, d, tok, name); err != nil {
+			return false, err
 		}
 		js := s.Jobs[name]
 		if js == nil || !at.After(js.GaveUp) {

@@ -105,6 +105,15 @@ func (a *App) token(ctx context.Context, d guard.Decision) (int64, error) {
 	return tok, nil
 }
 
+// heldToken is the fencing token d's term registered with, 0 if it has
+// not registered yet.
+func (a *App) heldToken(d guard.Decision) int64 {
+	t := &a.fires.terms
+	t.regMu.Lock()
+	defer t.regMu.Unlock()
+	return t.tokens[d.Lost]
+}
+
 func (t *terms) id(prefix string, d guard.Decision) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -217,6 +226,16 @@ func (a *App) pruneReleases(ctx context.Context, j *job) {
 	}
 }
 
+// fenced is the check of ledger writes other than claims and completions:
+// ErrFenced when d's term was deposed, by its source's epoch or by a later
+// term's fencing token (tok, 0 when unknown) for job ("" for the app).
+func fenced(s *ledger.State, d guard.Decision, tok int64, job string) error {
+	if (s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch) || s.Fenced(job, tok) {
+		return ledger.ErrFenced
+	}
+	return nil
+}
+
 // pruneIdle drops from the ledger the records of jobs this App does not
 // schedule that have been idle for ledger.IdleGrace, once per term.
 func (a *App) pruneIdle(ctx context.Context, d guard.Decision) {
@@ -229,9 +248,10 @@ func (a *App) pruneIdle(ctx context.Context, d guard.Decision) {
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	now := a.clock.Now()
+	tok := a.heldToken(d)
 	err := a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
-		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
-			return false, ledger.ErrFenced
+		if err := fenced(s, d, tok, ""); err != nil {
+			return false, err
 		}
 		return s.PruneIdle(func(job string) bool { return names[job] }, now), nil
 	})

@@ -122,9 +122,10 @@ func (a *App) applyControls(ctx context.Context) {
 	}
 	var pausedNow, resumedNow []string
 	wctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	tok := a.heldToken(d)
 	err = a.fires.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
-		if s.Fence.Scope == d.EpochScope && s.Fence.N > d.Epoch {
-			return false, ledger.ErrFenced
+		if err := fenced(s, d, tok, ""); err != nil {
+			return false, err
 		}
 		pausedNow, resumedNow = pauseChanges(s.Paused, acks)
 		changed := s.SetPaused(acks)

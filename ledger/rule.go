@@ -227,6 +227,24 @@ func (s *State) Register(now time.Time) int64 {
 	return t
 }
 
+// Fenced reports whether a write by the term holding token is refused for
+// job (for the app as a whole when job is ""): a later term registered, or
+// claimed the job, with a higher token. A token of 0 (a writer that
+// predates tokens) is never fenced here; the epoch rule applies to it.
+// Writers other than claims and completions (the catch-up cap, pruning,
+// the operators' acknowledgements) check it, so that a deposed term
+// changes nothing.
+func (s *State) Fenced(job string, token int64) bool {
+	if token <= 0 {
+		return false
+	}
+	var js *JobState
+	if job != "" && s.Jobs != nil {
+		js = s.Jobs[job]
+	}
+	return token < s.fenceOf(js)
+}
+
 // fenceOf is the lowest token that may claim or complete a fire of js.
 func (s *State) fenceOf(js *JobState) int64 {
 	f := s.Owner

@@ -85,3 +85,28 @@ func TestFencingTokens(t *testing.T) {
 		}
 	})
 }
+
+// Writes other than claims and completions (the catch-up cap, pruning,
+// the operators' acknowledgements) check State.Fenced: a term a later one
+// superseded, app-wide or on one job, is refused; a writer without a
+// token is left to the epoch rule.
+func TestFencedForOtherWrites(t *testing.T) {
+	var s State
+	older := s.Register(t0)
+	newer := s.Register(t0)
+	if !s.Fenced("", older) || !s.Fenced("report", older) {
+		t.Error("the older term is not fenced after a later registration")
+	}
+	if s.Fenced("", newer) || s.Fenced("report", newer) || s.Fenced("report", 0) {
+		t.Error("the current term, or a writer without a token, is fenced")
+	}
+	c := claimOf("report", fire(1), "L", 1, "x")
+	c.Token = newer + 5 // a later owner of this job alone (spread mode)
+	s.Tokens = newer + 5
+	if r := s.Claim(c, t0); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if !s.Fenced("report", newer) || s.Fenced("other", newer) {
+		t.Error("a job's own fence is not checked per job")
+	}
+}
