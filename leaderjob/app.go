@@ -148,7 +148,8 @@ type job struct {
 	runStop  context.CancelCauseFunc // cancels the run in flight, nil when none
 	cutShort atomic.Bool             // cancelRun ended the run in flight
 	turns    turns                   // scheduled fires and catch-up runs, in order
-	function string                  // fn's name, for the run span; "" when unknown
+	series   *ops.JobSeries          // the series every run updates
+	spans    *tracing.Job            // what the job's run spans share
 }
 
 // Option configures New.

@@ -24,8 +24,8 @@ func (a *App) observeRun(r Result) {
 // observeJob makes a new job's series exist at zero and names its function
 // for the run spans.
 func (a *App) observeJob(j *job) {
-	a.metrics.Job(j.name, !j.cfg.everyReplica)
-	j.function = tracing.FunctionName(j.fn, adapters)
+	j.series = a.metrics.Job(j.name, !j.cfg.everyReplica)
+	j.spans = a.tracer.Job(j.name, tracing.FunctionName(j.fn, adapters), ops.FireScheduled, ops.FireCatchUp, ops.FireManual)
 }
 
 // isGuardError reports whether a skip reason says the guard could not

@@ -174,13 +174,12 @@ func (a *App) execute(at *attempt) *skip {
 		ctx, cancel = context.WithTimeoutCause(ctx, j.cfg.timeout, ErrRunTimeout)
 		defer cancel()
 	}
-	fire := at.fire()
-	a.metrics.RunStarted(j.name, fire, a.clock.Since(at.info.ScheduledAt))
+	j.series.RunStarted(at.fire(), a.clock.Since(at.info.ScheduledAt))
 	j.calling.Store(true)
 	a.signals.changed()
 	o := guard.Call(ctx, at.decision, j.fn)
 	j.calling.Store(false)
-	a.metrics.RunEnded(j.name)
+	j.series.RunEnded()
 	a.signals.changed()
 	r := &at.res
 	r.Outcome, r.Err, r.Duration = o.Outcome, o.Err, o.Duration

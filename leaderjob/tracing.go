@@ -45,9 +45,9 @@ const adapters = "github.com/leaderjob/leaderjob/leaderjob."
 // leads, dated back to when the attempt began; the later stages and the
 // job run under it.
 func (a *App) traceRun(at *attempt) *skip {
-	at.run, at.span = a.tracer.Start(at.run, tracing.Attempt{
-		Job: at.job.name, Function: at.job.function, RunID: at.info.RunID, Fire: at.fire(),
-		ScheduledAt: at.info.ScheduledAt, Key: at.info.Key, Decision: at.res.Decision, Began: at.began,
+	at.run, at.span = at.job.spans.Start(at.run, tracing.Attempt{
+		RunID: at.info.RunID, Fire: at.fire(), ScheduledAt: at.info.ScheduledAt,
+		Key: at.info.Key, Decision: at.res.Decision, Began: at.began,
 	})
 	return nil
 }

@@ -204,7 +204,7 @@ func (m *Metrics) ObserveRun(r Run) {
 // leaderjob_runs_in_progress, leaderjob_catch_up_runs_total,
 // leaderjob_reruns_total and leaderjob_pauses. A job's last success has no
 // zero value and appears with its first success.
-func (m *Metrics) Job(job string, guarded bool) {
+func (m *Metrics) Job(job string, guarded bool) *JobSeries {
 	for _, o := range []guard.Outcome{guard.Ran, guard.Failed, guard.Panicked, guard.Canceled} {
 		m.runs.WithLabelValues(job, string(o), "")
 	}
@@ -212,24 +212,40 @@ func (m *Metrics) Job(job string, guarded bool) {
 		m.runs.WithLabelValues(job, string(guard.Skipped), string(guard.ReasonNotLeader))
 	}
 	m.runDuration.WithLabelValues(job)
-	for _, f := range []string{FireScheduled, FireCatchUp, FireManual} {
-		m.fireLag.WithLabelValues(job, f)
+	s := &JobSeries{inProgress: m.inProgress.WithLabelValues(job)}
+	for i, f := range []string{FireScheduled, FireCatchUp, FireManual} {
+		s.lag[i] = m.fireLag.WithLabelValues(job, f)
 	}
-	m.inProgress.WithLabelValues(job)
 	m.catchUps.WithLabelValues(job)
 	m.reruns.WithLabelValues(job)
 	m.pauses.WithLabelValues(job)
+	return s
 }
 
-// RunStarted counts a run of job whose function is being called, lag after
-// its scheduled time (a negative lag counts as zero); RunEnded counts its end.
-func (m *Metrics) RunStarted(job, fire string, lag time.Duration) {
-	m.fireLag.WithLabelValues(job, fire).Observe(max(lag, 0).Seconds())
-	m.inProgress.WithLabelValues(job).Inc()
+// JobSeries are the series of one job that every run updates, looked up
+// once.
+type JobSeries struct {
+	lag        [3]prometheus.Observer // by kind of fire: scheduled, catch_up, manual
+	inProgress prometheus.Gauge
+}
+
+// RunStarted counts a run whose function is being called, lag after its
+// scheduled time (a negative lag counts as zero), of a kind of fire
+// (FireScheduled, FireCatchUp or FireManual).
+func (s *JobSeries) RunStarted(fire string, lag time.Duration) {
+	i := 0
+	switch fire {
+	case FireCatchUp:
+		i = 1
+	case FireManual:
+		i = 2
+	}
+	s.lag[i].Observe(max(lag, 0).Seconds())
+	s.inProgress.Inc()
 }
 
 // RunEnded counts the end of a run RunStarted counted.
-func (m *Metrics) RunEnded(job string) { m.inProgress.WithLabelValues(job).Dec() }
+func (s *JobSeries) RunEnded() { s.inProgress.Dec() }
 
 // SetLeader follows the guard's answer: 1 while this replica leads.
 func (m *Metrics) SetLeader(leads bool) {

@@ -66,12 +66,32 @@ func New(tp trace.TracerProvider, app, self string) *Tracer {
 	}
 }
 
+// Job is what the spans of one job share, made once at App.Schedule so
+// that a run's span costs no more than it must.
+type Job struct {
+	t        *Tracer
+	name     string // the span's name
+	function string // for code.function.name; "" leaves it out
+	// The start options by kind of fire: the span's kind and the
+	// attributes a sampler may look at (job, app, fire).
+	opts map[string][]trace.SpanStartOption
+}
+
+// Job returns the span template of the job named name, whose function is
+// function (see FunctionName), for the given kinds of fire.
+func (t *Tracer) Job(name, function string, fires ...string) *Job {
+	j := &Job{t: t, name: SpanPrefix + name, function: function, opts: map[string][]trace.SpanStartOption{}}
+	for _, f := range fires {
+		j.opts[f] = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal),
+			trace.WithAttributes(KeyJob.String(name), t.app, KeyFire.String(f))}
+	}
+	return j
+}
+
 // Attempt is what a span says of a run attempt when it begins.
 type Attempt struct {
-	Job         string
-	Function    string // the job's function, for code.function.name; "" leaves it out
 	RunID       string
-	Fire        string // scheduled, catch_up or manual
+	Fire        string // one of the kinds of fire given to Tracer.Job
 	ScheduledAt time.Time
 	Key         string
 	Decision    guard.Decision
@@ -82,22 +102,20 @@ type Attempt struct {
 // ctx with the span in it: spans started under that context (the job's own)
 // are its children. Attributes beyond the job, app and fire kind (which a
 // sampler may look at) are set only when the span records.
-func (t *Tracer) Start(ctx context.Context, at Attempt) (context.Context, trace.Span) {
-	ctx, span := t.tracer.Start(ctx, SpanPrefix+at.Job,
-		trace.WithTimestamp(at.Began),
-		trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(KeyJob.String(at.Job), t.app, KeyFire.String(at.Fire)))
+func (j *Job) Start(ctx context.Context, at Attempt) (context.Context, trace.Span) {
+	opts := j.opts[at.Fire]
+	ctx, span := j.t.tracer.Start(ctx, j.name, append(opts[:len(opts):len(opts)], trace.WithTimestamp(at.Began))...)
 	if !span.IsRecording() {
 		return ctx, span
 	}
 	attrs := make([]attribute.KeyValue, 0, 6)
-	attrs = append(attrs, t.self, KeyRunID.String(at.RunID),
+	attrs = append(attrs, j.t.self, KeyRunID.String(at.RunID),
 		KeyScheduledAt.String(at.ScheduledAt.UTC().Format(time.RFC3339Nano)))
 	if at.Key != "" {
 		attrs = append(attrs, KeyKey.String(at.Key))
 	}
-	if at.Function != "" {
-		attrs = append(attrs, semconv.CodeFunctionNameKey.String(at.Function))
+	if j.function != "" {
+		attrs = append(attrs, semconv.CodeFunctionNameKey.String(j.function))
 	}
 	if at.Decision.HasEpoch {
 		attrs = append(attrs, KeyEpoch.Int64(at.Decision.Epoch))
