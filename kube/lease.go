@@ -28,6 +28,12 @@ const (
 	EnvLeaseDuration  = "LEADERJOB_LEASE_DURATION"
 	EnvRenewDeadline  = "LEADERJOB_RENEW_DEADLINE"
 	EnvRetryPeriod    = "LEADERJOB_RETRY_PERIOD"
+	// EnvPodTemplateHash refines the release a replica hands leadership
+	// away from (LEADERJOB_VERSION): set it from the pod's
+	// pod-template-hash label (downward API), so that a rollout restart,
+	// which keeps the version, still hands over to the new pods. One-shot
+	// jobs key on LEADERJOB_VERSION alone. See lease.WithRelease.
+	EnvPodTemplateHash = "LEADERJOB_POD_TEMPLATE_HASH"
 )
 
 // envNames makes a guard's messages name the variables instead of the options.
@@ -92,6 +98,14 @@ func leaseAndConfigFromEnv(lookup func(string) (string, bool), appName, self str
 		}
 		opts = append(opts, d.opt(dur))
 	}
+	release := get(leaderjob.EnvVersion)
+	if release == "" {
+		release = leaderjob.DefaultVersion()
+	}
+	if h := get(EnvPodTemplateHash); h != "" {
+		release += "+" + h
+	}
+	opts = append(opts, lease.WithRelease(release))
 	cfg, namespace, err := restConfig(lookup)
 	if err != nil {
 		return nil, nil, "", err

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -41,7 +42,7 @@ func (a *App) setUpLedger(env environment, o options) error {
 	}
 	if a.fires.version = o.version; a.fires.version == "" {
 		if a.fires.version = env.get(EnvVersion); a.fires.version == "" {
-			a.fires.version = buildVersion()
+			a.fires.version = defaultVersion()
 		}
 	}
 	if a.fires.ledger = o.ledger; a.fires.ledger == nil && a.source.ledger != nil {
@@ -52,6 +53,14 @@ func (a *App) setUpLedger(env environment, o options) error {
 	}
 	return nil
 }
+
+// DefaultVersion is the release an App names itself when neither
+// WithVersion nor LEADERJOB_VERSION sets one: the binary's VCS revision,
+// else a hash of the executable. Guard sources use it too (the lease
+// guard's hand-off to a new release).
+func DefaultVersion() string { return defaultVersion() }
+
+var defaultVersion = sync.OnceValue(buildVersion)
 
 // buildVersion is the binary's VCS revision, else a hash of the executable:
 // go run and builds without VCS data report "(devel)" as the module

@@ -38,6 +38,7 @@ type Guard struct {
 	elector *leaderelection.LeaderElector
 	watcher coordinationclient.LeaseInterface // nil without the watch
 	relay   *relay
+	handoff handoff
 
 	mu     sync.Mutex
 	life   lifecycle
@@ -102,6 +103,7 @@ func New(cfg *rest.Config, self string, opts ...Option) (*Guard, error) {
 		}
 		g.watcher = w.Leases(c.namespace)
 	}
+	g.handoff = handoff{g: g, release: c.release, client: election.Leases(c.namespace), name: c.name + CandidatesSuffix}
 	g.elector, err = leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            &leaseLock{g: g, client: election.Leases(c.namespace)},
 		LeaseDuration:   c.leaseDuration,

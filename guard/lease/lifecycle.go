@@ -57,6 +57,7 @@ func (g *Guard) supervise(ctx context.Context, done chan struct{}) {
 	ctx = klog.NewContext(ctx, g.klog)
 	var wg sync.WaitGroup
 	wg.Go(func() { g.elect(ctx) })
+	wg.Go(func() { g.handoff.keep(ctx) })
 	if g.watcher != nil {
 		wg.Go(func() { g.watch(ctx) })
 	}

@@ -53,6 +53,14 @@ func (l *leaseLock) Get(ctx context.Context) (*rl.LeaderElectionRecord, []byte, 
 		return nil, nil, err
 	}
 	l.g.read(lease, raw, fromServer)
+	if shown := l.g.handoff.deferred(lease, record); shown != record {
+		// Released to a named successor: the elector sees it held for
+		// one retry period.
+		if raw, err = json.Marshal(shown); err != nil {
+			return nil, nil, err
+		}
+		return shown, raw, nil
+	}
 	return record, raw, nil
 }
 
@@ -82,10 +90,20 @@ func (l *leaseLock) Update(ctx context.Context, record rl.LeaderElectionRecord) 
 	}
 	lease := l.cached.DeepCopy() // keeps resourceVersion: the update is a compare-and-swap
 	lease.Spec = rl.LeaderElectionRecordToLeaseSpec(&record)
+	delete(lease.Annotations, SuccessorAnnotation) // a preference lasts only while released
 	what := "take-over"
 	switch {
 	case record.HolderIdentity == "":
 		what = "release"
+		if c, ok := l.g.handoff.successor(ctx); ok {
+			if lease.Annotations == nil {
+				lease.Annotations = map[string]string{}
+			}
+			lease.Annotations[SuccessorAnnotation] = c.identity
+			l.g.log.Info("handing the Lease to a replica of another release", slog.String("lease", l.g.desc),
+				slog.String("successor", c.identity), slog.String("successor_release", c.release),
+				slog.String("release", l.g.handoff.release))
+		}
 	case record.HolderIdentity == l.g.self && holderOf(l.cached) == l.g.self:
 		what = "renew"
 	}

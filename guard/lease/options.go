@@ -45,6 +45,7 @@ type config struct {
 	watch           bool
 	settings        settingNames
 	clock           clock.WithDelayedExecution
+	release         string
 }
 
 // SettingNames are the names under which the program that builds a Guard
@@ -135,6 +136,30 @@ func WithLeaseDuration(d time.Duration) Option { return func(c *config) { c.leas
 // gives up (default 10s). Check stops answering "leader" once the last
 // successful renewal is this old, even if client-go still believes it leads.
 func WithRenewDeadline(d time.Duration) Option { return func(c *config) { c.renewDeadline = d } }
+
+// WithRelease names this replica's release (such as its version and its
+// pod template's hash) and turns on the hand-off to the new release, so
+// that a rolling update moves leadership once, onto a replica of the new
+// release. Default "": off.
+//
+// The rule: while it runs, each replica records its identity and release
+// on the Lease <name>-candidates (an annotation per replica, rewritten
+// every four LeaseDurations, a minute at the defaults: one request a
+// minute per replica; a replica that stops removes its own, and records
+// three periods old are dropped). A leader that releases the Lease (after
+// draining, on shutdown) names as successor, in the annotation
+// leaderjob.dev/successor, the replica recorded most recently within the
+// last period + RetryPeriod whose release differs from its own; releases are compared only for equality, so a leader of the
+// outgoing release hands to the incoming one, also on a rollback. Every
+// other replica that sees the Lease released with a successor named leaves
+// it alone for one RetryPeriod from when it saw it; then, or at once when
+// no successor was named, everyone contends as without the rule. An
+// expired Lease (its holder crashed) carries no preference. So a graceful
+// hand-off takes at most one RetryPeriod longer (when the named successor
+// died since its last record), and a crash's failover is unchanged. Needs get, update and
+// create on the candidates Lease; without them the guard warns and
+// contends as without the rule.
+func WithRelease(release string) Option { return func(c *config) { c.release = release } }
 
 // WithRetryPeriod sets the interval of renewals and of standbys' attempts
 // (default 2s).

@@ -1,0 +1,243 @@
+package lease
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// The hand-off on release (see WithRelease).
+const (
+	// SuccessorAnnotation, on a released Lease, names the replica its last
+	// holder handed it to.
+	SuccessorAnnotation = "leaderjob.dev/successor"
+	// CandidatesSuffix ends the name of the Lease whose annotations record
+	// the live replicas and their releases: <lease>-candidates.
+	CandidatesSuffix = "-candidates"
+	// CandidateAnnotationPrefix starts each replica's record on the
+	// candidates Lease: candidates.leaderjob.dev/<identity>, valued
+	// "<unix milliseconds> <release>".
+	CandidateAnnotationPrefix = "candidates.leaderjob.dev/"
+)
+
+// handoff is the successor rule: while the guard runs, it records this
+// replica and its release on the candidates Lease (see every);
+// the leader, as it releases, names one successor on the Lease; every
+// other replica that sees a Lease released with a successor named leaves
+// it to that replica for one RetryPeriod.
+type handoff struct {
+	g       *Guard
+	release string // "" disables the rule
+	client  coordinationclient.LeaseInterface
+	name    string
+
+	mu     sync.Mutex
+	seen   map[string]time.Time // released Leases with a successor, by resourceVersion: first seen
+	warned time.Time
+	last   *coordinationv1.Lease // the candidates Lease as last written
+}
+
+// candidate is one replica's record.
+type candidate struct {
+	identity, release string
+	at                time.Time
+}
+
+// every is how often a replica rewrites its record: four LeaseDurations
+// (a minute at the defaults), so that a standby sends one request a minute
+// for it.
+func (h *handoff) every() time.Duration { return 4 * h.g.cfg.leaseDuration }
+
+// keep records this replica until ctx ends, then removes its record.
+func (h *handoff) keep(ctx context.Context) {
+	if h.release == "" {
+		return
+	}
+	for {
+		h.record(ctx, true)
+		t := h.g.clock.NewTimer(h.every())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.g.cfg.renewDeadline)
+			h.record(rctx, false)
+			cancel()
+			return
+		case <-t.C():
+		}
+	}
+}
+
+// record writes (present) or removes this replica's record, and drops
+// records older than three LeaseDurations (replicas that died).
+func (h *handoff) record(ctx context.Context, present bool) {
+	key := CandidateAnnotationPrefix + h.g.self
+	now := h.g.clock.Now()
+	for range 5 {
+		// The Lease as this replica last wrote or read it: one request per
+		// record while nobody else wrote meanwhile.
+		h.mu.Lock()
+		lease, err := h.last, error(nil)
+		h.last = nil
+		h.mu.Unlock()
+		if lease == nil {
+			lease, err = h.client.Get(ctx, h.name, metav1.GetOptions{})
+		}
+		if apierrors.IsNotFound(err) {
+			if !present {
+				return
+			}
+			lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: h.name, Namespace: h.g.cfg.namespace}}
+			lease.Annotations = map[string]string{key: formatCandidate(now, h.release)}
+			out, err := h.client.Create(ctx, lease, metav1.CreateOptions{})
+			if err == nil || !apierrors.IsAlreadyExists(err) {
+				h.remember(out, err)
+				return
+			}
+			continue
+		}
+		if err != nil {
+			h.failed(err)
+			return
+		}
+		if lease.Annotations == nil {
+			lease.Annotations = map[string]string{}
+		}
+		for k, v := range lease.Annotations {
+			if c, ok := parseCandidate(k, v); ok && now.Sub(c.at) > 3*h.every() {
+				delete(lease.Annotations, k)
+			}
+		}
+		if present {
+			lease.Annotations[key] = formatCandidate(now, h.release)
+		} else {
+			delete(lease.Annotations, key)
+		}
+		out, err := h.client.Update(ctx, lease, metav1.UpdateOptions{})
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			h.remember(out, err)
+			return
+		}
+	}
+}
+
+// remember keeps the Lease a write returned, or logs its error.
+func (h *handoff) remember(out *coordinationv1.Lease, err error) {
+	if err != nil {
+		h.failed(err)
+		return
+	}
+	h.mu.Lock()
+	h.last = out
+	h.mu.Unlock()
+}
+
+// failed logs a failed record at most once per error log period.
+func (h *handoff) failed(err error) {
+	if err == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now := h.g.clock.Now(); now.Sub(h.warned) >= h.g.cfg.errorLogPeriod {
+		h.warned = now
+		h.g.log.Warn("cannot record this replica as a successor candidate; leadership moves as without a hand-off (grant get, update and create on the Lease "+h.name+")",
+			slog.String("lease", h.g.cfg.namespace+"/"+h.name), slog.String("error", err.Error()))
+	}
+}
+
+// successor picks the replica to hand the Lease to: one whose release
+// differs from this one's, recorded within the last record period plus
+// RetryPeriod (alive, as far as records tell), the most recent first.
+func (h *handoff) successor(ctx context.Context) (candidate, bool) {
+	if h.release == "" {
+		return candidate{}, false
+	}
+	lease, err := h.client.Get(ctx, h.name, metav1.GetOptions{})
+	if err != nil {
+		h.failed(err)
+		return candidate{}, false
+	}
+	now := h.g.clock.Now()
+	var cs []candidate
+	for k, v := range lease.Annotations {
+		c, ok := parseCandidate(k, v)
+		if ok && c.identity != h.g.self && c.release != h.release && now.Sub(c.at) <= h.every()+h.g.cfg.retryPeriod {
+			cs = append(cs, c)
+		}
+	}
+	if len(cs) == 0 {
+		return candidate{}, false
+	}
+	slices.SortFunc(cs, func(a, b candidate) int {
+		return cmp.Or(b.at.Compare(a.at), strings.Compare(a.identity, b.identity))
+	})
+	return cs[0], true
+}
+
+// deferred returns the record the elector is to see of lease: while a
+// Lease released with a successor named that is not this replica is
+// younger, as this replica saw it, than one RetryPeriod, a record that
+// names the successor as holder, so that the elector leaves it alone; the
+// Lease's own record otherwise (an expired Lease carries no preference:
+// only a released one, whose holder is empty, is deferred).
+func (h *handoff) deferred(lease *coordinationv1.Lease, record *rl.LeaderElectionRecord) *rl.LeaderElectionRecord {
+	succ := lease.Annotations[SuccessorAnnotation]
+	if h.release == "" || record.HolderIdentity != "" || succ == "" || succ == h.g.self {
+		return record
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.g.clock.Now()
+	if h.seen == nil {
+		h.seen = map[string]time.Time{}
+	}
+	first, ok := h.seen[lease.ResourceVersion]
+	if !ok {
+		first = now
+		for rv, at := range h.seen { // only the newest release matters
+			if now.Sub(at) > h.g.cfg.leaseDuration {
+				delete(h.seen, rv)
+			}
+		}
+		h.seen[lease.ResourceVersion] = now
+		h.g.log.Debug("the Lease was handed to a successor; leaving it to that replica for one retry period",
+			slog.String("lease", h.g.desc), slog.String("successor", succ), slog.Duration("retry_period", h.g.cfg.retryPeriod))
+	}
+	if now.Sub(first) >= h.g.cfg.retryPeriod {
+		return record
+	}
+	held := *record
+	held.HolderIdentity = succ
+	held.LeaseDurationSeconds = int(math.Ceil(h.g.cfg.retryPeriod.Seconds()))
+	return &held
+}
+
+func formatCandidate(at time.Time, release string) string {
+	return strconv.FormatInt(at.UnixMilli(), 10) + " " + release
+}
+
+func parseCandidate(key, value string) (candidate, bool) {
+	id, ok := strings.CutPrefix(key, CandidateAnnotationPrefix)
+	if !ok || id == "" {
+		return candidate{}, false
+	}
+	ms, release, ok := strings.Cut(value, " ")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil {
+		return candidate{}, false
+	}
+	return candidate{identity: id, release: release, at: time.UnixMilli(n)}, true
+}
