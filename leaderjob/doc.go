@@ -41,6 +41,15 @@
 // new leader runs the fires the fleet missed within the policy's window.
 // RunInfo.Key is the fire's idempotency key.
 //
+// # Observability
+//
+// Each run attempt the guard lets through is also one OpenTelemetry span,
+// "job <name>", in the job's context (WithTracerProvider; by default the
+// global provider, a no-op until a program installs an SDK); a standby's
+// fires start none. leaderjob_fire_lag_seconds and
+// leaderjob_runs_in_progress join the Prometheus series, and a job's series
+// exist at zero from Schedule. docs/observability.md has the attributes.
+//
 // # Testing
 //
 // Package leaderjobtest runs an App against a fake guard and a fake clock.

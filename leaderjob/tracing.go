@@ -11,7 +11,7 @@ import (
 // WithTracerProvider sets where the App's run spans go (default: the global
 // provider, otel.GetTracerProvider(), read when New is called; it forwards
 // to a provider set later with otel.SetTracerProvider, and is a no-op while
-// none is set).
+// none is set; nil also means the global provider).
 //
 // Each run attempt that the guard lets through gets one span, "job <name>",
 // dated from the moment the attempt began (the wait for the guard
