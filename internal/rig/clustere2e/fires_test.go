@@ -201,9 +201,10 @@ func describe(r record) string {
 
 // rollouts runs kubectl rollout restart once, or LEADERJOB_MEASURE_ROLLOUTS
 // times in a row when set, counting each rollout's fires (none may run
-// twice; none may be lost unless lossAllowed) and the Lease's transitions,
-// and logs the totals. It returns how many rollouts it ran.
-func rollouts(t *testing.T, ns string, l *logs, leases *holders, lossAllowed bool) int {
+// twice; none may be lost unless lossAllowed) and the Lease's transitions
+// (exactly one per rollout when onePerRollout: the hand-off to the new
+// pod template), and logs the totals. It returns how many rollouts it ran.
+func rollouts(t *testing.T, ns string, l *logs, leases *holders, lossAllowed, onePerRollout bool) int {
 	t.Helper()
 	n := 1
 	if v := os.Getenv("LEADERJOB_MEASURE_ROLLOUTS"); v != "" {
@@ -229,6 +230,9 @@ func rollouts(t *testing.T, ns string, l *logs, leases *holders, lossAllowed boo
 		t.Logf("rollout restart %d: %.1fs, Lease holders after it began: %v (%d transitions); %s",
 			i+1, ended.Sub(began).Seconds(), holders, len(holders), r)
 		r.check(t, lossAllowed)
+		if onePerRollout && len(holders) != 1 {
+			t.Errorf("rollout restart %d moved leadership %d times (%v), want once, onto a new pod", i+1, len(holders), holders)
+		}
 		fires, lost, doubled, transitions = fires+r.fires, lost+len(r.lost), doubled+len(r.doubled), transitions+len(holders)
 		took, late = append(took, ended.Sub(began)), append(late, r.maxLate)
 	}

@@ -51,7 +51,7 @@ func TestLeaseExample(t *testing.T) {
 	}
 
 	// Rollout restarts replace every pod, one at a time.
-	rollouts(t, ns, l, leases, false)
+	rollouts(t, ns, l, leases, false, true)
 
 	// A leader deleted with its grace period drains and releases the Lease:
 	// a standby runs at once.

@@ -34,7 +34,7 @@ func TestSidecarExample(t *testing.T) {
 
 	// Without a shared ledger (the sidecar example keeps it in memory) a
 	// hand-over may lose the fires of its gap; it never doubles one.
-	n := rollouts(t, ns, l, leases, true)
+	n := rollouts(t, ns, l, leases, true, false)
 
 	// Native sidecar order, pod by pod: the app's "stopped" (drained)
 	// comes before the elector's release.
