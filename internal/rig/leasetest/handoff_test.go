@@ -114,6 +114,38 @@ func TestReleaseHandsToTheOtherRelease(t *testing.T) {
 	}
 }
 
+// A rollout paused half-way: old and new replicas side by side. The old
+// leader, deleted, hands to a new one; that one, deleted in turn, hands
+// back to the remaining old one (releases are compared only for
+// equality), each time one change.
+func TestPausedRolloutHandsAcrossReleases(t *testing.T) {
+	t.Parallel()
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	old := releaseReplica(t, c.Config(), ns, "paused", "old-0", "v1")
+	leaderOf(t, []*replica{old}, 10*time.Second)
+	old1 := releaseReplica(t, c.Config(), ns, "paused", "old-1", "v1")
+	new0 := releaseReplica(t, c.Config(), ns, "paused", "new-0", "v2")
+	waitCandidates(t, c.Config(), ns, "paused", "old-1", "new-0")
+	time.Sleep(time.Second)
+	if err := old.g.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if l := leaderOf(t, []*replica{old1, new0}, 5*time.Second); l != new0 {
+		t.Fatalf("the old leader handed to %s, want new-0", l.name)
+	}
+	time.Sleep(time.Second)
+	if err := new0.g.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if l := leaderOf(t, []*replica{old1}, 5*time.Second); l != old1 {
+		t.Fatalf("the new leader handed to %s, want old-1", l.name)
+	}
+	if n, _ := transitions(t, c.Config(), ns, "paused"); n != 2 {
+		t.Errorf("%d transitions, want 2", n)
+	}
+}
+
 // A successor that died since its last record (here: a record of a
 // replica that does not run) does not keep the Lease empty: the other
 // replicas leave it alone for one RetryPeriod, then take it.
