@@ -146,10 +146,15 @@ func (g *Guard) holdOff() error {
 // Ready reports an error, naming the cause and the fix, while the
 // apiserver refuses the guard's requests for a reason only an operator can
 // fix (missing RBAC, rejected credentials, a missing namespace, an invalid
-// request). The guard keeps retrying once per error log period, so fixing
+// request); and, with WithRelease, until this replica's first record as a
+// hand-off candidate was tried (a moment after Start), so that a rolling
+// update does not stop the old leader before it can name this replica. The guard keeps retrying once per error log period, so fixing
 // the cause makes it ready again without a restart. It is nil otherwise,
 // including while the apiserver is merely unreachable.
 func (g *Guard) Ready() error {
+	if err := g.handoff.ready(); err != nil {
+		return err
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.errs.refused == nil || g.life.released {

@@ -3,6 +3,7 @@ package lease
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"slices"
@@ -43,10 +44,12 @@ type handoff struct {
 	client  coordinationclient.LeaseInterface
 	name    string
 
-	mu     sync.Mutex
-	seen   map[string]time.Time // released Leases with a successor, by resourceVersion: first seen
-	warned time.Time
-	last   *coordinationv1.Lease // the candidates Lease as last written
+	mu      sync.Mutex
+	seen    map[string]time.Time // released Leases with a successor, by resourceVersion: first seen
+	warned  time.Time
+	last    *coordinationv1.Lease // the candidates Lease as last written
+	running bool                  // keep runs
+	tried   bool                  // its first record was tried
 }
 
 // candidate is one replica's record.
@@ -60,13 +63,42 @@ type candidate struct {
 // for it.
 func (h *handoff) every() time.Duration { return 4 * h.g.cfg.leaseDuration }
 
+// errNotRecorded: the replica is not ready until its first record was
+// tried, so that a rolling update does not stop the old leader before the
+// new replica can be named its successor.
+var errNotRecorded = errors.New("lease: recording this replica as a hand-off candidate")
+
+// ready reports errNotRecorded until the first record was tried (written,
+// or refused: a replica the rule cannot record is ready all the same).
+func (h *handoff) ready() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.running && !h.tried {
+		return errNotRecorded
+	}
+	return nil
+}
+
+// begin marks the rule as running (Start), so that the replica is not
+// ready until its first record was tried.
+func (h *handoff) begin() {
+	h.mu.Lock()
+	h.running = h.release != ""
+	h.mu.Unlock()
+}
+
 // keep records this replica until ctx ends, then removes its record.
 func (h *handoff) keep(ctx context.Context) {
 	if h.release == "" {
 		return
 	}
-	for {
+	for first := true; ; first = false {
 		h.record(ctx, true)
+		if first {
+			h.mu.Lock()
+			h.tried = true
+			h.mu.Unlock()
+		}
 		t := h.g.clock.NewTimer(h.every())
 		select {
 		case <-ctx.Done():

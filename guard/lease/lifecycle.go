@@ -41,6 +41,7 @@ func (g *Guard) Start(ctx context.Context) error {
 		return fmt.Errorf("lease %s: %w", g.desc, ErrStarted)
 	}
 	l.started = true
+	g.handoff.begin()
 	ctx, l.stop = context.WithCancel(ctx)
 	l.done = make(chan struct{})
 	g.log.Info("contending for leadership", slog.String("lease", g.desc), slog.String("identity", g.self))

@@ -11,6 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/leaderjob/leaderjob/guard/lease"
 	"github.com/leaderjob/leaderjob/internal/testutil"
 )
 
@@ -43,8 +44,11 @@ func TestRollingUpdateMovesLeadershipOnce(t *testing.T) {
 	start := func(name, hash string) *proc {
 		p := startProc(t, c, name, append(slices.Clone(env), "LEADERJOB_POD_TEMPLATE_HASH="+hash)...)
 		all = append(all, p)
-		testutil.Eventually(t, 20*time.Second, name+" started", func() bool {
-			return slices.ContainsFunc(p.snapshot(), func(r record) bool { return r.Msg == "started" })
+		// Up, as a readiness probe sees it: the guard is not ready until
+		// the replica is recorded as a hand-off candidate.
+		testutil.Eventually(t, 20*time.Second, name+" recorded as a candidate", func() bool {
+			l, err := cs.CoordinationV1().Leases(c.namespace).Get(context.Background(), c.lease+lease.CandidatesSuffix, metav1.GetOptions{})
+			return err == nil && l.Annotations[lease.CandidateAnnotationPrefix+name] != ""
 		})
 		return p
 	}
@@ -66,7 +70,6 @@ func TestRollingUpdateMovesLeadershipOnce(t *testing.T) {
 		leader := dailyLeader(t, fleet, time.Now().Add(-1500*time.Millisecond), 10*time.Second)
 		for i := range 3 {
 			next := start(fmt.Sprintf("r%d-%c", k, 'a'+i), fmt.Sprintf("h%d", k))
-			time.Sleep(500 * time.Millisecond) // up, as a readiness probe would see it
 			old := fleet[0]
 			stopped := old.signal(t, syscall.SIGTERM)
 			old.waitExit(t, 30*time.Second)
