@@ -105,7 +105,12 @@ type ConfigMapBackend struct {
 	cm      *corev1.ConfigMap // the ConfigMap as last seen; nil = absent
 	known   bool              // cm is known (nil means absent, not unknown)
 	refused map[string]error  // versions not to overwrite: corrupt or newer
-	logLim  logLimit
+	// The last version decoded, kept to answer Loads of the same version
+	// with a copy instead of a decode.
+	decoded     *ledger.State
+	decodedRV   string
+	decodedData string
+	logLim      logLimit
 }
 
 // ConfigMapOption configures a ConfigMapBackend.
@@ -236,6 +241,15 @@ func (b *ConfigMapBackend) decode(cm *corev1.ConfigMap) (ledger.State, string, e
 	if !ok {
 		return ledger.State{}, rv, nil
 	}
+	b.mu.Lock()
+	if b.decoded != nil && b.decodedRV == rv && b.decodedData == data {
+		// The same version as the last decode: a copy of it (the caller
+		// may change what it gets), not a decode of the whole ledger.
+		s := b.decoded.Clone()
+		b.mu.Unlock()
+		return s, rv, nil
+	}
+	b.mu.Unlock()
 	l, err := wire.DecodeLedger([]byte(data))
 	var newer *wire.FormatError
 	if errors.As(err, &newer) {
@@ -246,7 +260,12 @@ func (b *ConfigMapBackend) decode(cm *corev1.ConfigMap) (ledger.State, string, e
 		return ledger.State{}, "", b.refuse(rv, fmt.Errorf("%w: configmap %s, key %s: %w: it is not overwritten, and claims fail until it is fixed: put the ledger back (from a backup), or delete the ConfigMap to start a fresh ledger (kubectl delete configmap -n %s %s)",
 			ledger.ErrCorrupt, b.desc, LedgerDataKey, err, b.namespace, b.name))
 	}
-	return ledger.State(l), rv, nil
+	s := ledger.State(l)
+	c := s.Clone()
+	b.mu.Lock()
+	b.decoded, b.decodedRV, b.decodedData = &c, rv, data
+	b.mu.Unlock()
+	return s, rv, nil
 }
 
 // refuse remembers that the ConfigMap at version rv must not be
