@@ -14,9 +14,8 @@ import (
 )
 
 // PartialError is a Store of a sharded backend (NewShardedBackend) that
-// wrote some objects and failed on others for a reason a retry does not
-// cure (an object over its size limit, or one that holds what this
-// release must not overwrite): the
+// wrote object 0 and failed on others (an object over its size limit,
+// unreachable, or holding what this release must not overwrite): the
 // claims and completions of Jobs, the jobs of the objects that failed,
 // were not recorded; every other change was. Err says what failed and
 // what to do.
@@ -46,17 +45,19 @@ func (e *PartialError) Unwrap() error { return e.Err }
 // A Store writes only the objects whose part changed, each with its own
 // compare-and-swap: a claim of one job writes one object, so a job that
 // fires often does not make the claims of jobs in other objects conflict.
-// The objects other than 0 are written at once, then object 0; the write
-// of several is not atomic. When one conflicts, the others may have been
-// written, and Store returns ErrConflict: the Ledger loads again and
-// re-applies its requests, which the rule makes safe (a claim found as
-// its own earlier write succeeds, a completion recorded twice is recorded
-// once); object 0 is written only after the others. When one fails for a
-// reason a retry does not cure (ErrTooLarge, ErrCorrupt), the others are still written and Store returns a
-// *PartialError naming the jobs of the failed object: a full object fails
-// only its own jobs. Any other failure, and any failure of object 0,
-// fails the whole Store (the objects written before it stand, and are
-// re-applied by the Ledger's next write as above).
+// The write of several objects is not atomic; object 0 is the commit
+// point. It is written first: when it fails, nothing is written and the
+// whole Store fails (a registration, a run request, a claim of one of its
+// jobs: none is half done). Then the others at once: when one conflicts,
+// Store returns ErrConflict, and the Ledger loads again and re-applies its
+// requests, which the rule makes safe (a claim found as its own earlier
+// write succeeds, a completion recorded twice is recorded once); when one
+// fails otherwise (over its size limit, unreachable), Store returns a
+// *PartialError naming that object's jobs, whose claims and completions
+// were not recorded: a full object fails only its own jobs. A job whose
+// record moves to another object (the count changed) is written into its
+// new object first and leaves the old one with a later write, so that it
+// is never in neither.
 func NewShardedBackend(n int, object func(i int) Backend) (Backend, error) {
 	if n < 1 || n > wire.MaxLedgerShards {
 		return nil, fmt.Errorf("ledger: %d shards: want 1 to %d", n, wire.MaxLedgerShards)
@@ -135,66 +136,64 @@ func (b *sharded) Load(ctx context.Context) (State, string, error) {
 }
 
 // Store writes the parts of s that differ from what was loaded at
-// version, object 0 last.
+// version: object 0 first (the commit point: when it fails, nothing is
+// written), then the others at once. A job that moves to another object
+// (the count changed) stays in its old object until a later write finds
+// it in the new one, so that no record is ever in no object.
 func (b *sharded) Store(ctx context.Context, s State, version string) error {
 	versions := strings.Split(version, "/")
 	b.mu.Lock()
-	before := b.loaded[version]
+	before, ok := b.loaded[version]
 	b.mu.Unlock()
+	if !ok {
+		// Not one of the recent loads: load again, and compare with that.
+		return fmt.Errorf("%w: the loaded objects are no longer known", ErrConflict)
+	}
 	count := max(b.n, len(versions))
 	parts := wire.SplitLedger(wire.Ledger(s), b.n)
 	for len(parts) < count {
 		// Objects beyond the configured count give their jobs back.
 		parts = append(parts, wire.Ledger{Version: s.Version, Tokens: s.Tokens, Owner: s.Owner})
 	}
-	version0 := func(i int) string {
+	b.keepMoving(parts, before, s.Jobs)
+	versionOf := func(i int) string {
 		if i < len(versions) {
 			return versions[i]
 		}
 		return ""
 	}
 	changed := func(i int) bool { return i >= len(before) || !same(before[i], parts[i]) }
-	// The other objects at once, then object 0.
+	if changed(0) {
+		if err := b.obj(0).Store(ctx, State(parts[0]), versionOf(0)); err != nil {
+			return err
+		}
+	}
 	errsOf := make([]error, count)
 	var wg sync.WaitGroup
 	for i := 1; i < count; i++ {
-		if !changed(i) {
-			continue
+		if changed(i) {
+			wg.Go(func() { errsOf[i] = b.obj(i).Store(ctx, State(parts[i]), versionOf(i)) })
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errsOf[i] = b.obj(i).Store(ctx, State(parts[i]), version0(i))
-		}()
 	}
 	wg.Wait()
 	failed := map[string]bool{}
 	var errs []error
-	for i := 1; i < count; i++ {
-		err := errsOf[i]
+	for i, err := range errsOf {
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrConflict):
-			// Object 0 is not written: the Ledger loads again and
-			// re-applies its requests.
-			return err
-		case ctx.Err() != nil || !permanent(err):
+			// The Ledger loads again and re-applies its requests: what
+			// object 0 and the others took is found as written.
 			return err
 		default:
+			// Object 0 is written: the jobs of this object alone fail.
 			for name := range parts[i].Jobs {
 				failed[name] = true
 			}
-			if i < len(before) {
-				for name := range before[i].Jobs {
-					failed[name] = true
-				}
+			for name := range before[i].Jobs {
+				failed[name] = true
 			}
 			errs = append(errs, fmt.Errorf("ledger shard %d: %w", i, err))
-		}
-	}
-	if changed(0) {
-		if err := b.obj(0).Store(ctx, State(parts[0]), version0(0)); err != nil {
-			return err
 		}
 	}
 	if len(errs) > 0 {
@@ -203,10 +202,28 @@ func (b *sharded) Store(ctx context.Context, s State, version string) error {
 	return nil
 }
 
-// permanent reports whether a failed write of one object is not cured by
-// a retry, so that the other objects' writes stand.
-func permanent(err error) bool {
-	return errors.Is(err, ErrTooLarge) || errors.Is(err, ErrCorrupt) || errors.Is(err, wire.ErrNewerFormat)
+// keepMoving puts back, into the part of the object it leaves, the record
+// of each job that moves to another object and is not there yet (as
+// loaded): the old object lets go of it only once the new one holds it.
+func (b *sharded) keepMoving(parts, before []wire.Ledger, jobs map[string]*wire.JobState) {
+	for i := range before {
+		for name, js := range before[i].Jobs {
+			if jobs[name] == nil || (i < len(parts) && parts[i].Jobs[name] != nil) {
+				continue // removed from the ledger (pruned), or it stays
+			}
+			home := wire.LedgerShardOf(name, b.n)
+			if home < len(before) && before[home].Jobs[name] != nil {
+				continue // its new object holds it already
+			}
+			if i >= len(parts) {
+				continue
+			}
+			if parts[i].Jobs == nil {
+				parts[i].Jobs = make(map[string]*wire.JobState)
+			}
+			parts[i].Jobs[name] = js
+		}
+	}
 }
 
 // same reports whether two parts hold the same document.

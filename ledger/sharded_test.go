@@ -13,15 +13,30 @@ import (
 	"github.com/leaderjob/leaderjob/wire"
 )
 
-// counted is a memory Backend that counts its Stores.
+// counted is a memory Backend that counts its Stores, and fails them
+// with down's error while it is set.
 type counted struct {
 	Backend
 	stores atomic.Int64
+	down   atomic.Pointer[error]
 }
 
 func (c *counted) Store(ctx context.Context, s State, v string) error {
 	c.stores.Add(1)
+	if err := c.down.Load(); err != nil {
+		return *err
+	}
 	return c.Backend.Store(ctx, s, v)
+}
+
+// fail makes object i's writes fail with err (nil: succeed again).
+func (o *objects) fail(i int, err error) {
+	o.object(i)
+	if err == nil {
+		o.m[i].down.Store(nil)
+		return
+	}
+	o.m[i].down.Store(&err)
 }
 
 // objects is a set of memory objects, each limited to limit bytes
@@ -97,7 +112,11 @@ func TestShardedFiveHundredJobsFit(t *testing.T) {
 
 	o := &objects{limit: limit}
 	b := o.sharded(t, n)
-	if err := b.Store(context.Background(), s, strings.Repeat("/", n-1)); err != nil {
+	_, v, err := b.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Store(context.Background(), s, v); err != nil {
 		t.Fatalf("storing 500 jobs over %d objects: %v", n, err)
 	}
 	largest, total := 0, 0
@@ -263,17 +282,21 @@ func TestShardedMigrationRunsNothingTwice(t *testing.T) {
 	}
 	for _, name := range names {
 		home := wire.LedgerShardOf(name, 8)
-		if home != 0 && root.Jobs[name] != nil {
-			t.Errorf("%s stayed in object 0 after its write", name)
-		}
 		if js := o.load(t, home).Jobs[name]; js == nil || !js.Claimed.At.Equal(fire(2)) {
 			t.Errorf("%s is not in its shard %d with its new claim: %+v", name, home, js)
 		}
 	}
-
+	// The next write of each job finds it in its new object, and the old
+	// one lets go of it.
 	for _, name := range names {
 		if err := spread.Complete(ctx, Completion{Job: name, At: fire(2), ClaimID: "v2", Outcome: "ran"}); err != nil {
 			t.Fatal(err)
+		}
+	}
+	root = o.load(t, 0)
+	for _, name := range names {
+		if home := wire.LedgerShardOf(name, 8); home != 0 && root.Jobs[name] != nil {
+			t.Errorf("%s stayed in object 0 after its second write", name)
 		}
 	}
 
@@ -371,5 +394,122 @@ func TestShardedConcurrentWritersLoseNothing(t *testing.T) {
 		if js == nil || !js.Claimed.At.Equal(fire(9)) || js.Completed == nil || !js.Completed.At.Equal(fire(9)) || len(js.Recent) != 10 {
 			t.Errorf("job-%d: %+v, want fire 9 claimed and completed, 10 recent fires", j, js)
 		}
+	}
+}
+
+// A write that moves records between objects (the count changed) and
+// fails half-way loses none: whichever object's write fails, every record
+// is in some object, and a fire that ran is not claimed again.
+func TestShardedMoveNeverLosesARecord(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		from, to int
+		failing  int // the object whose write fails
+	}{
+		{"grow, a new object down", 1, 4, 1},
+		{"grow, another new object down", 1, 4, 2},
+		{"shrink, object 0 down", 4, 1, 0},
+		{"regroup, an object down", 4, 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &objects{}
+			var names []string
+			for j := range 8 {
+				names = append(names, fmt.Sprintf("job-%d", j))
+			}
+			first := NewLedger(o.sharded(t, tc.from))
+			for _, name := range names {
+				c := claimOf(name, fire(1), "L", 1, "a")
+				if res, err := first.Claim(ctx, []Claim{c}); err != nil || res[0].Err != nil {
+					t.Fatal(err, res)
+				}
+				if err := first.Complete(ctx, Completion{Job: name, At: fire(1), ClaimID: "a", Outcome: "ran"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o.fail(tc.failing, errors.New("unreachable"))
+			next := NewLedger(o.sharded(t, tc.to), WithMaxRetries(0))
+			var cs []Claim
+			for _, name := range names {
+				cs = append(cs, claimOf(name, fire(2), "L", 1, "b"))
+			}
+			if _, err := next.Claim(ctx, cs); err != nil {
+				t.Fatal(err)
+			}
+			o.fail(tc.failing, nil)
+			s, err := NewLedger(o.sharded(t, tc.to)).Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range names {
+				if s.Jobs[name] == nil {
+					t.Errorf("%s's record is in no object", name)
+				}
+			}
+			res, err := NewLedger(o.sharded(t, tc.to)).Claim(ctx, []Claim{claimOf("job-0", fire(1), "L", 1, "c")})
+			if err != nil || !errors.Is(res[0].Err, ErrHandled) {
+				t.Errorf("job-0's fire that ran was claimed again: %v %v", err, res)
+			}
+		})
+	}
+}
+
+// Object 0 is the commit point: when its write fails, nothing of the
+// write is in the other objects. A registration refused on its retry
+// leaves no token behind to fence the live leader, and a claim refused
+// because object 0 could not be written leaves no record that would make
+// the fire look handled.
+func TestShardedObjectZeroCommitsOrNothing(t *testing.T) {
+	ctx := context.Background()
+	o := &objects{}
+	l := NewLedger(o.sharded(t, 4), WithMaxRetries(0))
+	var live int64
+	if err := l.Update(ctx, func(s *State) (bool, error) { live = s.Register(t0); return true, nil }); err != nil {
+		t.Fatal(err)
+	}
+	o.fail(0, errors.New("apiserver timeout"))
+	err := l.Update(ctx, func(s *State) (bool, error) { s.Register(t0.Add(time.Hour)); return true, nil })
+	if err == nil {
+		t.Fatal("a registration whose object 0 write failed succeeded")
+	}
+	var names []string
+	for j := range 8 {
+		names = append(names, fmt.Sprintf("job-%d", j))
+	}
+	var cs []Claim
+	for _, name := range names {
+		c := claimOf(name, fire(1), "L", 1, "x")
+		c.Token = live
+		cs = append(cs, c)
+	}
+	res, err := l.Claim(ctx, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if home := wire.LedgerShardOf(names[i], 4); home == 0 && r.Err == nil {
+			t.Errorf("%s (object 0) claimed while object 0 is down", names[i])
+		}
+	}
+	o.fail(0, nil)
+	for i := 1; i < 4; i++ {
+		if s := o.load(t, i); s.Owner > live {
+			t.Errorf("object %d holds owner %d from a registration that failed (the live one is %d)", i, s.Owner, live)
+		}
+	}
+	s, err := l.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range names {
+		if res[i].Err != nil && s.Jobs[name] != nil && s.Jobs[name].Handled(fire(1)) {
+			t.Errorf("%s: its claim was refused, yet the ledger takes the fire for handled", name)
+		}
+	}
+	c := claimOf("job-0", fire(2), "L", 1, "x")
+	c.Token = live
+	if res, err := l.Claim(ctx, []Claim{c}); err != nil || res[0].Err != nil {
+		t.Errorf("the live term is fenced after the failed registration: %v %v", err, res)
 	}
 }
