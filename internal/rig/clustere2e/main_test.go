@@ -14,6 +14,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/leaderjob/leaderjob/internal/rig/gitrev"
+
 	"github.com/leaderjob/leaderjob/internal/rig/cluster"
 )
 
@@ -79,6 +81,14 @@ func shared(t *testing.T) *cluster.Cluster {
 		if err != nil {
 			startErr = err
 			return
+		}
+		if rev := os.Getenv(gitrev.EnvUpgradeFrom); rev != "" {
+			previous, err := buildPrevious(ctx, rev, dir)
+			if err != nil {
+				startErr = err
+				return
+			}
+			images = append(images, previous)
 		}
 		fmt.Fprintf(os.Stderr, "clustere2e: images built in %.1fs\n", time.Since(began).Seconds())
 		testCluster, startErr = cluster.Start(ctx, cluster.Options{Assets: assets, Images: images, Progress: os.Stderr})

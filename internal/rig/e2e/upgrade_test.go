@@ -7,28 +7,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// EnvUpgradeFrom names the git revision of the release that
-// TestUpgradeAndRollBack upgrades from and rolls back to (such as v0.3.0,
-// or a commit); the test is skipped without it, as it builds that release
-// from the repository's history.
-const EnvUpgradeFrom = "LEADERJOB_UPGRADE_FROM"
+	"github.com/leaderjob/leaderjob/internal/rig/gitrev"
+)
 
 // buildRevision builds examples/monolith as it was at rev, in a worktree
 // of the repository, and returns the binary.
 func buildRevision(t *testing.T, rev string) string {
 	t.Helper()
-	root, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		t.Fatalf("git rev-parse: %v", err)
-	}
 	dir := filepath.Join(t.TempDir(), "old")
-	repo := string(root[:len(root)-1])
-	if out, err := exec.Command("git", "-C", repo, "worktree", "add", "--detach", dir, rev).CombinedOutput(); err != nil {
-		t.Fatalf("git worktree add %s: %v\n%s", rev, err, out)
+	remove, err := gitrev.Worktree(rev, dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = exec.Command("git", "-C", repo, "worktree", "remove", "--force", dir).Run() })
+	t.Cleanup(remove)
 	bin := filepath.Join(t.TempDir(), "monolith-old")
 	cmd := exec.Command("go", "build", "-o", bin, "./examples/monolith")
 	cmd.Dir = dir
@@ -47,9 +39,9 @@ func buildRevision(t *testing.T, rev string) string {
 // up all missed fires within a minute, every fire runs exactly once,
 // counted by scheduled time across all processes of both releases.
 func TestUpgradeAndRollBack(t *testing.T) {
-	rev := os.Getenv(EnvUpgradeFrom)
+	rev := os.Getenv(gitrev.EnvUpgradeFrom)
 	if rev == "" {
-		t.Skipf("set %s to a git revision (such as a release tag) to upgrade from it and roll back", EnvUpgradeFrom)
+		t.Skipf("set %s to a git revision (such as a release tag) to upgrade from it and roll back", gitrev.EnvUpgradeFrom)
 	}
 	t.Parallel()
 	old := buildRevision(t, rev)
