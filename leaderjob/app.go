@@ -122,9 +122,6 @@ type catchUpRuns struct {
 	rephasing sync.Mutex  // one re-phase at a time
 	again     atomic.Bool // a term began while a catch-up ran
 	outage    atomic.Bool // a claim failed: the ledger could not be written
-	// afterTurn: the ledger is back, and the scheduled fire that found
-	// it so starts the catch-up once it has let go of its job's turn.
-	afterTurn atomic.Bool
 }
 
 // controlState is what the control loop keeps.

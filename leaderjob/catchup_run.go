@@ -181,39 +181,71 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 		}
 		term := a.fires.terms.id(a.runSeq.prefixOf(), d)
 		ran := 0
+		var busy []*job
 		for _, j := range a.jobsSnapshot() {
 			if j.turns.busy() {
 				// A scheduled fire of the job is waiting or running: it
-				// records its own outcome (a look at j.running instead
-				// would hold it a moment, and skip that fire as
-				// already_running); the next pass looks again.
+				// records its own outcome. The job is planned after the
+				// others, once that fire has let go of it, from a fresh
+				// read of the ledger (the snapshot above may predate its
+				// claim).
+				busy = append(busy, j)
 				continue
 			}
-			fires, gaveUp := a.plan(j, s, until, term)
-			if !gaveUp.IsZero() && !a.giveUp(ctx, j, gaveUp, d) {
-				return // the ledger cannot be written: the next pass or leader catches up
+			n, ok := a.catchUpJob(ctx, j, s, until, term, d)
+			if ran += n; !ok {
+				return
 			}
-			for _, at := range fires {
-				if ctx.Err() != nil {
-					return
-				}
-				done, ok := j.turns.catchUp(ctx)
-				if !ok {
-					return
-				}
-				r := a.runOnce(ctx, j, at, catchUpFire)
-				done()
-				if r.Outcome == guard.Skipped && (r.Reason == ReasonFenced || r.Reason == guard.ReasonNotLeader ||
-					r.Reason == ReasonLedgerUnavailable || isGuardError(r.Reason)) {
-					return // no longer the leader, or the ledger cannot be written: the next leader catches up
-				}
-				ran++
+		}
+		for _, j := range busy {
+			done, ok := j.turns.catchUp(ctx)
+			if !ok {
+				return
+			}
+			done()
+			fresh, err := a.fires.ledger.Snapshot(ctx)
+			if err != nil {
+				a.logger.Warn("catch-up: cannot read the ledger", slog.String("error", err.Error()))
+				return
+			}
+			n, ok := a.catchUpJob(ctx, j, fresh, until, term, d)
+			if ran += n; !ok {
+				return
 			}
 		}
 		if ran == 0 {
 			return
 		}
 	}
+}
+
+// catchUpJob runs, one at a time and each in its own turn, the fires of j
+// the ledger s shows as missed by until. It returns how many it ran, and
+// false when the catch-up is to stop (this replica no longer leads, or
+// the ledger cannot be written: the next pass or leader catches up).
+func (a *App) catchUpJob(ctx context.Context, j *job, s ledger.State, until time.Time, term string, d guard.Decision) (int, bool) {
+	fires, gaveUp := a.plan(j, s, until, term)
+	if !gaveUp.IsZero() && !a.giveUp(ctx, j, gaveUp, d) {
+		return 0, false
+	}
+	ran := 0
+	for _, at := range fires {
+		if ctx.Err() != nil {
+			return ran, false
+		}
+		done, ok := j.turns.catchUp(ctx)
+		if !ok {
+			return ran, false
+		}
+		r := a.runOnce(ctx, j, at, catchUpFire)
+		done()
+		if r.Outcome == guard.Skipped && (r.Reason == ReasonFenced || r.Reason == guard.ReasonNotLeader ||
+			r.Reason == ReasonLedgerUnavailable || isGuardError(r.Reason)) {
+			return ran, false
+		}
+		ran++
+	}
+	return ran, true
 }
 
 func (a *App) jobsSnapshot() []*job {
@@ -253,8 +285,12 @@ func (a *App) giveUp(ctx context.Context, j *job, at time.Time, d guard.Decision
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	name := a.ledgerJob(j)
-	tok := a.heldToken(d)
-	err := a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
+	tok, err := a.token(ctx, d)
+	if err != nil {
+		a.logger.Warn("catch-up: the term cannot register in the ledger", slog.String("error", err.Error()))
+		return false
+	}
+	err = a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
 		if err := fenced(s, d, tok, name); err != nil {
 			return false, err
 		}

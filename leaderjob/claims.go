@@ -105,15 +105,6 @@ func (a *App) token(ctx context.Context, d guard.Decision) (int64, error) {
 	return tok, nil
 }
 
-// heldToken is the fencing token d's term registered with, 0 if it has
-// not registered yet.
-func (a *App) heldToken(d guard.Decision) int64 {
-	t := &a.fires.terms
-	t.regMu.Lock()
-	defer t.regMu.Unlock()
-	return t.tokens[d.Lost]
-}
-
 func (t *terms) id(prefix string, d guard.Decision) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -248,8 +239,12 @@ func (a *App) pruneIdle(ctx context.Context, d guard.Decision) {
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	now := a.clock.Now()
-	tok := a.heldToken(d)
-	err := a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
+	tok, err := a.token(ctx, d)
+	if err != nil {
+		a.logger.Warn("the term cannot register in the ledger", "error", err.Error())
+		return
+	}
+	err = a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
 		if err := fenced(s, d, tok, ""); err != nil {
 			return false, err
 		}

@@ -121,8 +121,12 @@ func (a *App) applyControls(ctx context.Context) {
 		acks[job] = wire.Pause{By: p.By, Reason: p.Reason, Since: p.Since.UTC(), Acked: now, Holder: a.self}
 	}
 	var pausedNow, resumedNow []string
+	tok, err := a.token(ctx, d)
+	if err != nil {
+		a.logger.Warn("the term cannot register in the ledger", "error", err.Error())
+		return
+	}
 	wctx, cancel := context.WithTimeout(ctx, claimTimeout)
-	tok := a.heldToken(d)
 	err = a.fires.ledger.Update(wctx, func(s *ledger.State) (bool, error) {
 		if err := fenced(s, d, tok, ""); err != nil {
 			return false, err

@@ -71,15 +71,7 @@ func (a *App) fire(j *job) {
 	defer a.signals.fireFinished()
 	at := j.scheduledAt(a.clock.Now())
 	if j.claims() {
-		done := j.turns.scheduled(a.life.base)
-		defer func() {
-			done()
-			if a.catchUps.afterTurn.CompareAndSwap(true, false) {
-				// Only now: a catch-up pass skips a job whose scheduled
-				// fire holds its turn, and would find nothing to run.
-				a.catchUpAfterOutage()
-			}
-		}()
+		defer j.turns.scheduled(a.life.base)()
 		at = a.fleetSlot(j, at)
 	}
 	kind := scheduledFire
@@ -103,11 +95,7 @@ func (a *App) runAttempt(ctx context.Context, j *job, at *attempt) Result {
 	a.walk(at)
 	a.endSpan(at)
 	if at.ledgerBack {
-		if at.kind == scheduledFire || at.kind == startUpFire {
-			a.catchUps.afterTurn.Store(true) // fire starts it once the turn is free
-		} else {
-			a.catchUpAfterOutage()
-		}
+		a.catchUpAfterOutage()
 	}
 	at.res.Job, at.res.RunID, at.res.ScheduledAt = j.name, at.info.RunID, at.info.ScheduledAt
 	at.res.Key, at.res.CatchUp = at.info.Key, at.info.CatchUp
