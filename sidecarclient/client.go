@@ -413,7 +413,7 @@ func (k *call) tooLarge(size string) *fault {
 }
 
 func (k *call) statusFault(resp *http.Response, head []byte) *fault {
-	se := &StatusError{Code: resp.StatusCode, Status: resp.Status, Excerpt: excerpt(head)}
+	se := &StatusError{Code: resp.StatusCode, Status: resp.Status, Excerpt: wire.Excerpt(head)}
 	f := &fault{kind: ErrBadStatus, what: se.Error(), cause: se}
 	switch code := resp.StatusCode; {
 	case code >= 300 && code < 400:

@@ -141,23 +141,3 @@ func (e *callError) Unwrap() []error {
 	}
 	return []error{e.kind, e.cause}
 }
-
-// maxExcerpt bounds how much of a body an error message quotes.
-const maxExcerpt = 64
-
-// excerpt quotes the start of b for an error message, never more than
-// maxExcerpt bytes of it.
-func excerpt(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	cut := len(b) > maxExcerpt
-	if cut {
-		b = b[:maxExcerpt]
-	}
-	q := strconv.Quote(strings.ToValidUTF8(string(b), "\uFFFD"))
-	if cut {
-		q += "..."
-	}
-	return q
-}

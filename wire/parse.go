@@ -296,18 +296,21 @@ func notJSON(what string) *AnswerError {
 	return &AnswerError{Err: ErrMalformedAnswer, What: what, Hint: hintNotElector, NotJSON: true}
 }
 
-// maxExcerpt bounds how much of a body an error message quotes.
-const maxExcerpt = 64
+// MaxExcerpt bounds how much of a body an error message quotes.
+const MaxExcerpt = 64
 
-// excerpt quotes the start of b for an error message, never more than
-// maxExcerpt bytes of it.
+// Excerpt quotes the start of b for an error message: at most MaxExcerpt
+// bytes, invalid UTF-8 replaced, "..." after a cut; "" for an empty b.
+// Clients of the documents here quote what they were sent with it.
+func Excerpt(b []byte) string { return excerpt(b) }
+
 func excerpt(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	cut := len(b) > maxExcerpt
+	cut := len(b) > MaxExcerpt
 	if cut {
-		b = b[:maxExcerpt]
+		b = b[:MaxExcerpt]
 	}
 	q := strconv.Quote(strings.ToValidUTF8(string(b), "\uFFFD"))
 	if cut {
