@@ -108,7 +108,8 @@
 // The leader sends one update per RetryPeriod. A standby whose watch is up
 // sends nothing while the leader renews; without the watch, one get per
 // 1–2.2 RetryPeriods. Each replica keeps one watch open, re-established
-// every 5–10 minutes.
+// every 5–10 minutes. With WithRelease, every replica also writes its
+// hand-off record once every four LeaseDurations.
 //
 // client-go's messages (the elector's and the REST client's, errors
 // included) are routed to the guard's slog logger at debug level, through
