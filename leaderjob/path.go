@@ -177,10 +177,17 @@ func (a *App) execute(at *attempt) *skip {
 	j.series.RunStarted(at.fire(), a.clock.Since(at.info.ScheduledAt))
 	j.calling.Store(true)
 	a.signals.changed()
-	o := guard.Call(ctx, at.decision, j.fn)
-	j.calling.Store(false)
-	j.series.RunEnded()
-	a.signals.changed()
+	var o guard.Result
+	func() {
+		// Deferred: a job that ends its goroutine (runtime.Goexit, as
+		// t.FailNow does in a test) still counts as ended.
+		defer func() {
+			j.calling.Store(false)
+			j.series.RunEnded()
+			a.signals.changed()
+		}()
+		o = guard.Call(ctx, at.decision, j.fn)
+	}()
 	r := &at.res
 	r.Outcome, r.Err, r.Duration = o.Outcome, o.Err, o.Duration
 	if j.cutShort.Swap(false) && r.Outcome == guard.Failed {

@@ -92,8 +92,10 @@ func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time, kind f
 // runAttempt sends at along the path (walk) and reports its Result.
 func (a *App) runAttempt(ctx context.Context, j *job, at *attempt) Result {
 	at.began = time.Now()
-	a.walk(at)
-	a.endSpan(at)
+	func() {
+		defer a.endSpan(at) // also when the job ends its goroutine
+		a.walk(at)
+	}()
 	if at.ledgerBack {
 		a.catchUpAfterOutage()
 	}

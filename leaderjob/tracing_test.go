@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -354,4 +355,23 @@ func find(t *testing.T, reg *prometheus.Registry, name, job string) []*dto.Metri
 		}
 	}
 	return out
+}
+
+// A job that ends its goroutine (runtime.Goexit: t.FailNow or t.SkipNow
+// in a test job, or a library that calls it) still ends its run: the
+// in-progress gauge goes back to 0 and its span ends.
+func TestGoexitEndsTheRun(t *testing.T) {
+	rec := &spantest.Recorder{}
+	reg := prometheus.NewRegistry()
+	app, _ := newApp(t, leaderjob.WithTracerProvider(rec), leaderjob.WithRegistry(reg))
+	noErr(t, app.Schedule("exits", leaderjob.FixedRate(time.Hour), func(context.Context) error { runtime.Goexit(); return nil }))
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = app.Trigger(context.Background(), "exits") }()
+	<-done
+	if v := gauge(t, reg, "leaderjob_runs_in_progress", "exits"); v != 0 {
+		t.Errorf("runs in progress after the job left by Goexit: %v, want 0", v)
+	}
+	if rec.Started() != 1 || len(rec.Ended()) != 1 {
+		t.Errorf("spans started %d, ended %d; want 1 and 1", rec.Started(), len(rec.Ended()))
+	}
 }
