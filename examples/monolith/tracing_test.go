@@ -64,3 +64,25 @@ func TestTracesExporterSelection(t *testing.T) {
 		t.Errorf("console span %q with resource %v; want \"a span\", service billing, instance pod-a", doc.Name, res)
 	}
 }
+
+// The service's name: OTEL_SERVICE_NAME, else service.name in
+// OTEL_RESOURCE_ATTRIBUTES, else monolith.
+func TestServiceName(t *testing.T) {
+	for _, tc := range []struct{ name, attrs, want string }{
+		{"", "", "monolith"},
+		{"", "service.name=billing,team=payments", "billing"},
+		{"reports", "service.name=billing", "reports"},
+	} {
+		t.Setenv("OTEL_SERVICE_NAME", tc.name)
+		t.Setenv("OTEL_RESOURCE_ATTRIBUTES", tc.attrs)
+		got := ""
+		for _, kv := range envResource().Attributes() {
+			if kv.Key == "service.name" {
+				got = kv.Value.AsString()
+			}
+		}
+		if got != tc.want {
+			t.Errorf("OTEL_SERVICE_NAME=%q OTEL_RESOURCE_ATTRIBUTES=%q: service.name %q, want %q", tc.name, tc.attrs, got, tc.want)
+		}
+	}
+}
