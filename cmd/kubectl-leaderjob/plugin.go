@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -695,18 +696,21 @@ func excerpt(s string) string {
 // RBAC) ends the command; a later one (the apiserver restarting, say) is
 // reported and the next refresh tries again.
 func (p *plugin) watchStatus(ctx context.Context, args []string) (int, error) {
-	out := p.out
-	defer func() { p.out = out }()
+	out, errOut := p.out, p.errOut
+	defer func() { p.out, p.errOut = out, errOut }()
 	tty := isTerminal(out)
 	what := "kubectl leaderjob status"
 	if len(args) == 1 {
 		what += " " + args[0]
 	}
 	for n := 0; ; n++ {
-		var buf bytes.Buffer
+		var buf, warnings bytes.Buffer
 		p.out = &buf
+		if tty {
+			p.errOut = &warnings // shown under the frame, which clears the screen
+		}
 		code, err := p.status(ctx, args)
-		p.out = out
+		p.out, p.errOut = out, errOut
 		if err != nil && ctx.Err() != nil {
 			return exitOK, nil
 		}
@@ -733,6 +737,7 @@ func (p *plugin) watchStatus(ctx context.Context, args []string) (int, error) {
 				return exitFailed, err // the reader went away
 			}
 		}
+		_, _ = errOut.Write(warnings.Bytes())
 		select {
 		case <-ctx.Done():
 			return exitOK, nil
@@ -741,12 +746,8 @@ func (p *plugin) watchStatus(ctx context.Context, args []string) (int, error) {
 	}
 }
 
-// isTerminal reports whether w is a terminal (a character device).
+// isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd())) // /dev/null is a character device, not a terminal
 }
