@@ -3,6 +3,7 @@ package lease
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -15,6 +16,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	rl "k8s.io/client-go/tools/leaderelection/resourcelock"
 )
@@ -117,48 +119,40 @@ func (h *handoff) keep(ctx context.Context) {
 func (h *handoff) record(ctx context.Context, present bool) {
 	key := CandidateAnnotationPrefix + h.g.self
 	now := h.g.clock.Now()
-	for range 5 {
-		// The Lease as this replica last wrote or read it: one request per
-		// record while nobody else wrote meanwhile.
-		h.mu.Lock()
-		lease, err := h.last, error(nil)
-		h.last = nil
-		h.mu.Unlock()
-		if lease == nil {
-			lease, err = h.client.Get(ctx, h.name, metav1.GetOptions{})
-		}
-		if apierrors.IsNotFound(err) {
-			if !present {
-				return
+	// A merge patch of this replica's own annotation: one request, which
+	// the other replicas' records cannot make conflict. Records found
+	// stale in the Lease as last returned go in the same patch.
+	annotations := map[string]any{key: nil}
+	if present {
+		annotations[key] = formatCandidate(now, h.release)
+	}
+	h.mu.Lock()
+	if h.last != nil {
+		for k, v := range h.last.Annotations {
+			if c, ok := parseCandidate(k, v); ok && k != key && now.Sub(c.at) > 3*h.every() {
+				annotations[k] = nil
 			}
-			lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: h.name, Namespace: h.g.cfg.namespace}}
-			lease.Annotations = map[string]string{key: formatCandidate(now, h.release)}
-			out, err := h.client.Create(ctx, lease, metav1.CreateOptions{})
-			if err == nil || !apierrors.IsAlreadyExists(err) {
-				h.remember(out, err)
-				return
-			}
-			continue
 		}
-		if err != nil {
-			h.failed(err)
+	}
+	h.mu.Unlock()
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+	if err != nil {
+		h.failed(err)
+		return
+	}
+	for range 3 {
+		out, err := h.client.Patch(ctx, h.name, types.MergePatchType, patch, metav1.PatchOptions{})
+		if !apierrors.IsNotFound(err) {
+			h.remember(out, err)
 			return
 		}
-		if lease.Annotations == nil {
-			lease.Annotations = map[string]string{}
+		if !present {
+			return
 		}
-		for k, v := range lease.Annotations {
-			if c, ok := parseCandidate(k, v); ok && now.Sub(c.at) > 3*h.every() {
-				delete(lease.Annotations, k)
-			}
-		}
-		if present {
-			lease.Annotations[key] = formatCandidate(now, h.release)
-		} else {
-			delete(lease.Annotations, key)
-		}
-		out, err := h.client.Update(ctx, lease, metav1.UpdateOptions{})
-		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: h.name, Namespace: h.g.cfg.namespace,
+			Annotations: map[string]string{key: formatCandidate(now, h.release)}}}
+		out, err = h.client.Create(ctx, lease, metav1.CreateOptions{})
+		if !apierrors.IsAlreadyExists(err) {
 			h.remember(out, err)
 			return
 		}
@@ -185,7 +179,7 @@ func (h *handoff) failed(err error) {
 	defer h.mu.Unlock()
 	if now := h.g.clock.Now(); now.Sub(h.warned) >= h.g.cfg.errorLogPeriod {
 		h.warned = now
-		h.g.log.Warn("cannot record this replica as a successor candidate; leadership moves as without a hand-off (grant get, update and create on the Lease "+h.name+")",
+		h.g.log.Warn("cannot record this replica as a successor candidate; leadership moves as without a hand-off (grant get, patch and create on the Lease "+h.name+")",
 			slog.String("lease", h.g.cfg.namespace+"/"+h.name), slog.String("error", err.Error()))
 	}
 }

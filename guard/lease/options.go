@@ -156,7 +156,7 @@ func WithRenewDeadline(d time.Duration) Option { return func(c *config) { c.rene
 // no successor was named, everyone contends as without the rule. An
 // expired Lease (its holder crashed) carries no preference. So a graceful
 // hand-off takes at most one RetryPeriod longer (when the named successor
-// died since its last record), and a crash's failover is unchanged. Needs get, update and
+// died since its last record), and a crash's failover is unchanged. Needs get, patch and
 // create on the candidates Lease; without them the guard warns and
 // contends as without the rule.
 func WithRelease(release string) Option { return func(c *config) { c.release = release } }

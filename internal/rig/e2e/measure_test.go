@@ -118,9 +118,10 @@ func stats(ds []time.Duration) string {
 }
 
 // traffic runs three in-process guards for window and returns the requests
-// per minute of the leader and the mean of the standbys. The count covers
-// every request a guard sends (gets, creates, updates, and each watch it
-// opens or reopens): the guard's clients are copies of cfg and keep its
+// per minute of the leader and the mean of the standbys. The guards are
+// built as the kube source builds them, with a release (the hand-off
+// record). The count covers every request a guard sends (gets, creates,
+// updates, and each watch it opens or reopens): the guard's clients are copies of cfg and keep its
 // transport wrapper. A watch is reopened every 5–10 minutes, so a window of
 // a minute or two may show none.
 func traffic(t *testing.T, tm timings, window time.Duration) (leader, standby float64) {
@@ -137,7 +138,7 @@ func traffic(t *testing.T, tm timings, window time.Duration) (leader, standby fl
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counting{rt, &counts[i]} })
 		g, err := lease.New(cfg, fmt.Sprintf("traffic-%d", i), lease.WithNamespace(ns), lease.WithName("traffic"),
 			lease.WithLeaseDuration(tm.lease), lease.WithRenewDeadline(tm.renew), lease.WithRetryPeriod(tm.retry),
-			lease.WithLogger(slog.New(slog.DiscardHandler)))
+			lease.WithLogger(slog.New(slog.DiscardHandler)), lease.WithRelease("r1")) // as the kube source builds it: with the hand-off record
 		if err != nil {
 			t.Fatal(err)
 		}
