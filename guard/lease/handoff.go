@@ -49,7 +49,7 @@ type handoff struct {
 	mu      sync.Mutex
 	seen    map[string]time.Time // released Leases with a successor, by resourceVersion: first seen
 	warned  time.Time
-	last    *coordinationv1.Lease // the candidates Lease as last written
+	last    *coordinationv1.Lease // the candidates Lease as the last patch returned it
 	running bool                  // keep runs
 	tried   bool                  // its first record was tried
 }
