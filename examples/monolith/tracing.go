@@ -73,7 +73,7 @@ func setUpTracing(ctx context.Context, getenv func(string) string, console io.Wr
 	if err != nil {
 		return nil, noop, fmt.Errorf("tracing resource: %w", err)
 	}
-	if res, err = resource.Merge(res, envResource()); err != nil {
+	if res, err = resource.Merge(res, envResource(getenv)); err != nil {
 		return nil, noop, fmt.Errorf("tracing resource: %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithResource(res))...)
@@ -82,13 +82,18 @@ func setUpTracing(ctx context.Context, getenv func(string) string, console io.Wr
 	return tp, tp.Shutdown, nil
 }
 
-// envResource is the service's name and attributes as
-// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES give them (the name in
-// that order), else monolith rather than the SDK's unknown_service: the
-// default comes first, and the environment's detector, applied after it,
-// wins.
-func envResource() *resource.Resource {
-	r, err := resource.New(context.Background(), resource.WithAttributes(semconv.ServiceName("monolith")), resource.WithFromEnv())
+// envResource is the service's name and attributes as OTEL_SERVICE_NAME
+// and OTEL_RESOURCE_ATTRIBUTES give them (the name in that order), else
+// monolith rather than the SDK's unknown_service: the default comes
+// first, and what the environment says is applied after it and wins.
+// getenv is asked for OTEL_SERVICE_NAME; the SDK's detector reads the
+// process's environment.
+func envResource(getenv func(string) string) *resource.Resource {
+	opts := []resource.Option{resource.WithAttributes(semconv.ServiceName("monolith")), resource.WithFromEnv()}
+	if name := getenv("OTEL_SERVICE_NAME"); name != "" {
+		opts = append(opts, resource.WithAttributes(semconv.ServiceName(name)))
+	}
+	r, err := resource.New(context.Background(), opts...)
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return resource.Empty()
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -76,7 +77,7 @@ func TestServiceName(t *testing.T) {
 		t.Setenv("OTEL_SERVICE_NAME", tc.name)
 		t.Setenv("OTEL_RESOURCE_ATTRIBUTES", tc.attrs)
 		got := ""
-		for _, kv := range envResource().Attributes() {
+		for _, kv := range envResource(os.Getenv).Attributes() {
 			if kv.Key == "service.name" {
 				got = kv.Value.AsString()
 			}
