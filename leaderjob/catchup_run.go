@@ -162,6 +162,11 @@ func (a *App) leadershipBegan() {
 // wait only for its catch-up run in flight (turns).
 func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 	for pass := 0; pass < 3 && ctx.Err() == nil; pass++ {
+		jobs := a.jobsSnapshot()
+		gens := make([]uint64, len(jobs))
+		for i, j := range jobs {
+			gens[i] = j.turns.generation() // before the ledger is read
+		}
 		s, err := a.fires.ledger.Snapshot(ctx)
 		if err != nil {
 			a.logger.Warn("catch-up: cannot read the ledger", slog.String("error", err.Error()))
@@ -182,13 +187,13 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 		term := a.fires.terms.id(a.runSeq.prefixOf(), d)
 		ran := 0
 		var busy []*job
-		for _, j := range a.jobsSnapshot() {
-			if j.turns.busy() {
-				// A scheduled fire of the job is waiting or running: it
-				// records its own outcome. The job is planned after the
-				// others, once that fire has let go of it, from a fresh
-				// read of the ledger (the snapshot above may predate its
-				// claim).
+		for i, j := range jobs {
+			if j.turns.busy() || j.turns.generation() != gens[i] {
+				// A scheduled fire of the job is waiting or running, or
+				// came and went since the ledger was read: it records its
+				// own outcome, which the read may predate. The job is
+				// planned after the others, once that fire has let go of
+				// it, from a fresh read of the ledger.
 				busy = append(busy, j)
 				continue
 			}

@@ -21,7 +21,18 @@ type turns struct {
 	mu       sync.Mutex
 	catching bool          // a catch-up run of the job is going
 	pending  int           // scheduled fires waiting or running
+	gen      uint64        // counts scheduled fires' arrivals and ends
 	changed  chan struct{} // closed (and dropped) at every change
+}
+
+// generation changes whenever a scheduled fire of the job arrives or ends:
+// a catch-up that read it before reading the ledger, and finds it the same
+// and the job not busy afterwards, knows its read holds every scheduled
+// fire's claim and end.
+func (t *turns) generation() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.gen
 }
 
 // scheduled registers a scheduled fire of the job and waits while a
@@ -30,12 +41,14 @@ type turns struct {
 func (t *turns) scheduled(ctx context.Context) (done func()) {
 	t.mu.Lock()
 	t.pending++
+	t.gen++
 	for t.catching && t.waitLocked(ctx) {
 	}
 	t.mu.Unlock()
 	return func() {
 		t.mu.Lock()
 		t.pending--
+		t.gen++
 		t.signalLocked()
 		t.mu.Unlock()
 	}
