@@ -54,7 +54,10 @@ func (e *PartialError) Unwrap() error { return e.Err }
 // write succeeds, a completion recorded twice is recorded once); when one
 // fails otherwise (over its size limit, unreachable), Store returns a
 // *PartialError naming that object's jobs, whose claims and completions
-// were not recorded: a full object fails only its own jobs. A job whose
+// were not recorded: a full object fails only its own jobs. So does an
+// object other than 0 that cannot be used (corrupt, or of a newer format):
+// it is read as empty and never written over, and its jobs' claims fail
+// until it is fixed; one that merely cannot be reached fails the read. A job whose
 // record moves to another object (the count changed) is written into its
 // new object first and leaves the old one with a later write, so that it
 // is never in neither.
@@ -62,21 +65,26 @@ func NewShardedBackend(n int, object func(i int) Backend) (Backend, error) {
 	if n < 1 || n > wire.MaxLedgerShards {
 		return nil, fmt.Errorf("ledger: %d shards: want 1 to %d", n, wire.MaxLedgerShards)
 	}
-	return &sharded{n: n, object: object, objs: map[int]Backend{}, loaded: map[string][]wire.Ledger{}}, nil
+	return &sharded{n: n, object: object, objs: map[int]Backend{}, loaded: map[string][]wire.Ledger{}, unusable: map[int]error{}}, nil
 }
 
 type sharded struct {
 	n      int
 	object func(int) Backend
 
-	mu     sync.Mutex
-	objs   map[int]Backend
-	loaded map[string][]wire.Ledger // parts by composite version, of the last loads
-	order  []string                 // versions of loaded, oldest first
+	mu       sync.Mutex
+	objs     map[int]Backend
+	loaded   map[string][]wire.Ledger // parts by composite version, of the last loads
+	order    []string                 // versions of loaded, oldest first
+	unusable map[int]error            // why an object other than 0 was unusable at its last read
 }
 
 // keepLoads bounds the loads whose parts are kept for Store's comparison.
 const keepLoads = 8
+
+// unusable stands, in a composite version, for an object other than 0
+// that could not be used (corrupt, or of a newer format).
+const unusable = "-"
 
 func (b *sharded) obj(i int) Backend {
 	b.mu.Lock()
@@ -106,11 +114,22 @@ func (b *sharded) Load(ctx context.Context) (State, string, error) {
 	versions := []string{v0}
 	for i := 1; i < count; i++ {
 		s, v, err := b.obj(i).Load(ctx)
-		if err != nil {
-			return State{}, "", fmt.Errorf("ledger shard %d: %w", i, err)
+		if err == nil {
+			if verr := validate(s); verr != nil {
+				err = fmt.Errorf("%w: %w", ErrCorrupt, verr)
+			}
 		}
-		if err := validate(s); err != nil {
-			return State{}, "", fmt.Errorf("ledger shard %d: %w: %w", i, ErrCorrupt, err)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrCorrupt) || errors.Is(err, wire.ErrNewerFormat):
+			// This object alone is unusable: it is read as empty, never
+			// written (Store fails its jobs), and the others go on.
+			b.mu.Lock()
+			b.unusable[i] = fmt.Errorf("ledger shard %d: %w", i, err)
+			b.mu.Unlock()
+			s, v = State{}, unusable
+		default:
+			return State{}, "", fmt.Errorf("ledger shard %d: %w", i, err)
 		}
 		parts = append(parts, wire.Ledger(s))
 		versions = append(versions, v)
@@ -171,11 +190,18 @@ func (b *sharded) Store(ctx context.Context, s State, version string) error {
 	errsOf := make([]error, count)
 	var wg sync.WaitGroup
 	for i := 1; i < count; i++ {
-		if changed(i) {
+		if changed(i) && versionOf(i) != unusable {
 			wg.Go(func() { errsOf[i] = b.obj(i).Store(ctx, State(parts[i]), versionOf(i)) })
 		}
 	}
 	wg.Wait()
+	for i := 1; i < count; i++ {
+		if versionOf(i) == unusable && changed(i) {
+			b.mu.Lock()
+			errsOf[i] = b.unusable[i]
+			b.mu.Unlock()
+		}
+	}
 	failed := map[string]bool{}
 	var errs []error
 	for i, err := range errsOf {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,8 +18,16 @@ import (
 // with down's error while it is set.
 type counted struct {
 	Backend
-	stores atomic.Int64
-	down   atomic.Pointer[error]
+	stores  atomic.Int64
+	down    atomic.Pointer[error]
+	corrupt atomic.Bool // Load reports the object corrupt
+}
+
+func (c *counted) Load(ctx context.Context) (State, string, error) {
+	if c.corrupt.Load() {
+		return State{}, "", fmt.Errorf("%w: not a ledger", ErrCorrupt)
+	}
+	return c.Backend.Load(ctx)
 }
 
 func (c *counted) Store(ctx context.Context, s State, v string) error {
@@ -511,5 +520,48 @@ func TestShardedObjectZeroCommitsOrNothing(t *testing.T) {
 	c.Token = live
 	if res, err := l.Claim(ctx, []Claim{c}); err != nil || res[0].Err != nil {
 		t.Errorf("the live term is fenced after the failed registration: %v %v", err, res)
+	}
+}
+
+// A corrupt object other than 0 fails the claims of its own jobs only; it
+// is never written over, and the other objects' jobs go on.
+func TestShardedCorruptObjectFailsOnlyItsJobs(t *testing.T) {
+	ctx := context.Background()
+	const n = 4
+	o := &objects{}
+	l := NewLedger(o.sharded(t, n))
+	var names []string
+	for j := range 12 {
+		names = append(names, fmt.Sprintf("job-%d", j))
+	}
+	claim := func(at time.Time) []ClaimResult {
+		var cs []Claim
+		for _, name := range names {
+			cs = append(cs, claimOf(name, at, "L", 1, "a"))
+		}
+		res, err := l.Claim(ctx, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if !slices.ContainsFunc(names, func(name string) bool { return wire.LedgerShardOf(name, n) == 2 }) {
+		t.Fatal("no job in object 2: the test shows nothing")
+	}
+	claim(fire(1))
+	o.object(2)
+	o.m[2].corrupt.Store(true)
+	before := o.m[2].stores.Load()
+	for i, r := range claim(fire(2)) {
+		inCorrupt := wire.LedgerShardOf(names[i], n) == 2
+		switch {
+		case inCorrupt && !(errors.Is(r.Err, ErrCorrupt) && errors.Is(r.Err, ErrUnavailable)):
+			t.Errorf("%s (in the corrupt object): %v, want ErrCorrupt", names[i], r.Err)
+		case !inCorrupt && r.Err != nil:
+			t.Errorf("%s (elsewhere): %v", names[i], r.Err)
+		}
+	}
+	if writes := o.m[2].stores.Load() - before; writes != 0 {
+		t.Errorf("the corrupt object was written %d times", writes)
 	}
 }
