@@ -3,6 +3,7 @@ package clustere2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -47,6 +48,14 @@ func (t tally) String() string {
 	return fmt.Sprintf("%d fires from %s to %s: %d lost, %d doubled, %d run by catch-up, latest run %.2fs after its time (the fire at %s)",
 		t.fires, t.from.Format(time.TimeOnly), t.to.Format(time.TimeOnly), len(t.lost), len(t.doubled), t.catchUps,
 		t.maxLate.Seconds(), t.lateAt.Format(time.TimeOnly))
+}
+
+// catchUpEnv is fireEnv with every missed fire of the last minute caught
+// up, so that no fire may be lost.
+func catchUpEnv() map[string]string {
+	env := map[string]string{"LEADERJOB_CATCH_UP": "all:1m"}
+	maps.Copy(env, fireEnv)
+	return env
 }
 
 // count tallies the runs of fireJob in records by scheduled time.

@@ -19,10 +19,7 @@ import (
 // with catch-up on, no fire lost either.
 func TestLeaseExample(t *testing.T) {
 	const ns = "lease-e2e"
-	env := map[string]string{"LEADERJOB_CATCH_UP": "all:1m"}
-	for k, v := range fireEnv {
-		env[k] = v
-	}
+	env := catchUpEnv()
 	shared(t)
 	l := followLogs(t, ns)
 	leases := watchLease(t, ns, "monolith")

@@ -50,10 +50,7 @@ func TestLeaseExampleUpgradeAndRollBack(t *testing.T) {
 		t.Skipf("set %s to a git revision (such as a release tag) to upgrade from it and roll back on the node", gitrev.EnvUpgradeFrom)
 	}
 	const ns = "upgrade-e2e"
-	env := map[string]string{"LEADERJOB_CATCH_UP": "all:1m"}
-	for k, v := range fireEnv {
-		env[k] = v
-	}
+	env := catchUpEnv()
 	shared(t)
 	l := followLogs(t, ns)
 	leases := watchLease(t, ns, "monolith")

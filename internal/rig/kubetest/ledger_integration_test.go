@@ -100,6 +100,30 @@ func backend(t *testing.T, cfg *rest.Config, ns, app string, start bool, opts ..
 	return b
 }
 
+// grantLedger gives user the ledger backend's rules in e's namespace, as
+// the example Role does: get, update and watch on the ConfigMap name, and
+// create on configmaps.
+func grantLedger(t *testing.T, e env, user, name string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.admin.RbacV1().Roles(e.ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "ledger"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{name}, Verbs: []string{"get", "update", "watch"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.admin.RbacV1().RoleBindings(e.ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "ledger"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "ledger"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", Name: user}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // update applies fn to the stored State with compare-and-swap, re-reading
 // after each conflict, as a Ledger does.
 func update(ctx context.Context, b ledger.Backend, fn func(*ledger.State)) (conflicts int, err error) {
@@ -397,22 +421,7 @@ func TestLedgerRBAC(t *testing.T) {
 		t.Errorf("Load = %v, want the rule to add", err)
 	}
 
-	if _, err := e.admin.RbacV1().Roles(e.ns).Create(ctx, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: "ledger"},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"monolith-leaderjob-ledger"}, Verbs: []string{"get", "update", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.admin.RbacV1().RoleBindings(e.ns).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "ledger"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "ledger"},
-		Subjects:   []rbacv1.Subject{{Kind: "User", Name: "ledger-user"}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	grantLedger(t, e, "ledger-user", "monolith-leaderjob-ledger")
 	testutil.Eventually(t, 10*time.Second, "the Role to take effect", func() bool { _, _, err := b.Load(ctx); return err == nil })
 	standby := backend(t, cfg, e.ns, "monolith", true) // waits for the watch
 	for i := range 3 {
