@@ -190,18 +190,17 @@ func (b *sharded) Store(ctx context.Context, s State, version string) error {
 	errsOf := make([]error, count)
 	var wg sync.WaitGroup
 	for i := 1; i < count; i++ {
-		if changed(i) && versionOf(i) != unusable {
+		switch {
+		case !changed(i):
+		case versionOf(i) == unusable:
+			b.mu.Lock()
+			errsOf[i] = b.unusable[i] // never written over: its jobs fail
+			b.mu.Unlock()
+		default:
 			wg.Go(func() { errsOf[i] = b.obj(i).Store(ctx, State(parts[i]), versionOf(i)) })
 		}
 	}
 	wg.Wait()
-	for i := 1; i < count; i++ {
-		if versionOf(i) == unusable && changed(i) {
-			b.mu.Lock()
-			errsOf[i] = b.unusable[i]
-			b.mu.Unlock()
-		}
-	}
 	failed := map[string]bool{}
 	var errs []error
 	for i, err := range errsOf {
