@@ -150,3 +150,18 @@ type Change struct {
 type ChangeNotifier interface {
 	OnChange(fn func(Change))
 }
+
+// Membership is the set of live replicas of a fleet that spreads its jobs
+// over them (leaderjob's spread mode): every member computes the same
+// owner for each job from the same set. A source that keeps a record per
+// replica (the Lease guard, with lease.WithMembership) implements it.
+type Membership interface {
+	// Members returns the live members, sorted, this replica included
+	// while it is one, and whether it is one now: false before its own
+	// record was first written and once it could not be kept for a while
+	// (its runs must then end, as a leader's do when its term ends).
+	Members() (live []string, member bool)
+	// Changed returns a channel that is closed at the next change of what
+	// Members returns.
+	Changed() <-chan struct{}
+}

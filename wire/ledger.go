@@ -329,7 +329,10 @@ func (js *JobState) OpenAt(at time.Time) (Claim, bool) {
 // Handled reports whether the fire at needs no run as far as the ledger
 // tells: it was claimed (the last claim, or one of Recent), a catch-up gave
 // it up (at or before GaveUp, and not open), or it is older than what the
-// ledger remembers. A job with no claim has handled nothing.
+// ledger remembers. A job with no claim has handled nothing. A fire after
+// the last claim is handled when Recent has it: in spread mode a replica
+// records there a fire it skipped because another replica's run of the job
+// was still going.
 func (js *JobState) Handled(at time.Time) bool {
 	if js == nil || js.Claimed == nil {
 		return false
@@ -338,7 +341,7 @@ func (js *JobState) Handled(at time.Time) bool {
 		return true
 	}
 	if !at.Before(js.Claimed.At) {
-		return at.Equal(js.Claimed.At)
+		return at.Equal(js.Claimed.At) || slices.ContainsFunc(js.Recent, at.Equal)
 	}
 	n := len(js.Recent)
 	if n == 0 || at.Before(js.Recent[n-1]) {

@@ -46,6 +46,7 @@ const (
 	SkipNotDue            SkipReason = "not_due"            // the fleet ran the job less than a period ago
 	SkipPaused            SkipReason = "paused"             // an operator paused the job
 	SkipUnknownJob        SkipReason = "unknown_job"        // a run request names a job the App does not have
+	SkipNotOwner          SkipReason = "not_owner"          // spread mode: another replica owns the job
 )
 
 // RunOutcome is the Run.Outcome of a run request that ended with o: o

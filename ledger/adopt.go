@@ -1,0 +1,67 @@
+package ledger
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrBusy: another replica's run of the job may still be going (spread
+// mode): its newest claim, or an older one still open, is held by a live
+// process. The job is not adopted; the fire is recorded as handled and
+// skipped, as a fire that comes while the job runs is on one replica.
+var ErrBusy = errors.New("ledger: the job's previous run may still be going on another replica")
+
+// Adopt issues a fencing token for one job (spread mode, where each job
+// has its owner): a token larger than every token issued before, which
+// becomes the job's fence, so that claims and completions of the job by
+// any earlier owner are refused from then on, while the other jobs' owners
+// keep theirs. Unlike Register it leaves the other jobs alone.
+//
+// A job is not adopted while a claim of it may still be running elsewhere:
+// when its newest claim is not completed, or an older one is open, and
+// running(claim) reports that the claim's process is still live (a live
+// member of the fleet, in the same incarnation that claimed, other than
+// the adopter), Adopt records at as handled (it stays so for every later
+// claim) and returns ErrBusy. A zero at records nothing. A claim whose
+// process is gone does not hold the job: its fire is open, and the new
+// owner runs it again (the at-least-once case, as after a leader change).
+//
+// The token is at least the job's fence plus one, the ledger's last token
+// plus one and now in Unix milliseconds. Adopt only changes s.
+func (s *State) Adopt(job string, at, now time.Time, running func(Claim) bool) (int64, error) {
+	if s.Version > FormatVersion {
+		return 0, ErrNewerFormat
+	}
+	if job == "" {
+		return 0, errors.Join(ErrInvalid, errors.New("adopting a job needs its name"))
+	}
+	s.init()
+	js := s.Jobs[job]
+	if js != nil && running != nil && busy(js, running) {
+		if !at.IsZero() {
+			remember(js, at)
+		}
+		return 0, ErrBusy
+	}
+	t := max(s.fenceOf(js)+1, s.Tokens+1, now.UnixMilli())
+	if js == nil {
+		js = &JobState{}
+		s.Jobs[job] = js
+	}
+	js.Fence, s.Tokens = t, t
+	return t, nil
+}
+
+// busy reports whether a claim of js that has not ended may still be
+// running, as running judges it.
+func busy(js *JobState, running func(Claim) bool) bool {
+	if c := js.Claimed; c != nil && !completedBy(js, *c) && running(*c) {
+		return true
+	}
+	for _, o := range js.Open {
+		if running(o) {
+			return true
+		}
+	}
+	return false
+}

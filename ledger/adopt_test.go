@@ -1,0 +1,140 @@
+package ledger
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// Spread mode: each job's owner adopts it with a token of its own. The
+// interleavings of two owners of one job (a view that lags, a delayed
+// write, an owner that died mid-run, one whose run still goes) each keep
+// every fire to one run, and no run starts beside a live one.
+func TestAdopt(t *testing.T) {
+	now := fire(0)
+	live := func(holders ...string) func(Claim) bool {
+		return func(c Claim) bool {
+			for _, h := range holders {
+				if c.Holder == h {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	claim := func(s *State, job string, at time.Time, id string, tok int64) error {
+		c := claimOf(job, at, "", 0, id)
+		c.Token = tok
+		return s.Claim(c, now).Err
+	}
+	complete := func(s *State, job string, at time.Time, id string, tok int64) error {
+		return s.Complete(Completion{Job: job, At: at, ClaimID: id, Holder: "pod-" + id, Outcome: "ran", Token: tok})
+	}
+
+	t.Run("the old owner's claims are fenced, other jobs' owners are not", func(t *testing.T) {
+		var s State
+		a, err := s.Adopt("x", time.Time{}, now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _ := s.Adopt("y", time.Time{}, now, nil)
+		if err := claim(&s, "x", fire(1), "a", a); err != nil {
+			t.Fatal(err)
+		}
+		if err := complete(&s, "x", fire(1), "a", a); err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.Adopt("x", fire(2), now, live("pod-a"))
+		if err != nil || b <= a {
+			t.Fatalf("adopting a job whose runs ended: token %d, %v; want one above %d", b, err, a)
+		}
+		if err := claim(&s, "x", fire(2), "a", a); !errors.Is(err, ErrFenced) {
+			t.Errorf("the old owner's claim after the adoption (its view lags): %v, want ErrFenced", err)
+		}
+		if err := claim(&s, "x", fire(2), "b", b); err != nil {
+			t.Errorf("the new owner's claim: %v", err)
+		}
+		if err := claim(&s, "y", fire(2), "c", other); err != nil {
+			t.Errorf("another job's owner, adopted before: %v, want its claims to go on", err)
+		}
+		if s.Owner != 0 {
+			t.Errorf("Owner = %d: an adoption must not take every job", s.Owner)
+		}
+	})
+	t.Run("a live owner's run holds the job, and the fire it skips stays handled", func(t *testing.T) {
+		var s State
+		a, _ := s.Adopt("x", time.Time{}, now, nil)
+		if err := claim(&s, "x", fire(1), "a", a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Adopt("x", fire(2), now, live("pod-a")); !errors.Is(err, ErrBusy) {
+			t.Fatalf("adopting while the live owner's run goes: %v, want ErrBusy", err)
+		}
+		if !s.Jobs["x"].Handled(fire(2)) {
+			t.Error("the fire skipped as busy is not handled: a catch-up would run it later")
+		}
+		if err := claim(&s, "x", fire(1), "a", a); err != nil {
+			t.Errorf("the running owner still holds its fire: %v", err)
+		}
+		if err := complete(&s, "x", fire(1), "a", a); err != nil {
+			t.Fatalf("the running owner's completion: %v", err)
+		}
+		if _, err := s.Adopt("x", fire(3), now, live("pod-a")); err != nil {
+			t.Errorf("adopting once the run ended: %v", err)
+		}
+	})
+	t.Run("an older open claim of a live process holds the job too", func(t *testing.T) {
+		var s State
+		a, _ := s.Adopt("x", time.Time{}, now, nil)
+		_ = claim(&s, "x", fire(1), "a", a) // overruns its period
+		_ = claim(&s, "x", fire(2), "a", a)
+		_ = complete(&s, "x", fire(2), "a", a)
+		if _, err := s.Adopt("x", fire(3), now, live("pod-a")); !errors.Is(err, ErrBusy) {
+			t.Errorf("adopting while an older run of the live owner goes: %v, want ErrBusy", err)
+		}
+	})
+	t.Run("a dead owner's open fire is run again by the new owner", func(t *testing.T) {
+		var s State
+		a, _ := s.Adopt("x", time.Time{}, now, nil)
+		_ = claim(&s, "x", fire(1), "a", a)
+		b, err := s.Adopt("x", fire(2), now, live())
+		if err != nil {
+			t.Fatalf("adopting from a dead owner: %v", err)
+		}
+		c := claimOf("x", fire(1), "", 0, "b")
+		c.Token = b
+		if r := s.Claim(c, now); r.Err != nil || !r.Rerun {
+			t.Errorf("the dead owner's open fire: %+v, want a re-run", r)
+		}
+		if err := complete(&s, "x", fire(1), "a", a); !errors.Is(err, ErrFenced) {
+			t.Errorf("the dead owner's late completion: %v, want ErrFenced", err)
+		}
+	})
+	t.Run("tokens stay above every owner's, and Register still fences them all", func(t *testing.T) {
+		var s State
+		var last int64
+		for i := range 1000 {
+			tok, err := s.Adopt([]string{"x", "y", "z"}[i%3], time.Time{}, now, nil)
+			if err != nil || tok <= last {
+				t.Fatalf("adoption %d: token %d after %d, %v", i, tok, last, err)
+			}
+			last = tok
+		}
+		r := s.Register(now)
+		for _, job := range []string{"x", "y", "z"} {
+			if !s.Fenced(job, last) || s.Fenced(job, r) {
+				t.Errorf("job %s after a single leader registered: owners' token fenced %v, leader's %v", job, s.Fenced(job, last), s.Fenced(job, r))
+			}
+		}
+	})
+	t.Run("bad input", func(t *testing.T) {
+		var s State
+		if _, err := s.Adopt("", time.Time{}, now, nil); !errors.Is(err, ErrInvalid) {
+			t.Errorf("no job name: %v, want ErrInvalid", err)
+		}
+		s.Version = FormatVersion + 1
+		if _, err := s.Adopt("x", time.Time{}, now, nil); !errors.Is(err, ErrNewerFormat) {
+			t.Errorf("a newer format: %v, want ErrNewerFormat", err)
+		}
+	})
+}
