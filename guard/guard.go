@@ -156,12 +156,24 @@ type ChangeNotifier interface {
 // owner for each job from the same set. A source that keeps a record per
 // replica (the Lease guard, with lease.WithMembership) implements it.
 type Membership interface {
-	// Members returns the live members, sorted, this replica included
-	// while it is one, and whether it is one now: false before its own
-	// record was first written and once it could not be kept for a while
-	// (its runs must then end, as a leader's do when its term ends).
-	Members() (live []string, member bool)
+	// Members returns the live members, sorted by name, this replica
+	// included while it is one, and whether it is one now: false before
+	// its own record was first written and once it could not be kept for
+	// a while (its runs must then end, as a leader's do when its term
+	// ends).
+	Members() (live []Member, member bool)
 	// Changed returns a channel that is closed at the next change of what
 	// Members returns.
 	Changed() <-chan struct{}
+}
+
+// Member is one live replica of a Membership.
+type Member struct {
+	// Name is the replica's identity (its pod name).
+	Name string
+	// Incarnation tells the processes that bore the name apart (a
+	// container restarted in its pod keeps the name): what the process
+	// gave its source (leaderjob: the prefix of its run ids), or "" when
+	// the source does not know.
+	Incarnation string
 }
