@@ -104,6 +104,7 @@ func New(cfg *rest.Config, self string, opts ...Option) (*Guard, error) {
 		g.watcher = w.Leases(c.namespace)
 	}
 	g.handoff = handoff{g: g, release: c.release, client: election.Leases(c.namespace), name: c.name + CandidatesSuffix}
+	g.handoff.members.h = &g.handoff
 	g.elector, err = leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            &leaseLock{g: g, client: election.Leases(c.namespace)},
 		LeaseDuration:   c.leaseDuration,

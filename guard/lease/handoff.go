@@ -52,18 +52,29 @@ type handoff struct {
 	last    *coordinationv1.Lease // the candidates Lease as the last patch returned it
 	running bool                  // keep runs
 	tried   bool                  // its first record was tried
+
+	members members // WithMembership
 }
 
 // candidate is one replica's record.
 type candidate struct {
-	identity, release string
-	at                time.Time
+	identity, release, incarnation string
+	at                             time.Time
 }
 
 // every is how often a replica rewrites its record: four LeaseDurations
 // (a minute at the defaults), so that a standby sends one request a minute
-// for it.
-func (h *handoff) every() time.Duration { return 4 * h.g.cfg.leaseDuration }
+// for it; every RetryPeriod with WithMembership.
+func (h *handoff) every() time.Duration {
+	if h.g.cfg.membership {
+		return h.g.cfg.retryPeriod
+	}
+	return 4 * h.g.cfg.leaseDuration
+}
+
+// on reports whether the replica keeps a record: for the hand-off, or for
+// the membership.
+func (h *handoff) on() bool { return h.release != "" || h.g.cfg.membership }
 
 // errNotRecorded: the replica is not ready until its first record was
 // tried, so that a rolling update does not stop the old leader before the
@@ -85,13 +96,13 @@ func (h *handoff) ready() error {
 // ready until its first record was tried.
 func (h *handoff) begin() {
 	h.mu.Lock()
-	h.running = h.release != ""
+	h.running = h.on()
 	h.mu.Unlock()
 }
 
 // keep records this replica until ctx ends, then removes its record.
 func (h *handoff) keep(ctx context.Context) {
-	if h.release == "" {
+	if !h.on() {
 		return
 	}
 	for first := true; ; first = false {
@@ -123,18 +134,26 @@ func (h *handoff) record(ctx context.Context, present bool) {
 	// the other replicas' records cannot make conflict. Records found
 	// stale in the Lease as last returned go in the same patch.
 	annotations := map[string]any{key: nil}
+	value := formatCandidate(now, h.release, h.g.cfg.incarnation)
 	if present {
-		annotations[key] = formatCandidate(now, h.release)
+		annotations[key] = value
 	}
-	h.mu.Lock()
-	if h.last != nil {
-		for k, v := range h.last.Annotations {
-			if c, ok := parseCandidate(k, v); ok && k != key && now.Sub(c.at) > 3*h.every() {
-				annotations[k] = nil
+	if h.g.cfg.membership {
+		// Judged by this replica's own sightings, not the writers' clocks.
+		for _, id := range h.members.stale() {
+			annotations[CandidateAnnotationPrefix+id] = nil
+		}
+	} else {
+		h.mu.Lock()
+		if h.last != nil {
+			for k, v := range h.last.Annotations {
+				if c, ok := parseCandidate(k, v); ok && k != key && now.Sub(c.at) > 3*h.every() {
+					annotations[k] = nil
+				}
 			}
 		}
+		h.mu.Unlock()
 	}
-	h.mu.Unlock()
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 	if err != nil {
 		h.failed(err)
@@ -143,24 +162,27 @@ func (h *handoff) record(ctx context.Context, present bool) {
 	for range 3 {
 		out, err := h.client.Patch(ctx, h.name, types.MergePatchType, patch, metav1.PatchOptions{})
 		if !apierrors.IsNotFound(err) {
-			h.remember(out, err)
+			h.remember(out, err, present)
 			return
 		}
 		if !present {
 			return
 		}
 		lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: h.name, Namespace: h.g.cfg.namespace,
-			Annotations: map[string]string{key: formatCandidate(now, h.release)}}}
+			Annotations: map[string]string{key: value}}}
 		out, err = h.client.Create(ctx, lease, metav1.CreateOptions{})
 		if !apierrors.IsAlreadyExists(err) {
-			h.remember(out, err)
+			h.remember(out, err, present)
 			return
 		}
 	}
 }
 
 // remember keeps the Lease a write returned, or logs its error.
-func (h *handoff) remember(out *coordinationv1.Lease, err error) {
+func (h *handoff) remember(out *coordinationv1.Lease, err error, present bool) {
+	if h.g.cfg.membership {
+		h.members.observe(out, err, present)
+	}
 	if err != nil {
 		h.failed(err)
 		return
@@ -251,8 +273,14 @@ func (h *handoff) deferred(lease *coordinationv1.Lease, record *rl.LeaderElectio
 	return &held
 }
 
-func formatCandidate(at time.Time, release string) string {
-	return strconv.FormatInt(at.UnixMilli(), 10) + " " + release
+// formatCandidate is a record's value: "<unix ms> <release>", and
+// " <incarnation>" after it with WithMembership.
+func formatCandidate(at time.Time, release, incarnation string) string {
+	v := strconv.FormatInt(at.UnixMilli(), 10) + " " + release
+	if incarnation != "" {
+		v += " " + incarnation
+	}
+	return v
 }
 
 func parseCandidate(key, value string) (candidate, bool) {
@@ -260,10 +288,11 @@ func parseCandidate(key, value string) (candidate, bool) {
 	if !ok || id == "" {
 		return candidate{}, false
 	}
-	ms, release, ok := strings.Cut(value, " ")
+	ms, rest, ok := strings.Cut(value, " ")
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if !ok || err != nil {
 		return candidate{}, false
 	}
-	return candidate{identity: id, release: release, at: time.UnixMilli(n)}, true
+	release, incarnation, _ := strings.Cut(rest, " ")
+	return candidate{identity: id, release: release, incarnation: incarnation, at: time.UnixMilli(n)}, true
 }

@@ -46,6 +46,8 @@ type config struct {
 	settings        settingNames
 	clock           clock.WithDelayedExecution
 	release         string
+	membership      bool   // WithMembership
+	incarnation     string // WithMembership
 }
 
 // SettingNames are the names under which the program that builds a Guard
