@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// spreadCrashBound is how soon after a replica is killed each of its jobs
+// must run on another: its membership record is refreshed every retry
+// period, so it lapses at most a lease duration after the kill; the others
+// notice within 2.2 retry periods (a jittered retry tick); the job's next
+// fire comes within a second (a missed one is caught up at once); 200 ms
+// for the claim in the ledger.
+const spreadCrashBound = leaseDuration + 22*retryPeriod/10 + time.Second + 200*time.Millisecond
+
+// spreadTermBound is how soon after SIGTERM each of the stopping replica's
+// jobs must run on another: the replica drains (20 ms of work) and leaves
+// the membership at once; the others notice within 2.2 retry periods at
+// worst, then the next fire (or the catch-up of a missed one) within a
+// second, and 200 ms for the claim.
+const spreadTermBound = 22*retryPeriod/10 + time.Second + 200*time.Millisecond
+
+// spreadTimings are the lease timings of the spread-mode test's processes.
+var spreadTimings = timings{leaseDuration, renewDeadline, retryPeriod}
+
+// Spread mode (LEADERJOB_SPREAD=on) with three processes of spreadload on a
+// real apiserver, 30 per-second cron jobs of 20 ms each, catch-up all:1m
+// and a ledger over four ConfigMaps. In steady state each replica runs a
+// share of the jobs no larger than max(⌈J/N⌉, 1.5·J/N), the share its
+// leaderjob_owned_jobs gauge reports, and ownership does not move. One
+// replica is killed (SIGKILL): each of its jobs runs on another within the
+// lease duration, 2.2 retry periods and a fire period. A new replica joins
+// (3 → 2 → 3), another is stopped (SIGTERM: its jobs move as soon as it
+// has drained), and a last one joins. Over the whole run, counted from the
+// jobs' own records: every fire from the first steady second to the end
+// ran exactly once across the fleet (0 lost, 0 doubled), and no two runs
+// of one job overlapped in time, on one process or across processes.
+func TestSpreadSharesTheWork(t *testing.T) {
+	t.Parallel()
+	const jobs = 30
+	c := newCluster(t, "spread")
+	f := newFleet(t, c, jobs, append(spreadTimings.env(), "LEADERJOB_CATCH_UP=all:1m", "LEADERJOB_LEDGER_SHARDS=4")...)
+	a, b, cc := f.start("spread-a", ""), f.start("spread-b", ""), f.start("spread-c", "")
+
+	from := f.settle([]*loadProc{a, b, cc}, 45*time.Second)
+	time.Sleep(5 * time.Second)
+	checkShares(t, f, []*loadProc{a, b, cc}, from.Unix(), time.Now().Unix()-1)
+
+	// A replica dies: its jobs run elsewhere once its record lapses.
+	at := midSecond()
+	owned := jobsOf(owners(f.snapshot(), at), a.name)
+	if len(owned) == 0 {
+		t.Fatalf("%s owns no job", a.name)
+	}
+	killed := a.signal(t, syscall.SIGKILL)
+	a.waitExit(t, 5*time.Second)
+	took := f.moved(a.name, owned, killed, spreadCrashBound+5*time.Second)
+	t.Logf("SIGKILL %s: its %d jobs ran elsewhere after %s (bound %v)", a.name, len(owned), durStats(took), spreadCrashBound)
+	if slices.Max(took) > spreadCrashBound {
+		t.Errorf("a job of the killed %s ran elsewhere %v after the kill, want within %v", a.name, slices.Max(took).Round(time.Millisecond), spreadCrashBound)
+	}
+	f.settle([]*loadProc{b, cc}, 20*time.Second)
+
+	// A replica joins (3 → 2 → 3), then another stops (SIGTERM).
+	d := f.start("spread-d", "")
+	f.settle([]*loadProc{b, cc, d}, 30*time.Second)
+	owned = jobsOf(owners(f.snapshot(), time.Now()), b.name)
+	if len(owned) == 0 {
+		t.Fatalf("%s owns no job", b.name)
+	}
+	termed := b.signal(t, syscall.SIGTERM)
+	took = f.moved(b.name, owned, termed, spreadTermBound+5*time.Second)
+	b.waitExit(t, 30*time.Second)
+	t.Logf("SIGTERM %s: its %d jobs ran elsewhere after %s (bound %v)", b.name, len(owned), durStats(took), spreadTermBound)
+	if slices.Max(took) > spreadTermBound {
+		t.Errorf("a job of the stopped %s ran elsewhere %v after SIGTERM, want within %v", b.name, slices.Max(took).Round(time.Millisecond), spreadTermBound)
+	}
+	f.settle([]*loadProc{cc, d}, 20*time.Second)
+
+	e := f.start("spread-e", "")
+	last := f.settle([]*loadProc{cc, d, e}, 30*time.Second)
+	time.Sleep(4 * time.Second)
+	checkShares(t, f, []*loadProc{cc, d, e}, last.Unix(), time.Now().Unix()-1)
+
+	end := time.Now().Unix() - 2 // every fire up to here has run and been logged
+	runs := f.snapshot()
+	ft := tally(runs, from.Unix(), end, a.name)
+	ov := overlaps(runs)
+	f.mu.Lock()
+	moves, skips := len(f.moves), fmt.Sprint(f.skips)
+	f.mu.Unlock()
+	t.Logf("%d jobs, fires from %s to %s: %d, %d lost, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
+		jobs, from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), len(ft.doubled),
+		len(ft.reruns), ft.catchUps, len(ov), moves, skips)
+	for _, r := range ft.reruns {
+		t.Logf("re-run: %s", r)
+	}
+	ft.check(t)
+	for _, o := range ov {
+		t.Errorf("runs overlap: %s", o)
+	}
+}
+
+// check fails the test on lost and doubled fires.
+func (ft fireTally) check(t *testing.T) {
+	t.Helper()
+	for _, l := range first(ft.lost, 20) {
+		t.Errorf("fire never ran: %s", l)
+	}
+	for _, d := range first(ft.doubled, 20) {
+		t.Errorf("fire ran more than once: %s", d)
+	}
+	if len(ft.lost) > 20 || len(ft.doubled) > 20 {
+		t.Errorf("%d fires lost, %d doubled in all", len(ft.lost), len(ft.doubled))
+	}
+}
+
+func first[T any](s []T, n int) []T { return s[:min(n, len(s))] }
+
+// checkShares checks the shares of live over the fires scheduled in
+// [from, to]: no job ran on two replicas, none on a replica not live, the
+// largest share within the bound, and each replica's
+// leaderjob_owned_jobs gauge equal to the jobs it ran.
+func checkShares(t *testing.T, f *fleet, live []*loadProc, from, to int64) map[string]int {
+	t.Helper()
+	share, moved := shares(f.snapshot(), from, to)
+	bound := shareBound(f.jobs, len(live))
+	t.Logf("steady %ds: shares %v (bound %d of %d jobs over %d replicas)", to-from+1, share, bound, f.jobs, len(live))
+	for _, m := range first(moved, 10) {
+		t.Errorf("a job ran on more than one replica in steady state: %s", m)
+	}
+	for who := range share {
+		if !slices.Contains(names(live), who) {
+			t.Errorf("%s, not live, ran jobs in steady state (shares %v)", who, share)
+		}
+	}
+	for _, p := range live {
+		n := share[p.name]
+		if n > bound {
+			t.Errorf("%s ran %d of %d jobs, want at most %d", p.name, n, f.jobs, bound)
+		}
+		g, err := ownedGauge(p.addr)
+		if err != nil {
+			t.Errorf("%s: %v", p.name, err)
+		} else if g != n {
+			t.Errorf("%s: leaderjob_owned_jobs %d, but it ran %d jobs", p.name, g, n)
+		}
+	}
+	return share
+}
+
+// ownedGauge reads leaderjob_owned_jobs from a replica's /metrics.
+func ownedGauge(addr string) (int, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	s := bufio.NewScanner(resp.Body)
+	s.Buffer(make([]byte, 64<<10), 1<<20)
+	for s.Scan() {
+		line := s.Text()
+		if name, value, ok := strings.Cut(line, " "); ok && (name == "leaderjob_owned_jobs" || strings.HasPrefix(name, "leaderjob_owned_jobs{")) {
+			v, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
+			return int(v), err
+		}
+	}
+	return 0, fmt.Errorf("no leaderjob_owned_jobs on /metrics (%v)", s.Err())
+}
+
+// durStats describes durations: median and max.
+func durStats(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	return fmt.Sprintf("p50 %v, max %v (n=%d)", r(s[len(s)/2]), r(s[len(s)-1]), len(s))
+}
