@@ -65,7 +65,7 @@ func (r run) String() string {
 // ownerMove is a "job owner changed" record: the replica that logged it
 // gained the job.
 type ownerMove struct {
-	at                    time.Time
+	at                   time.Time
 	job, previous, owner string
 }
 
