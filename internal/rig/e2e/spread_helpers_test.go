@@ -4,6 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +18,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // The spread-mode tests run internal/rig/cmd/spreadload, a fleet of
@@ -501,4 +510,127 @@ func midSecond() time.Time {
 	}
 	time.Sleep(time.Until(next))
 	return time.Now()
+}
+
+// apiCounter is a reverse proxy in front of the apiserver for one replica,
+// which counts the requests the replica sends: its kubeconfig points at
+// the proxy (plain HTTP on loopback), and the proxy forwards each request
+// with the admin's credentials. Every request a replica's clients make
+// passes through it: the Lease guard's, the membership's, the ledger's,
+// the controls' and the Events'.
+type apiCounter struct {
+	kubeconfig string
+
+	mu     sync.Mutex
+	byKind map[string]int // "PUT configmaps", "WATCH leases", ...
+	status map[string]int // by status code ("error" when no response)
+	ledger map[int64]int  // ConfigMap requests by Unix second
+}
+
+// newAPICounter starts a counting proxy to the shared control plane and
+// writes a kubeconfig for it with namespace ns.
+func newAPICounter(t *testing.T, ns string) *apiCounter {
+	t.Helper()
+	cp := cp.Get(t)
+	target, err := url.Parse(cp.Config().Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transport, err := rest.TransportFor(cp.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &apiCounter{byKind: map[string]int{}, status: map[string]int{}, ledger: map[int64]int{}}
+	proxy := &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport:     transport,
+		FlushInterval: -1, // watches stream
+		ModifyResponse: func(resp *http.Response) error {
+			a.count(resp.Request, strconv.Itoa(resp.StatusCode))
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			a.count(r, "error")
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["proxy"] = &clientcmdapi.Cluster{Server: srv.URL}
+	kc.AuthInfos["proxy"] = &clientcmdapi.AuthInfo{}
+	kc.Contexts["proxy"] = &clientcmdapi.Context{Cluster: "proxy", AuthInfo: "proxy", Namespace: ns}
+	kc.CurrentContext = "proxy"
+	a.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, a.kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// count counts one request by its kind (verb and resource) and status.
+func (a *apiCounter) count(r *http.Request, status string) {
+	verb := r.Method
+	if r.URL.Query().Get("watch") == "true" || strings.Contains(r.URL.Path, "/watch/") {
+		verb = "WATCH"
+	}
+	resource := "other"
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			resource = parts[i+2]
+			break
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.byKind[verb+" "+resource]++
+	a.status[status]++
+	if resource == "configmaps" && verb != "WATCH" {
+		a.ledger[time.Now().Unix()]++
+	}
+}
+
+// counts returns the requests so far by kind.
+func (a *apiCounter) counts() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.byKind)
+}
+
+// perMinute returns the requests by kind, and in all ("all"), sent
+// between the counts before and now, per minute of d.
+func (a *apiCounter) perMinute(before map[string]int, d time.Duration) map[string]float64 {
+	out := map[string]float64{}
+	for kind, n := range a.counts() {
+		if k := n - before[kind]; k > 0 {
+			out[kind] = float64(k) / d.Minutes()
+			out["all"] += float64(k) / d.Minutes()
+		}
+	}
+	return out
+}
+
+// ledgerRate returns the median and the largest count of ConfigMap
+// requests (the ledger's, and the controls' reads) in one second, over the
+// seconds from `from` to `to`.
+func (a *apiCounter) ledgerRate(from, to int64) (median, most int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var per []int
+	for s := from; s <= to; s++ {
+		per = append(per, a.ledger[s])
+	}
+	if len(per) == 0 {
+		return 0, 0
+	}
+	slices.Sort(per)
+	return per[len(per)/2], per[len(per)-1]
+}
+
+// statuses returns the responses so far by status code.
+func (a *apiCounter) statuses() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.status)
 }

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
+	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,4 +187,166 @@ func durStats(ds []time.Duration) string {
 	slices.Sort(s)
 	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	return fmt.Sprintf("p50 %v, max %v (n=%d)", r(s[len(s)/2]), r(s[len(s)-1]), len(s))
+}
+
+// TestSpreadMeasure measures spread mode with the workload: three
+// spreadload processes on the real apiserver, 300 per-second cron jobs of
+// 20 ms each, catch-up all:1m, the default lease timings (15s/10s/2s) and
+// a ledger over 16 ConfigMaps (300 full job records do not fit in fewer
+// than 6). Each process reaches the apiserver through a counting proxy of
+// its own (apiCounter), which sees every request its clients send. After a
+// steady minute it kills one replica (SIGKILL), starts a new one, stops
+// another (SIGTERM) and starts a last one (3 → 2 → 3 → 2 → 3), and reports
+// the share of each replica, the fires lost and doubled and the
+// overlapping runs over the whole run, how long the killed and the stopped
+// replicas' jobs took to run elsewhere, the apiserver requests per replica
+// per minute by kind, the ConfigMap requests per second against the
+// ledger client's limit (5 per second, burst 10), and how late the runs
+// began after their fire (the claim included). It runs only when
+// LEADERJOB_MEASURE=1:
+//
+//	LEADERJOB_MEASURE=1 KUBEBUILDER_ASSETS=$(hack/controlplane.sh) \
+//	  go test -v -count=1 -timeout 30m -run TestSpreadMeasure ./internal/rig/e2e
+//
+// LEADERJOB_MEASURE_STEADY sets the steady window (default 1m),
+// LEADERJOB_MEASURE_JOBS the jobs (default 300) and
+// LEADERJOB_MEASURE_SHARDS the ledger's ConfigMaps (default 16).
+func TestSpreadMeasure(t *testing.T) {
+	if os.Getenv("LEADERJOB_MEASURE") != "1" {
+		t.Skip("a measurement, not a test: set LEADERJOB_MEASURE=1 to run it")
+	}
+	steadyFor, jobs, shards := time.Minute, 300, 16
+	if v, err := time.ParseDuration(os.Getenv("LEADERJOB_MEASURE_STEADY")); err == nil && v > 0 {
+		steadyFor = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("LEADERJOB_MEASURE_JOBS")); err == nil && v > 0 {
+		jobs = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("LEADERJOB_MEASURE_SHARDS")); err == nil && v > 0 {
+		shards = v
+	}
+	tm := timings{15 * time.Second, 10 * time.Second, 2 * time.Second}
+	crashBound := tm.lease + 22*tm.retry/10 + time.Second + 200*time.Millisecond
+	termBound := 22*tm.retry/10 + time.Second + 200*time.Millisecond
+
+	c := newCluster(t, "spreadm")
+	f := newFleet(t, c, jobs, append(tm.env(), "LEADERJOB_CATCH_UP=all:1m", "LEADERJOB_LEDGER_SHARDS="+strconv.Itoa(shards))...)
+	counters := map[string]*apiCounter{}
+	start := func(name string) *loadProc {
+		ac := newAPICounter(t, c.namespace)
+		counters[name] = ac
+		return f.start(name, ac.kubeconfig)
+	}
+	began := time.Now()
+	a, b, cc := start("spreadm-a"), start("spreadm-b"), start("spreadm-c")
+	live := []*loadProc{a, b, cc}
+	from := f.settle(live, 2*time.Minute)
+	t.Logf("the jobs spread over 3 replicas %v after the first start", from.Sub(began).Round(time.Millisecond))
+
+	before := map[string]map[string]int{}
+	for _, p := range live {
+		before[p.name] = counters[p.name].counts()
+	}
+	time.Sleep(steadyFor)
+	to := time.Now().Truncate(time.Second)
+	window := to.Sub(from)
+	share := checkShares(t, f, live, from.Unix(), to.Unix()-1)
+	late := lateness(f.snapshot(), from.Unix(), to.Unix()-1)
+	var report []string
+	report = append(report, fmt.Sprintf("%d jobs every second, %v of work each; 3 replicas; lease %v; ledger over %d ConfigMaps; catch-up all:1m",
+		jobs, 20*time.Millisecond, tm, shards),
+		fmt.Sprintf("steady state (%v): share bound %d", window, shareBound(jobs, 3)))
+	for _, p := range live {
+		ac := counters[p.name]
+		pm := ac.perMinute(before[p.name], window)
+		med, most := ac.ledgerRate(from.Unix(), to.Unix()-1)
+		report = append(report, fmt.Sprintf("  %s: %d jobs; %.0f apiserver requests/min (%s); ConfigMap requests per second: median %d, max %d",
+			p.name, share[p.name], pm["all"], kinds(pm), med, most))
+	}
+	report = append(report, fmt.Sprintf("  runs' start after their fire (the claim included), %d scheduled runs: %s", len(late), percentiles(late)))
+
+	// SIGKILL, a join, SIGTERM, a join.
+	at := midSecond()
+	owned := jobsOf(owners(f.snapshot(), at), a.name)
+	if len(owned) == 0 {
+		t.Fatalf("%s owns no job", a.name)
+	}
+	killed := a.signal(t, syscall.SIGKILL)
+	a.waitExit(t, 5*time.Second)
+	took := f.moved(a.name, owned, killed, crashBound+30*time.Second)
+	report = append(report, fmt.Sprintf("SIGKILL %s: its %d jobs each ran elsewhere after %s (bound %v)", a.name, len(owned), durStats(took), crashBound))
+	if slices.Max(took) > crashBound {
+		t.Errorf("a job of the killed %s ran elsewhere %v after the kill, want within %v", a.name, slices.Max(took).Round(time.Millisecond), crashBound)
+	}
+	f.settle([]*loadProc{b, cc}, time.Minute)
+	joined := time.Now()
+	d := start("spreadm-d")
+	settled := f.settle([]*loadProc{b, cc, d}, time.Minute)
+	report = append(report, fmt.Sprintf("%s joined: the jobs spread over 3 replicas again %v after its start", d.name, settled.Sub(joined).Round(time.Millisecond)))
+
+	owned = jobsOf(owners(f.snapshot(), time.Now()), b.name)
+	if len(owned) == 0 {
+		t.Fatalf("%s owns no job", b.name)
+	}
+	termed := b.signal(t, syscall.SIGTERM)
+	took = f.moved(b.name, owned, termed, termBound+30*time.Second)
+	b.waitExit(t, 30*time.Second)
+	report = append(report, fmt.Sprintf("SIGTERM %s: its %d jobs each ran elsewhere after %s (bound %v)", b.name, len(owned), durStats(took), termBound))
+	if slices.Max(took) > termBound {
+		t.Errorf("a job of the stopped %s ran elsewhere %v after SIGTERM, want within %v", b.name, slices.Max(took).Round(time.Millisecond), termBound)
+	}
+	f.settle([]*loadProc{cc, d}, time.Minute)
+	e := start("spreadm-e")
+	last := f.settle([]*loadProc{cc, d, e}, time.Minute)
+	time.Sleep(15 * time.Second)
+	share = checkShares(t, f, []*loadProc{cc, d, e}, last.Unix(), time.Now().Unix()-1)
+	report = append(report, fmt.Sprintf("after the joins: shares %v", share))
+
+	end := time.Now().Unix() - 2
+	runs := f.snapshot()
+	ft := tally(runs, from.Unix(), end, a.name)
+	ov := overlaps(runs)
+	f.mu.Lock()
+	moves, skips := len(f.moves), fmt.Sprint(f.skips)
+	f.mu.Unlock()
+	report = append(report, fmt.Sprintf("whole run, fires from %s to %s: %d; %d lost, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
+		from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), len(ft.doubled),
+		len(ft.reruns), ft.catchUps, len(ov), moves, skips))
+	for _, name := range slices.Sorted(maps.Keys(counters)) {
+		report = append(report, fmt.Sprintf("  responses to %s: %v", name, counters[name].statuses()))
+	}
+	for _, l := range report {
+		t.Log(l)
+	}
+	ft.check(t)
+	for _, o := range first(ov, 20) {
+		t.Errorf("runs overlap: %s", o)
+	}
+}
+
+// kinds lists requests per minute by kind, largest first.
+func kinds(pm map[string]float64) string {
+	var ks []string
+	for k := range pm {
+		if k != "all" {
+			ks = append(ks, k)
+		}
+	}
+	slices.SortFunc(ks, func(a, b string) int { return cmp.Compare(pm[b], pm[a]) })
+	var parts []string
+	for _, k := range ks {
+		parts = append(parts, fmt.Sprintf("%s %.1f", k, pm[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// percentiles describes durations: p50, p99 and max.
+func percentiles(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	r := func(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
+	return fmt.Sprintf("p50 %v, p99 %v, max %v", r(s[len(s)/2]), r(s[len(s)*99/100]), r(s[len(s)-1]))
 }
