@@ -1,0 +1,199 @@
+package arena
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/leaderjob/leaderjob/bench/internal/runs"
+)
+
+// Env is what a contender's replicas are started with.
+type Env struct {
+	ContenderBin string // bench/cmd/contender
+	ElectorBin   string // cmd/leaderjob-elector
+	LibraryDir   string // the library's module root
+	API          *rest.Config
+	Namespace    string // of this contender's Lease and ledger
+	RedisAddr    string // this contender's Redis server
+	Timings      Timings
+	Work         time.Duration
+	Dir          string // this contender's folder: logs and kubeconfigs
+
+	fleet *Fleet
+}
+
+// proc makes a process of replica; its output goes to the fleet.
+func (e *Env) proc(replica, container string, spawn func() *exec.Cmd) *proc {
+	f := e.fleet
+	return &proc{
+		label: replica + "/" + container,
+		spawn: spawn,
+		line:  func(b []byte) { f.line(replica, b) },
+		out:   f.logFile(replica + "-" + container + ".log"),
+	}
+}
+
+// Fleet is a contender's replicas, past and present, and the runs they
+// logged.
+type Fleet struct {
+	c   *Contender
+	env Env
+
+	mu       sync.Mutex
+	replicas []*Replica
+	seq      int
+	runs     []runs.Run
+	files    []*os.File
+}
+
+func newFleet(c *Contender, env Env) *Fleet {
+	f := &Fleet{c: c}
+	env.fleet = f
+	f.env = env
+	return f
+}
+
+// line reads one line of a replica's output.
+func (f *Fleet) line(replica string, b []byte) {
+	rec, ok := runs.Parse(b)
+	if !ok {
+		return
+	}
+	if r, ok := runs.RunOf(replica, rec); ok {
+		f.mu.Lock()
+		f.runs = append(f.runs, r)
+		f.mu.Unlock()
+	}
+}
+
+func (f *Fleet) logFile(name string) io.Writer {
+	file, err := os.Create(filepath.Join(f.env.Dir, name))
+	if err != nil {
+		return nil
+	}
+	f.mu.Lock()
+	f.files = append(f.files, file)
+	f.mu.Unlock()
+	return file
+}
+
+// add starts a new replica of release, named r1, r2, ... in start order.
+func (f *Fleet) add(release string) (*Replica, error) {
+	f.mu.Lock()
+	f.seq++
+	name := fmt.Sprintf("r%d", f.seq)
+	f.mu.Unlock()
+	r, err := f.c.replica(&f.env, name, release)
+	if err != nil {
+		return nil, fmt.Errorf("replica %s: %w", name, err)
+	}
+	r.Release = release
+	f.mu.Lock()
+	f.replicas = append(f.replicas, r)
+	f.mu.Unlock()
+	return r, r.start()
+}
+
+// alive returns the replicas that have not been stopped, oldest first.
+func (f *Fleet) alive() []*Replica {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*Replica
+	for _, r := range f.replicas {
+		if r.alive() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (f *Fleet) all() []*Replica {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.replicas)
+}
+
+// Runs returns the runs logged so far.
+func (f *Fleet) Runs() []runs.Run {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.runs)
+}
+
+// leader is the live replica that started the latest run: the one a fault
+// aimed at "the leader" hits. With a lock per run (Redis) it is the
+// replica that won the last fire.
+func (f *Fleet) leader() (*Replica, error) {
+	live := f.alive()
+	var best *Replica
+	var latest time.Time
+	for _, run := range f.Runs() {
+		for _, r := range live {
+			if r.Name == run.Replica && run.Start.After(latest) {
+				best, latest = r, run.Start
+			}
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("no live replica has run the job")
+	}
+	return best, nil
+}
+
+// running waits until some replica has started a run in the last two
+// periods.
+func (f *Fleet) running(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		for _, r := range f.Runs() {
+			if time.Since(r.Start) < 2*time.Second {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("no replica ran the job within %v", within)
+}
+
+// counts returns each replica's request count so far.
+func (f *Fleet) counts() map[string]int64 {
+	out := map[string]int64{}
+	for _, r := range f.all() {
+		if r.proxy != nil {
+			out[r.Name] = r.proxy.Requests()
+		}
+	}
+	return out
+}
+
+// stop ends every live replica, gracefully and in parallel, then closes
+// the proxies and log files.
+func (f *Fleet) stop(grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, r := range f.alive() {
+		wg.Go(func() { r.Terminate(grace) })
+	}
+	wg.Wait()
+	for _, r := range f.all() {
+		for _, p := range r.procs {
+			p.end(syscall.SIGKILL, 0) // any still restarting: end for good
+		}
+		if r.proxy != nil {
+			_ = r.proxy.Close()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, file := range f.files {
+		_ = file.Close()
+	}
+}
