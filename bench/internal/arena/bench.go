@@ -45,7 +45,7 @@ type Bench struct {
 	RedisServer                          string // redis-server's path; "" if missing
 	Schedule                             Schedule
 	Work                                 time.Duration
-	Dir                                  string                     // the results folder
+	Dir                                  string                        // the results folder
 	Logf                                 func(format string, a ...any) // progress
 }
 

@@ -32,9 +32,9 @@ func method(w *bufio.Writer, r *Result) {
 		p("- **%s**: %s.", c.Label, c.How)
 	}
 	p("")
-	p("**Ready**, for the rolling update (a new replica must be ready before an old one is stopped): leaderjob's `/readyz` "+
-		"(the App runs and its guard has answered); for the sidecar pod, the elector's `/readyz` (a leader was named) and the app's; "+
-		"for gocron with the Elector, the scheduler runs and the election has observed a leader; for gocron with the Locker, "+
+	p("**Ready**, for the rolling update (a new replica must be ready before an old one is stopped): leaderjob's `/readyz` " +
+		"(the App runs and its guard has answered); for the sidecar pod, the elector's `/readyz` (a leader was named) and the app's; " +
+		"for gocron with the Elector, the scheduler runs and the election has observed a leader; for gocron with the Locker, " +
 		"the scheduler runs (Redis answered PING at start).")
 	p("")
 	p("**Faults**, in this order on one fleet per contender, each in a segment of its own; each begins %v after a fire, "+
