@@ -68,7 +68,7 @@ func leaseFromEnv(lookup func(string) (string, bool), appName, self string, logg
 
 // leaseAndConfigFromEnv is leaseFromEnv that also returns the connection
 // and the namespace, for the ledger beside the Lease.
-func leaseAndConfigFromEnv(lookup func(string) (string, bool), appName, self string, logger *slog.Logger) (*lease.Guard, *rest.Config, string, error) {
+func leaseAndConfigFromEnv(lookup func(string) (string, bool), appName, self string, logger *slog.Logger, extra ...lease.Option) (*lease.Guard, *rest.Config, string, error) {
 	get := func(name string) string {
 		v, _ := lookup(name)
 		return strings.TrimSpace(v)
@@ -114,7 +114,7 @@ func leaseAndConfigFromEnv(lookup func(string) (string, bool), appName, self str
 		namespace = v
 	}
 	opts = append(opts, lease.WithNamespace(namespace))
-	g, err := lease.New(cfg, self, opts...)
+	g, err := lease.New(cfg, self, append(opts, extra...)...)
 	return g, cfg, namespace, err
 }
 
@@ -156,7 +156,15 @@ func restConfig(lookup func(string) (string, bool)) (*rest.Config, string, error
 // controls, and the notifier that records the App's notices as Events
 // regarding the ledger ConfigMap (EventNotifier); all on one connection.
 func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
-	lg, cfg, namespace, err := leaseAndConfigFromEnv(env.Lookup, env.App, env.Identity, env.Logger)
+	var extra []lease.Option
+	if env.Spread {
+		extra = append(extra, lease.WithMembership(env.Incarnation))
+	}
+	lg, cfg, namespace, err := leaseAndConfigFromEnv(env.Lookup, env.App, env.Identity, env.Logger, extra...)
+	if err != nil {
+		return leaderjob.Source{}, err
+	}
+	shards, err := parseShards(env.Lookup)
 	if err != nil {
 		return leaderjob.Source{}, err
 	}
@@ -177,7 +185,11 @@ func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 		return leaderjob.Source{}, err
 	}
 	attrs := append(lg.LogValue().Group(), slog.String("ledger", where), slog.String("controls", controls.Name()))
-	return leaderjob.Source{Guard: lg, Attrs: attrs, Ledger: l, Controls: controls, Notifier: notifier}, nil
+	if env.Spread {
+		attrs = append(attrs, slog.Bool("spread", true))
+	}
+	return leaderjob.Source{Guard: lg, Attrs: attrs, Ledger: l, Controls: controls, Notifier: notifier,
+		Members: lg.Members(), LedgerShards: shards}, nil
 }
 
 // startableLedger is a Ledger whose backend watches its object once the

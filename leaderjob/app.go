@@ -84,6 +84,7 @@ type App struct {
 	gatherer prometheus.Gatherer
 	listener ops.Listener // the operations endpoints' listener
 	tracer   *tracing.Tracer
+	spread   *shares // spread mode's owners; nil when off
 }
 
 // guardSource is the App's guard and what its source brought with it.
@@ -148,6 +149,8 @@ type job struct {
 	runStop  context.CancelCauseFunc // cancels the run in flight, nil when none
 	cutShort atomic.Bool             // cancelRun ended the run in flight
 	turns    turns                   // scheduled fires and catch-up runs, in order
+	adoptMu  sync.Mutex              // one adoption at a time (spread mode)
+	adopted  adoption                // the job's token for this ownership (spread mode)
 	series   *ops.JobSeries          // the series every run updates
 	spans    *tracing.Job            // what the job's run spans share
 }
@@ -176,6 +179,8 @@ type options struct {
 	sources        map[string]GuardSource
 	controls       Controls
 	tracerProvider trace.TracerProvider
+	spread         *bool
+	membership     guard.Membership
 }
 
 // App states, for the probes.
@@ -324,16 +329,29 @@ func New(name string, opts ...Option) (*App, error) {
 		return nil, fmt.Errorf("leaderjob: %w", err)
 	}
 	a.opts = o
+	spreadOn, err := spreadWanted(env, o)
+	if err != nil {
+		return nil, err
+	}
+	members, shards := o.membership, 1
 	if a.source.guard = o.guard; a.source.guard != nil {
 		a.source.name = guardName(a.source.guard)
 	} else {
 		var src Source
-		if src, a.source.name, err = env.guard(name, a.self, a.logger, a.metrics, o.sources); err != nil {
+		se := sourceSettings{spread: spreadOn, incarnation: a.runSeq.prefixOf()}
+		if src, a.source.name, err = env.guard(name, a.self, a.logger, a.metrics, o.sources, se); err != nil {
 			return nil, err
 		}
 		a.source.guard, a.source.attrs, a.source.ledger = src.Guard, src.Attrs, src.Ledger
 		a.ctl.controls = src.Controls
 		a.notices.N = src.Notifier
+		if members == nil {
+			members = src.Members
+		}
+		shards = src.LedgerShards
+	}
+	if err := a.setUpSpread(spreadOn, members, shards); err != nil {
+		return nil, err
 	}
 	if o.notifier != nil {
 		a.notices.N = o.notifier
@@ -420,6 +438,9 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 		j.guard = everyReplicaGuard
 	case j.cfg.guard != nil:
 		j.guard = j.cfg.guard
+	case a.spread != nil:
+		// Every fire is claimed: the ledger decides while ownership moves.
+		j.guard, j.cfg.claim = a.spread.guardFor(name), true
 	default:
 		j.guard = a.source.recorded
 	}

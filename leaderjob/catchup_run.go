@@ -173,18 +173,22 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 			return
 		}
 		d, err := a.leader.probe(ctx)
-		if err != nil || !d.Leader {
+		lead := err == nil && d.Leader
+		if !lead && a.spread == nil {
 			return // no longer the leader: the next one catches up
 		}
 		if pass == 0 {
-			if _, err := a.token(ctx, d); err != nil {
-				a.logger.Warn("catch-up: the term cannot register in the ledger", slog.String("error", err.Error()))
-				return
+			if a.spread == nil {
+				if _, err := a.token(ctx, d); err != nil {
+					a.logger.Warn("catch-up: the term cannot register in the ledger", slog.String("error", err.Error()))
+					return
+				}
 			}
 			a.checkClock(s, until)
-			a.pruneIdle(ctx, d)
+			if lead {
+				a.pruneIdle(ctx, d)
+			}
 		}
-		term := a.fires.terms.id(a.runSeq.prefixOf(), d)
 		ran := 0
 		var busy []*job
 		for i, j := range jobs {
@@ -197,7 +201,7 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 				busy = append(busy, j)
 				continue
 			}
-			n, ok := a.catchUpJob(ctx, j, s, until, term, d)
+			n, ok := a.catchUpJobAs(ctx, j, s, until, d)
 			if ran += n; !ok {
 				return
 			}
@@ -213,7 +217,7 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 				a.logger.Warn("catch-up: cannot read the ledger", slog.String("error", err.Error()))
 				return
 			}
-			n, ok := a.catchUpJob(ctx, j, fresh, until, term, d)
+			n, ok := a.catchUpJobAs(ctx, j, fresh, until, d)
 			if ran += n; !ok {
 				return
 			}
@@ -222,6 +226,22 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 			return
 		}
 	}
+}
+
+// catchUpJobAs runs catchUpJob under the decision j runs under: the
+// leader's (lead), or in spread mode that of the job's owner; a job this
+// replica does not run is left to its owner.
+func (a *App) catchUpJobAs(ctx context.Context, j *job, s ledger.State, until time.Time, lead guard.Decision) (int, bool) {
+	d := lead
+	if a.spreads(j) {
+		var err error
+		if d, err = a.spread.decision(j.name); err != nil || !d.Leader {
+			return 0, err == nil
+		}
+	} else if !d.Leader {
+		return 0, true
+	}
+	return a.catchUpJob(ctx, j, s, until, a.fires.terms.id(a.runSeq.prefixOf(), d), d)
 }
 
 // catchUpJob runs, one at a time and each in its own turn, the fires of j
@@ -244,6 +264,9 @@ func (a *App) catchUpJob(ctx context.Context, j *job, s ledger.State, until time
 		}
 		r := a.runOnce(ctx, j, at, catchUpFire)
 		done()
+		if r.Outcome == guard.Skipped && a.spreads(j) && (r.Reason == ReasonFenced || r.Reason == ReasonNotOwner || r.Reason == ReasonAlreadyRunning) {
+			return ran, true // this job only: another owner, or the previous one's run, has it
+		}
 		if r.Outcome == guard.Skipped && (r.Reason == ReasonFenced || r.Reason == guard.ReasonNotLeader ||
 			r.Reason == ReasonLedgerUnavailable || isGuardError(r.Reason)) {
 			return ran, false
@@ -291,6 +314,9 @@ func (a *App) giveUp(ctx context.Context, j *job, at time.Time, d guard.Decision
 	defer cancel()
 	name := a.ledgerJob(j)
 	tok, err := a.token(ctx, d)
+	if a.spreads(j) {
+		tok, _, err = a.adopt(ctx, j, time.Time{})
+	}
 	if err != nil {
 		a.logger.Warn("catch-up: the term cannot register in the ledger", slog.String("error", err.Error()))
 		return false

@@ -123,10 +123,13 @@ func (t *terms) id(prefix string, d guard.Decision) string {
 // returns nil when the job may run, and the skip otherwise.
 func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	j := at.job
-	tok, err := a.token(ctx, d)
+	tok, err := a.tokenFor(ctx, at, d)
 	if err != nil {
-		if errors.Is(err, ledger.ErrFenced) {
+		switch {
+		case errors.Is(err, ledger.ErrFenced):
 			return skipBecause(ReasonFenced, err)
+		case errors.Is(err, ledger.ErrBusy):
+			return skipBecause(ReasonAlreadyRunning, err)
 		}
 		a.metrics.LedgerError("claim")
 		a.catchUps.outage.Store(true)
@@ -167,6 +170,9 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	}
 	switch {
 	case errors.Is(err, ledger.ErrFenced):
+		if a.spreads(j) {
+			j.forgetAdoption(tok) // another owner adopted it: the next fire adopts it again if it is still ours
+		}
 		return skipBecause(ReasonFenced, fmt.Errorf("claim of %s: %w", c.Key, err))
 	case errors.Is(err, ledger.ErrHandled):
 		return skipBecause(ReasonHandled, fmt.Errorf("claim of %s: %w", c.Key, err))
@@ -181,8 +187,13 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 // shutdown, lost leadership) is not recorded as completed: its claim stays
 // open, so the next leader runs the fire again under the same key (the
 // at-least-once case).
+//
+// In spread mode a run an operator cut short is recorded (canceled) while
+// this replica stays a member, and a completion the ledger could not take
+// is tried again until it can (or the term or the App ends): an open claim
+// of a live process keeps every other owner from adopting the job.
 func (a *App) complete(at *attempt) {
-	if at.claimID == "" || at.leaveOpen || at.res.Outcome == guard.Canceled {
+	if at.claimID == "" || at.leaveOpen || (at.res.Outcome == guard.Canceled && !a.keepsCanceled(at)) {
 		return
 	}
 	r := at.res
@@ -196,12 +207,41 @@ func (a *App) complete(at *attempt) {
 	if r.Err != nil {
 		c.Error = r.Err.Error()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
-	defer cancel()
-	if err := a.fires.ledger.Complete(ctx, c); err != nil {
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+		err := a.fires.ledger.Complete(ctx, c)
+		cancel()
+		if err == nil {
+			return
+		}
 		a.metrics.LedgerError("complete")
 		a.logger.Warn("could not record the end of a run in the ledger", "job", at.job.name,
 			"key", at.info.Key, "error", err.Error())
+		if !a.spreads(at.job) || errors.Is(err, ledger.ErrFenced) {
+			return
+		}
+		select {
+		case <-a.clock.After(wait):
+		case <-at.decision.Lost:
+			return
+		case <-a.life.base.Done():
+			return
+		}
+	}
+}
+
+// keepsCanceled reports whether a run cut short is recorded as ended: in
+// spread mode, when neither the term nor the App ended (an operator cut
+// it short), so that the next owner may adopt the job.
+func (a *App) keepsCanceled(at *attempt) bool {
+	if !a.spreads(at.job) || a.life.base.Err() != nil {
+		return false
+	}
+	select {
+	case <-at.decision.Lost:
+		return false
+	default:
+		return true
 	}
 }
 
@@ -227,6 +267,17 @@ func fenced(s *ledger.State, d guard.Decision, tok int64, job string) error {
 	return nil
 }
 
+// appToken is the token of the leader's writes for the App as a whole:
+// its term's, or none in spread mode, where the leader does not take every
+// job (its writes, the pauses' acknowledgements and the pruning of idle
+// jobs, are fenced by its epoch only).
+func (a *App) appToken(ctx context.Context, d guard.Decision) (int64, error) {
+	if a.spread != nil {
+		return 0, nil
+	}
+	return a.token(ctx, d)
+}
+
 // pruneIdle drops from the ledger the records of jobs this App does not
 // schedule that have been idle for ledger.IdleGrace, once per term.
 func (a *App) pruneIdle(ctx context.Context, d guard.Decision) {
@@ -239,7 +290,7 @@ func (a *App) pruneIdle(ctx context.Context, d guard.Decision) {
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	now := a.clock.Now()
-	tok, err := a.token(ctx, d)
+	tok, err := a.appToken(ctx, d)
 	if err != nil {
 		a.logger.Warn("the term cannot register in the ledger", "error", err.Error())
 		return

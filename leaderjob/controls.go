@@ -107,9 +107,18 @@ func (a *App) applyControls(ctx context.Context) {
 		a.metrics.Paused(j.name, v == 1)
 	}
 	d, err := a.leader.probe(ctx)
-	if err != nil || !d.Leader {
+	lead := err == nil && d.Leader
+	if lead {
+		a.ackPauses(ctx, c, d)
+	} else if a.spread == nil {
 		return
 	}
+	a.startRequestedRuns(ctx, c, lead)
+}
+
+// ackPauses has the leader acknowledge the pauses in the ledger, and
+// record the App's job names there.
+func (a *App) ackPauses(ctx context.Context, c Control, d guard.Decision) {
 	var names []string
 	for _, j := range a.jobsSnapshot() {
 		names = append(names, j.name)
@@ -121,7 +130,7 @@ func (a *App) applyControls(ctx context.Context) {
 		acks[job] = wire.Pause{By: p.By, Reason: p.Reason, Since: p.Since.UTC(), Acked: now, Holder: a.self}
 	}
 	var pausedNow, resumedNow []string
-	tok, err := a.token(ctx, d)
+	tok, err := a.appToken(ctx, d)
 	if err != nil {
 		a.logger.Warn("the term cannot register in the ledger", "error", err.Error())
 		return
@@ -154,6 +163,12 @@ func (a *App) applyControls(ctx context.Context) {
 			a.notices.Notify(NoticeJobResumed, job, "job "+job+" resumed")
 		}
 	}
+}
+
+// startRequestedRuns starts the operators' run requests this replica is
+// to run: on the leader, or in spread mode those of the jobs it owns (the
+// leader refuses those of unknown jobs).
+func (a *App) startRequestedRuns(ctx context.Context, c Control, lead bool) {
 	if len(c.Runs) == 0 {
 		return
 	}
@@ -162,10 +177,13 @@ func (a *App) applyControls(ctx context.Context) {
 		a.logger.Warn("run requests: the ledger cannot be read", "error", err.Error())
 		return
 	}
-	now = a.clock.Now()
+	now := a.clock.Now()
 	a.ctl.manualRuns.keepRefused(c.Runs)
 	for id, r := range c.Runs {
 		if s.Runs[id].Done() {
+			continue
+		}
+		if !a.runsHere(r.Job, lead) {
 			continue
 		}
 		if err := r.Check(now); err != nil {
@@ -238,8 +256,30 @@ func (f *inFlight) end(id string) {
 // requestedRun claims run request id in the ledger and, if this term got
 // it, runs the job once (refused when the job is paused, unless forced or
 // unknown) and records how it ended.
+// runsHere reports whether this replica runs the requests of job: in
+// spread mode its owner does, else (and for a job this App does not have)
+// the leader.
+func (a *App) runsHere(job string, lead bool) bool {
+	a.mu.Lock()
+	j, ok := a.jobs[job]
+	a.mu.Unlock()
+	if ok && a.spreads(j) {
+		return a.spread.owner(job) == a.self
+	}
+	return lead
+}
+
 func (a *App) requestedRun(ctx context.Context, id string, r wire.RunRequest, paused map[string]wire.PauseRequest) {
-	d, err := a.leader.probe(ctx)
+	a.mu.Lock()
+	j, known := a.jobs[r.Job]
+	a.mu.Unlock()
+	var d guard.Decision
+	var err error
+	if known && a.spreads(j) {
+		d, err = a.spread.decision(r.Job)
+	} else {
+		d, err = a.leader.probe(ctx)
+	}
 	if err != nil || !d.Leader {
 		return
 	}

@@ -121,6 +121,13 @@ type Source struct {
 	Notifier Notifier
 	// Attrs describe the guard for the start-up summary record.
 	Attrs []slog.Attr
+	// Members is the fleet's membership, for spread mode (SourceEnv.Spread);
+	// nil: the source keeps none, and spread mode is a start-up error.
+	Members guard.Membership
+	// LedgerShards is how many objects Ledger is spread over (0 or 1:
+	// one): spread mode gives the jobs of one object to one owner where the
+	// balance allows, so that each object has one writer.
+	LedgerShards int
 }
 
 // SourceEnv is what New hands a GuardSource.
@@ -132,6 +139,19 @@ type SourceEnv struct {
 	// CountRequest counts one request the source made, by result class,
 	// as leaderjob_sidecar_requests_total.
 	CountRequest func(class string)
+	// Spread reports whether spread mode is on (WithSpread,
+	// LEADERJOB_SPREAD): the source then brings Source.Members.
+	Spread bool
+	// Incarnation tells this process from others that bear its identity
+	// (a container restarted in its pod): spread mode's members carry it.
+	Incarnation string
+}
+
+// sourceSettings are what New passes a GuardSource beyond the
+// environment.
+type sourceSettings struct {
+	spread      bool
+	incarnation string
 }
 
 // WithGuardSources adds builders for LEADERJOB_GUARD values, keyed by the
@@ -147,7 +167,7 @@ func WithGuardSources(sources map[string]GuardSource) Option {
 
 // guard builds the guard LEADERJOB_GUARD selects. name describes the source
 // for the start-up summary.
-func (e environment) guard(app, self string, logger *slog.Logger, m *ops.Metrics, sources map[string]GuardSource) (src Source, name string, err error) {
+func (e environment) guard(app, self string, logger *slog.Logger, m *ops.Metrics, sources map[string]GuardSource, se sourceSettings) (src Source, name string, err error) {
 	source := strings.ToLower(e.get(EnvGuard))
 	if source == "" {
 		source = GuardAuto
@@ -174,7 +194,8 @@ func (e environment) guard(app, self string, logger *slog.Logger, m *ops.Metrics
 			return Source{}, "", fmt.Errorf("leaderjob: %w: %s=%s (or auto inside a cluster) needs the Kubernetes guard sources: pass kube.Guards() to leaderjob.New (package github.com/leaderjob/leaderjob/kube), or set %s=always for a single replica",
 				ErrConfig, EnvGuard, source, EnvGuard)
 		}
-		src, err = build(SourceEnv{App: app, Identity: self, Logger: logger, Lookup: e.lookup, CountRequest: m.SourceRequest})
+		src, err = build(SourceEnv{App: app, Identity: self, Logger: logger, Lookup: e.lookup, CountRequest: m.SourceRequest,
+			Spread: se.spread, Incarnation: se.incarnation})
 	default:
 		return Source{}, "", fmt.Errorf("leaderjob: %w: %s=%q: accepted values are %s", ErrConfig, EnvGuard, source, strings.Join(guardSources, ", "))
 	}

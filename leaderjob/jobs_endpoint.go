@@ -33,13 +33,16 @@ func (a *App) Status(ctx context.Context) wire.JobsResponse {
 			resp.Error = err.Error()
 		}
 	}
-	resp.Fence = s.Fence
+	resp.Fence, resp.Spread = s.Fence, a.spread != nil
 	next := a.nextRuns()
 	for _, j := range a.jobsSnapshot() {
 		st := wire.JobStatus{Name: j.name, Schedule: j.schedule.String(), CatchUp: j.catchUp.String(),
 			Claims: j.claims(), EveryReplica: j.cfg.everyReplica, Disabled: j.schedule.IsDisabled()}
 		if t, ok := next[j.name]; ok {
 			st.NextRun = &t
+		}
+		if a.spreads(j) {
+			st.Owner = a.spread.owner(j.name)
 		}
 		if js := s.Jobs[a.ledgerJob(j)]; js != nil {
 			st.JobState = *js

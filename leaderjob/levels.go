@@ -15,6 +15,7 @@ import (
 //   - failed, panicked: ERROR;
 //   - canceled (cut short by shutdown or lost leadership): WARN;
 //   - skipped because another replica leads (a standby's every fire) or
+//     owns the job (spread mode), or
 //     the guard could not answer: DEBUG — the latter also raise a WARN
 //     summary at a bounded rate (skipWarnings);
 //   - other skips (already_running, shutting_down, canceled, released): INFO.
@@ -26,7 +27,7 @@ func recordLevel(r Result) slog.Level {
 		return slog.LevelWarn
 	case guard.Skipped:
 		switch {
-		case r.Reason == guard.ReasonNotLeader:
+		case r.Reason == guard.ReasonNotLeader, r.Reason == ReasonNotOwner:
 			return slog.LevelDebug
 		case r.Reason == guard.ReasonReleased:
 			return slog.LevelInfo

@@ -58,6 +58,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.startGuards(guardCtx); err != nil {
 		return err
 	}
+	if a.spread != nil {
+		go a.spread.run(guardCtx)
+	}
 	if s, ok := a.fires.ledger.(guard.Starter); ok && a.anyClaims() {
 		if err := s.Start(guardCtx); err != nil {
 			return errors.Join(fmt.Errorf("leaderjob: starting the ledger: %w", err), a.release())

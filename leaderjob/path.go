@@ -100,6 +100,9 @@ func (a *App) check(at *attempt) *skip {
 		if res.Reason == guard.ReasonCanceled && a.life.base.Err() != nil {
 			return skipBecause(ReasonShuttingDown, errors.New("the app is shutting down")) // the check was cut short by the shutdown
 		}
+		if res.Reason == guard.ReasonNotLeader && a.spreads(at.job) {
+			return skipBecause(ReasonNotOwner, fmt.Errorf("spread mode: the job is %s", res.Decision.Detail))
+		}
 		return &skip{res.Reason, res.Err}
 	}
 	if lost := res.Decision.Lost; lost != nil {

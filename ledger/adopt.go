@@ -2,8 +2,13 @@ package ledger
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
+
+// BusyLen bounds the fires a job's record keeps as skipped while another
+// replica ran the job (JobState.Busy).
+const BusyLen = 16
 
 // ErrBusy: another replica's run of the job may still be going (spread
 // mode): its newest claim, or an older one still open, is held by a live
@@ -21,14 +26,15 @@ var ErrBusy = errors.New("ledger: the job's previous run may still be going on a
 // when its newest claim is not completed, or an older one is open, and
 // running(claim) reports that the claim's process is still live (a live
 // member of the fleet, in the same incarnation that claimed, other than
-// the adopter), Adopt records at as handled (it stays so for every later
-// claim) and returns ErrBusy. A zero at records nothing. A claim whose
+// the adopter), Adopt records at as handled (in JobState.Busy, at most
+// BusyLen: never caught up) and returns ErrBusy. A zero at records nothing. A claim whose
 // process is gone does not hold the job: its fire is open, and the new
 // owner runs it again (the at-least-once case, as after a leader change).
 //
-// The token is at least the job's fence plus one, the ledger's last token
+// by names the adopter (JobState.AdoptedBy). The token is at least the
+// job's fence plus one, the ledger's last token
 // plus one and now in Unix milliseconds. Adopt only changes s.
-func (s *State) Adopt(job string, at, now time.Time, running func(Claim) bool) (int64, error) {
+func (s *State) Adopt(job, by string, at, now time.Time, running func(Claim) bool) (int64, error) {
 	if s.Version > FormatVersion {
 		return 0, ErrNewerFormat
 	}
@@ -38,8 +44,10 @@ func (s *State) Adopt(job string, at, now time.Time, running func(Claim) bool) (
 	s.init()
 	js := s.Jobs[job]
 	if js != nil && running != nil && busy(js, running) {
-		if !at.IsZero() {
-			remember(js, at)
+		if !at.IsZero() && !slices.ContainsFunc(js.Busy, at.Equal) {
+			js.Busy = append([]time.Time{at}, js.Busy...)
+			slices.SortFunc(js.Busy, func(a, b time.Time) int { return b.Compare(a) })
+			js.Busy = js.Busy[:min(len(js.Busy), BusyLen)]
 		}
 		return 0, ErrBusy
 	}
@@ -48,7 +56,7 @@ func (s *State) Adopt(job string, at, now time.Time, running func(Claim) bool) (
 		js = &JobState{}
 		s.Jobs[job] = js
 	}
-	js.Fence, s.Tokens = t, t
+	js.Fence, js.AdoptedBy, s.Tokens = t, by, t
 	return t, nil
 }
 

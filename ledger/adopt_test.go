@@ -33,18 +33,18 @@ func TestAdopt(t *testing.T) {
 
 	t.Run("the old owner's claims are fenced, other jobs' owners are not", func(t *testing.T) {
 		var s State
-		a, err := s.Adopt("x", time.Time{}, now, nil)
+		a, err := s.Adopt("x", "pod-n", time.Time{}, now, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, _ := s.Adopt("y", time.Time{}, now, nil)
+		other, _ := s.Adopt("y", "pod-n", time.Time{}, now, nil)
 		if err := claim(&s, "x", fire(1), "a", a); err != nil {
 			t.Fatal(err)
 		}
 		if err := complete(&s, "x", fire(1), "a", a); err != nil {
 			t.Fatal(err)
 		}
-		b, err := s.Adopt("x", fire(2), now, live("pod-a"))
+		b, err := s.Adopt("x", "pod-n", fire(2), now, live("pod-a"))
 		if err != nil || b <= a {
 			t.Fatalf("adopting a job whose runs ended: token %d, %v; want one above %d", b, err, a)
 		}
@@ -63,11 +63,11 @@ func TestAdopt(t *testing.T) {
 	})
 	t.Run("a live owner's run holds the job, and the fire it skips stays handled", func(t *testing.T) {
 		var s State
-		a, _ := s.Adopt("x", time.Time{}, now, nil)
+		a, _ := s.Adopt("x", "pod-n", time.Time{}, now, nil)
 		if err := claim(&s, "x", fire(1), "a", a); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Adopt("x", fire(2), now, live("pod-a")); !errors.Is(err, ErrBusy) {
+		if _, err := s.Adopt("x", "pod-n", fire(2), now, live("pod-a")); !errors.Is(err, ErrBusy) {
 			t.Fatalf("adopting while the live owner's run goes: %v, want ErrBusy", err)
 		}
 		if !s.Jobs["x"].Handled(fire(2)) {
@@ -79,25 +79,25 @@ func TestAdopt(t *testing.T) {
 		if err := complete(&s, "x", fire(1), "a", a); err != nil {
 			t.Fatalf("the running owner's completion: %v", err)
 		}
-		if _, err := s.Adopt("x", fire(3), now, live("pod-a")); err != nil {
+		if _, err := s.Adopt("x", "pod-n", fire(3), now, live("pod-a")); err != nil {
 			t.Errorf("adopting once the run ended: %v", err)
 		}
 	})
 	t.Run("an older open claim of a live process holds the job too", func(t *testing.T) {
 		var s State
-		a, _ := s.Adopt("x", time.Time{}, now, nil)
+		a, _ := s.Adopt("x", "pod-n", time.Time{}, now, nil)
 		_ = claim(&s, "x", fire(1), "a", a) // overruns its period
 		_ = claim(&s, "x", fire(2), "a", a)
 		_ = complete(&s, "x", fire(2), "a", a)
-		if _, err := s.Adopt("x", fire(3), now, live("pod-a")); !errors.Is(err, ErrBusy) {
+		if _, err := s.Adopt("x", "pod-n", fire(3), now, live("pod-a")); !errors.Is(err, ErrBusy) {
 			t.Errorf("adopting while an older run of the live owner goes: %v, want ErrBusy", err)
 		}
 	})
 	t.Run("a dead owner's open fire is run again by the new owner", func(t *testing.T) {
 		var s State
-		a, _ := s.Adopt("x", time.Time{}, now, nil)
+		a, _ := s.Adopt("x", "pod-n", time.Time{}, now, nil)
 		_ = claim(&s, "x", fire(1), "a", a)
-		b, err := s.Adopt("x", fire(2), now, live())
+		b, err := s.Adopt("x", "pod-n", fire(2), now, live())
 		if err != nil {
 			t.Fatalf("adopting from a dead owner: %v", err)
 		}
@@ -114,7 +114,7 @@ func TestAdopt(t *testing.T) {
 		var s State
 		var last int64
 		for i := range 1000 {
-			tok, err := s.Adopt([]string{"x", "y", "z"}[i%3], time.Time{}, now, nil)
+			tok, err := s.Adopt([]string{"x", "y", "z"}[i%3], "pod-n", time.Time{}, now, nil)
 			if err != nil || tok <= last {
 				t.Fatalf("adoption %d: token %d after %d, %v", i, tok, last, err)
 			}
@@ -129,11 +129,11 @@ func TestAdopt(t *testing.T) {
 	})
 	t.Run("bad input", func(t *testing.T) {
 		var s State
-		if _, err := s.Adopt("", time.Time{}, now, nil); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Adopt("", "pod-n", time.Time{}, now, nil); !errors.Is(err, ErrInvalid) {
 			t.Errorf("no job name: %v, want ErrInvalid", err)
 		}
 		s.Version = FormatVersion + 1
-		if _, err := s.Adopt("x", time.Time{}, now, nil); !errors.Is(err, ErrNewerFormat) {
+		if _, err := s.Adopt("x", "pod-n", time.Time{}, now, nil); !errors.Is(err, ErrNewerFormat) {
 			t.Errorf("a newer format: %v, want ErrNewerFormat", err)
 		}
 	})

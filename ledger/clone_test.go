@@ -17,7 +17,7 @@ func TestCloneKeepsEveryField(t *testing.T) {
 		Paused: map[string]Pause{"j": {By: "op", Reason: "r", Since: now, Acked: now, Holder: "h"}},
 		Runs:   map[string]*Run{"r1": {Job: "j", By: "op", Requested: now, Holder: "h", ClaimID: "c", Claimed: now, Outcome: "ran", Ended: now}},
 		Jobs: map[string]*JobState{"j": {Claimed: &c, Completed: &d, Success: &d, History: []Completion{d},
-			Recent: []time.Time{now}, Open: []Claim{c}, GaveUp: now, Fence: 7}}}
+			Recent: []time.Time{now}, Open: []Claim{c}, GaveUp: now, Fence: 7, AdoptedBy: "pod-a", Busy: []time.Time{now}}}}
 	// Every field is set, so that a field Clone drops shows.
 	for _, f := range reflect.VisibleFields(reflect.TypeOf(s)) {
 		if reflect.ValueOf(s).FieldByIndex(f.Index).IsZero() {

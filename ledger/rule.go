@@ -404,6 +404,7 @@ func (s State) Clone() State {
 			c := *js
 			c.Claimed, c.Completed, c.Success = clonePtr(js.Claimed), clonePtr(js.Completed), clonePtr(js.Success)
 			c.Recent, c.History, c.Open = slices.Clone(js.Recent), slices.Clone(js.History), slices.Clone(js.Open)
+			c.Busy = slices.Clone(js.Busy)
 			out.Jobs[name] = &c
 		}
 	}

@@ -7,9 +7,11 @@ import "time"
 // successful fires, so that any replica answers for the fleet (in the
 // spirit of Spring Boot Actuator's scheduledtasks endpoint).
 type JobsResponse struct {
-	App    string      `json:"app"`
-	Self   string      `json:"self"`
-	Leader string      `json:"leader"`
+	App    string `json:"app"`
+	Self   string `json:"self"`
+	Leader string `json:"leader"`
+	// Spread reports spread mode: each job has an owner (JobStatus.Owner).
+	Spread bool        `json:"spread,omitempty"`
 	Fence  Epoch       `json:"fence"`
 	Jobs   []JobStatus `json:"jobs"`
 	Error  string      `json:"error,omitempty"` // the ledger could not be read
@@ -24,6 +26,9 @@ type JobStatus struct {
 	Claims       bool       `json:"claims"` // fires are claimed in the ledger
 	EveryReplica bool       `json:"every_replica,omitempty"`
 	Disabled     bool       `json:"disabled,omitempty"`
+	// Owner is, in spread mode, the replica that owns the job as the
+	// answering replica sees the fleet's members ("" otherwise).
+	Owner string `json:"owner,omitempty"`
 	// Paused is the pause the leader acknowledged; nil when the job is not
 	// paused.
 	Paused *Pause `json:"paused,omitempty"`

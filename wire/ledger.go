@@ -296,6 +296,10 @@ type JobState struct {
 	// once, if it is not among them and not older than the oldest kept
 	// (a fire before the job's first claim was never missed).
 	Recent []time.Time `json:"recent,omitempty"`
+	// Busy holds, newest first, the fires a replica skipped because another
+	// live replica's run of the job was still going (spread mode): handled,
+	// never caught up. At most 16.
+	Busy []time.Time `json:"busy,omitempty"`
 	// Open holds the claims older than Claimed that were not completed
 	// yet (a run that overran its period, a catch-up run), oldest first,
 	// at most ledger.OpenLen: when the term that made one ends without
@@ -311,6 +315,9 @@ type JobState struct {
 	// completion of the job with a lower token (nor lower than
 	// Ledger.Owner) is refused.
 	Fence int64 `json:"fence,omitempty"`
+	// AdoptedBy is, in spread mode, the replica that last adopted the job
+	// (its owner as far as the ledger tells); "" otherwise.
+	AdoptedBy string `json:"adopted_by,omitempty"`
 }
 
 // OpenAt returns the open claim of the fire at, if any.
@@ -327,12 +334,10 @@ func (js *JobState) OpenAt(at time.Time) (Claim, bool) {
 }
 
 // Handled reports whether the fire at needs no run as far as the ledger
-// tells: it was claimed (the last claim, or one of Recent), a catch-up gave
-// it up (at or before GaveUp, and not open), or it is older than what the
-// ledger remembers. A job with no claim has handled nothing. A fire after
-// the last claim is handled when Recent has it: in spread mode a replica
-// records there a fire it skipped because another replica's run of the job
-// was still going.
+// tells: it was claimed (the last claim, or one of Recent), skipped while
+// another replica ran the job (Busy), a catch-up gave it up (at or before
+// GaveUp, and not open), or it is older than what the ledger remembers. A
+// job with no claim has handled nothing.
 func (js *JobState) Handled(at time.Time) bool {
 	if js == nil || js.Claimed == nil {
 		return false
@@ -340,8 +345,13 @@ func (js *JobState) Handled(at time.Time) bool {
 	if _, open := js.OpenAt(at); !open && !at.After(js.GaveUp) && !js.GaveUp.IsZero() {
 		return true
 	}
+	if slices.ContainsFunc(js.Busy, at.Equal) {
+		if _, open := js.OpenAt(at); !open {
+			return true
+		}
+	}
 	if !at.Before(js.Claimed.At) {
-		return at.Equal(js.Claimed.At) || slices.ContainsFunc(js.Recent, at.Equal)
+		return at.Equal(js.Claimed.At)
 	}
 	n := len(js.Recent)
 	if n == 0 || at.Before(js.Recent[n-1]) {

@@ -519,7 +519,9 @@ type AppStatus struct {
 
 // JobStatus is one job in status's output.
 type JobStatus struct {
-	Name          string           `json:"name"`
+	Name string `json:"name"`
+	// Owner is, in spread mode, the replica that last adopted the job.
+	Owner         string           `json:"owner,omitempty"`
 	LastClaimed   *wire.Claim      `json:"lastClaimed,omitempty"`
 	LastCompleted *wire.Completion `json:"lastCompleted,omitempty"`
 	LastSuccess   *wire.Completion `json:"lastSuccess,omitempty"`
@@ -575,7 +577,7 @@ func (p *plugin) status(ctx context.Context, args []string) (int, error) {
 		for _, name := range a.jobNames() {
 			js := JobStatus{Name: name}
 			if l := a.state.Jobs[name]; l != nil {
-				js.LastClaimed, js.LastCompleted, js.LastSuccess = l.Claimed, l.Completed, l.Success
+				js.LastClaimed, js.LastCompleted, js.LastSuccess, js.Owner = l.Claimed, l.Completed, l.Success, l.AdoptedBy
 			}
 			if pr, ok := c.Paused[name]; ok {
 				ack, acked := a.state.Paused[name]
@@ -602,7 +604,12 @@ func (p *plugin) status(ctx context.Context, args []string) (int, error) {
 			epoch = fmt.Sprint(*a.Epoch)
 		}
 		fmt.Fprintf(w, "APP %s\tLEADER %s\tEPOCH %s\n", a.App, orDash(a.Leader), epoch)
-		fmt.Fprintln(w, "JOB\tLAST FIRE\tCLAIMED BY\tLAST OUTCOME\tDURATION\tENDED\tPAUSED\tERROR")
+		spread := slices.ContainsFunc(a.Jobs, func(j JobStatus) bool { return j.Owner != "" })
+		if spread {
+			fmt.Fprintln(w, "JOB\tOWNER\tLAST FIRE\tCLAIMED BY\tLAST OUTCOME\tDURATION\tENDED\tPAUSED\tERROR")
+		} else {
+			fmt.Fprintln(w, "JOB\tLAST FIRE\tCLAIMED BY\tLAST OUTCOME\tDURATION\tENDED\tPAUSED\tERROR")
+		}
 		for _, j := range a.Jobs {
 			fire, by, outcome, dur, ended, errText := "-", "-", "-", "-", "-", ""
 			if c := j.LastClaimed; c != nil {
@@ -621,7 +628,12 @@ func (p *plugin) status(ctx context.Context, args []string) (int, error) {
 					paused += " (not acknowledged yet)"
 				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Name, fire, by, outcome, dur, ended, paused, errText)
+			if spread {
+				fmt.Fprintf(w, "%s\t%s\t", j.Name, orDash(j.Owner))
+			} else {
+				fmt.Fprintf(w, "%s\t", j.Name)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fire, by, outcome, dur, ended, paused, errText)
 		}
 	}
 	return exitOK, w.Flush()

@@ -30,6 +30,7 @@ type Metrics struct {
 	lastSuccess   *prometheus.GaugeVec     // job_name
 	interval      *prometheus.GaugeVec     // job_name
 	isLeader      prometheus.Gauge
+	owned         prometheus.Gauge
 	transitions   prometheus.Counter
 	checkDuration prometheus.Histogram
 	guardErrors   *prometheus.CounterVec   // reason
@@ -84,6 +85,10 @@ func NewMetrics(reg prometheus.Registerer, app string) (*Metrics, error) {
 		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leaderjob_is_leader",
 			Help: "1 while this replica's guard says it leads, else 0; follows the guard's changes, not only the runs.",
+		}),
+		owned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "leaderjob_owned_jobs",
+			Help: "Spread mode: how many jobs this replica owns, as it sees the fleet's members (0 outside spread mode). Across the fleet the sum is the number of jobs; more is two replicas that both believe they own a job (the ledger keeps each fire to one run).",
 		}),
 		transitions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leaderjob_leadership_transitions_total",
@@ -144,7 +149,7 @@ func NewMetrics(reg prometheus.Registerer, app string) (*Metrics, error) {
 		m.ledgerErrors.WithLabelValues(op)
 	}
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{LabelApp: app}, reg)
-	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.interval, m.isLeader, m.transitions,
+	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.interval, m.isLeader, m.owned, m.transitions,
 		m.checkDuration, m.guardErrors, m.scheduler, m.sidecar, m.info, m.ledgerErrors, m.catchUps, m.reruns, m.pauses, m.manualRuns, m.fireLag, m.inProgress} {
 		if err := wrapped.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
@@ -304,3 +309,6 @@ func (g gocronMonitor) IncrementJob(_ uuid.UUID, name string, _ []string, status
 }
 
 func (gocronMonitor) RecordJobTiming(time.Time, time.Time, uuid.UUID, string, []string) {}
+
+// Owned sets how many jobs this replica owns in spread mode.
+func (m *Metrics) Owned(n int) { m.owned.Set(float64(n)) }

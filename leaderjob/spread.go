@@ -1,0 +1,236 @@
+package leaderjob
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/leaderjob/internal/spread"
+	"github.com/leaderjob/leaderjob/wire"
+)
+
+// EnvSpread turns spread mode on or off (default off): see WithSpread.
+const EnvSpread = "LEADERJOB_SPREAD"
+
+// ReasonNotOwner: spread mode, another replica owns the job.
+const ReasonNotOwner = guard.Reason(wire.SkipNotOwner)
+
+// WithSpread turns spread mode on or off, instead of LEADERJOB_SPREAD
+// (on or off; default off).
+//
+// In spread mode the fleet shares the jobs: each live replica owns about
+// 1/N of them (at most ⌈J/N⌉ of J jobs over N replicas, while the members
+// stay the same), and runs only those; a fire of a job owned elsewhere is
+// skipped with ReasonNotOwner (logged at DEBUG). Membership comes from the
+// guard source (the lease source keeps a record per replica on the Lease
+// <lease>-candidates; see WithMembership for others). Every guarded job's
+// fires are claimed in the ledger, each owner with a fencing token of its
+// own for the job, so that while ownership moves (two replicas may both
+// believe they own a job) each fire still runs once; a new owner does not
+// start a fire while the previous owner's run of the job goes on (that fire
+// is skipped with ReasonAlreadyRunning and counts as handled); with a
+// catch-up policy a moved job loses no fire. A replica that stops hands its
+// jobs on once its runs have drained; one that dies, once the others see
+// its record stale (within LeaseDuration + 2×RetryPeriod for the lease
+// source).
+//
+// The sidecar source names one leader and cannot spread: spread mode with
+// it is a start-up error. With always or never it is ignored (one
+// warning), so that never still switches every job off. Jobs with
+// EveryReplica or their own guard (WithJobGuard) are not spread.
+func WithSpread(on bool) Option { return func(o *options) { o.spread = &on } }
+
+// WithMembership sets where spread mode learns the live members, for a
+// guard given with WithGuard (the lease source brings its own).
+func WithMembership(m guard.Membership) Option { return func(o *options) { o.membership = m } }
+
+// spreadWanted reads WithSpread, else LEADERJOB_SPREAD.
+func spreadWanted(env environment, o options) (bool, error) {
+	if o.spread != nil {
+		return *o.spread, nil
+	}
+	switch v := strings.ToLower(env.get(EnvSpread)); v {
+	case "", "off":
+		return false, nil
+	case "on":
+		return true, nil
+	default:
+		return false, fmt.Errorf("leaderjob: %w: %s=%q: accepted values are on, off", ErrConfig, EnvSpread, v)
+	}
+}
+
+// setUpSpread turns spread mode on once the guard source is known, or
+// says why it cannot be.
+func (a *App) setUpSpread(on bool, m guard.Membership, shards int) error {
+	if !on {
+		return nil
+	}
+	switch a.source.name {
+	case GuardAlways, GuardNever:
+		a.logger.Warn("spread mode is ignored with guard "+a.source.name+": it spreads jobs over the members of a lease source",
+			slog.String("env", EnvSpread), slog.String("guard", a.source.name))
+		return nil
+	case GuardSidecar:
+		return fmt.Errorf("leaderjob: %w: %s=on needs %s=lease: a leader-elector sidecar names one leader and keeps no membership to spread jobs over",
+			ErrConfig, EnvSpread, EnvGuard)
+	}
+	if m == nil {
+		return fmt.Errorf("leaderjob: %w: spread mode needs a membership: use %s=lease, or pass WithMembership with WithGuard", ErrConfig, EnvGuard)
+	}
+	a.spread = &shares{a: a, m: m, shards: max(shards, 1), owners: map[string]string{}, gens: map[string]uint64{}}
+	return nil
+}
+
+// shares is spread mode's view of who owns which job.
+type shares struct {
+	a      *App
+	m      guard.Membership
+	shards int // the ledger's objects: jobs of one are ranked alike
+
+	mu     sync.Mutex
+	owners map[string]string // job → owner, as last computed
+	gens   map[string]uint64 // job → this replica's ownership of it, counted
+	live   map[string]string // member → incarnation
+	member bool
+	term   chan struct{} // closed when this replica stops being a member
+	pinned map[string]string
+}
+
+// spreads reports whether j is shared out in spread mode.
+func (a *App) spreads(j *job) bool {
+	return a.spread != nil && !j.cfg.everyReplica && j.cfg.guard == nil
+}
+
+// run recomputes the owners on every change of the membership until ctx
+// ends.
+func (s *shares) run(ctx context.Context) {
+	for {
+		changed := s.m.Changed()
+		s.recompute()
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// recompute takes the members as they are now: it logs each job this
+// replica gains, ends its term when it stops being a member, and starts a
+// catch-up of the jobs it gained.
+func (s *shares) recompute() {
+	a := s.a
+	members, member := s.m.Members()
+	live := make(map[string]string, len(members))
+	names := make([]string, 0, len(members))
+	for _, m := range members {
+		live[m.Name] = m.Incarnation
+		names = append(names, m.Name)
+	}
+	var jobs []spread.Job
+	for _, j := range a.jobsSnapshot() {
+		if a.spreads(j) {
+			jobs = append(jobs, spread.Job{Name: j.name, Group: wire.LedgerShardOf(a.ledgerJob(j), s.shards)})
+		}
+	}
+	owners := spread.Assign(jobs, names)
+	s.mu.Lock()
+	for job, owner := range s.pinned {
+		owners[job] = owner
+	}
+	gained := 0
+	for job, owner := range owners {
+		if prev := s.owners[job]; owner == a.self && prev != a.self {
+			s.gens[job]++
+			gained++
+			a.logger.Info("job owner changed", slog.String("job", job), slog.String("previous", orNone(prev)), slog.String("owner", owner))
+		}
+	}
+	owned := 0
+	for _, owner := range owners {
+		if owner == a.self {
+			owned++
+		}
+	}
+	switch {
+	case member && s.term == nil:
+		s.term = make(chan struct{})
+	case !member && s.term != nil:
+		close(s.term)
+		s.term = nil
+		a.logger.Warn("this replica is no longer a member of the fleet: its runs are cancelled and its jobs move to the others")
+	}
+	s.owners, s.live, s.member = owners, live, member
+	s.mu.Unlock()
+	a.metrics.Owned(owned)
+	if gained > 0 {
+		a.startCatchUp()
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// decision is the answer of job's share guard: leader while this replica
+// is a member and owns the job.
+func (s *shares) decision(job string) (guard.Decision, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	self := s.a.self
+	if !s.member {
+		return guard.Decision{Self: self}, fmt.Errorf("%w: this replica is not a live member of the fleet (its membership record could not be written lately)", guard.ErrUnavailable)
+	}
+	owner := s.owners[job]
+	if owner != self {
+		return guard.Decision{Holder: owner, Self: self, Detail: "owned by " + orNone(owner)}, nil
+	}
+	return guard.Decision{Leader: true, Holder: self, Self: self, Lost: s.term, Detail: "owner"}, nil
+}
+
+// guardFor is the guard of a job in spread mode.
+func (s *shares) guardFor(job string) guard.Guard {
+	return guard.CheckFunc(func(ctx context.Context) (guard.Decision, error) {
+		if err := ctx.Err(); err != nil {
+			return guard.Decision{}, err
+		}
+		return s.decision(job)
+	})
+}
+
+// generation counts this replica's ownerships of job: a new one needs a
+// new adoption in the ledger.
+func (s *shares) generation(job string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gens[job]
+}
+
+// owner is job's owner as this replica sees it ("" when none).
+func (s *shares) owner(job string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owners[job]
+}
+
+// running reports whether a claim's process is a live member other than
+// this process: its run of the job may still go on.
+func (s *shares) running(c wire.Claim) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inc, ok := s.live[c.Holder]
+	if !ok {
+		return false
+	}
+	prefix, _, _ := strings.Cut(c.ClaimID, "/")
+	if c.Holder == s.a.self && prefix == s.a.runSeq.prefixOf() {
+		return false // this process: its run lock tells
+	}
+	return inc == "" || inc == prefix
+}
