@@ -12,14 +12,23 @@
 #   make images        builds the example, elector and pause images from their
 #                      Dockerfiles without Docker, as archives in bin/images/
 #                      for ctr -n k8s.io images import
+#   make bench         the comparison (bench/): leaderjob, gocron with an
+#                      Elector or a Redis Locker, the sidecar, through the
+#                      same faults on the loopback control plane (about 25
+#                      minutes); installs Debian's redis-server
+#                      (hack/bench-deps.sh), writes bench/results/<time>/ and
+#                      refreshes docs/comparison.md and docs/comparison.svg;
+#                      BENCH_FLAGS passes flags (go run ./bench/cmd/compare -h)
+#   make microbench    the Go benchmarks (go test -bench) of every module
 GO ?= go
 
-# The repository is a Go workspace (go.work) of four modules: the library at
-# the root, the commands (cmd), the examples and the test rig (internal/rig).
-# ./... names the root module's packages only, so every target lists them all.
-PKGS = ./... ./cmd/... ./examples/... ./internal/rig/...
+# The repository is a Go workspace (go.work) of five modules: the library at
+# the root, the commands (cmd), the examples, the test rig (internal/rig) and
+# the comparison (bench). ./... names the root module's packages only, so
+# every target lists them all.
+PKGS = ./... ./cmd/... ./examples/... ./internal/rig/... ./bench/...
 
-.PHONY: run test test-deps controlplane cluster cluster-stop images bench vet
+.PHONY: run test test-deps controlplane cluster cluster-stop images bench microbench vet
 
 run:
 	$(GO) run ./examples/monolith
@@ -44,6 +53,10 @@ vet:
 	$(GO) vet $(PKGS)
 
 bench:
+	@bash hack/bench-deps.sh
+	cp="$$(hack/controlplane.sh)" && KUBEBUILDER_ASSETS="$$cp" $(GO) run ./bench/cmd/compare -publish docs $(BENCH_FLAGS)
+
+microbench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 IMAGES ?= bin/images

@@ -33,10 +33,6 @@ const (
 // of that fire is going (the job takes Work, 100ms by default).
 const Phase = 50 * time.Millisecond
 
-// tail is how long the fleet keeps running after the last segment, so that
-// a late (catch-up) run of its last fires is still seen.
-const tail = 8 * time.Second
-
 // Bench is what the contenders share: the binaries, the control plane,
 // Redis, the settings.
 type Bench struct {
@@ -192,7 +188,7 @@ func (b *Bench) drive(ctx context.Context, f *Fleet, faults []Fault, res *report
 			return fmt.Errorf("%s: %w", ft.Label, err)
 		}
 	}
-	time.Sleep(tail)
+	time.Sleep(b.Schedule.tail())
 	return nil
 }
 

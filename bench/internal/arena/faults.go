@@ -37,6 +37,10 @@ func (s Schedule) scaled(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * s.Scale)
 }
 
+// tail is how long the fleet keeps running after the last segment, so that
+// a late (catch-up) run of its last fires is still seen.
+func (s Schedule) tail() time.Duration { return max(s.scaled(8*time.Second), 2*time.Second) }
+
 // Faults returns the faults in the order they are applied.
 func Faults(s Schedule) []Fault {
 	lease := s.Timings.Lease
