@@ -4,6 +4,14 @@ import "github.com/leaderjob/leaderjob/leaderjob/internal/hooks"
 
 func init() {
 	hooks.Scheduler = func(app any) hooks.SchedulerState { return schedulerState{app.(*App)} }
+	hooks.Pin = func(app any, owners map[string]string) bool {
+		a := app.(*App)
+		if a.spread == nil {
+			return false
+		}
+		a.spread.pin(owners)
+		return true
+	}
 }
 
 type schedulerState struct{ a *App }

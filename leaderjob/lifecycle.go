@@ -59,6 +59,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	if a.spread != nil {
+		a.spread.recompute()
 		go a.spread.run(guardCtx)
 	}
 	if s, ok := a.fires.ledger.(guard.Starter); ok && a.anyClaims() {
@@ -117,7 +118,10 @@ func (a *App) awaitLeaderKnown(ctx context.Context) {
 		// before the elector's answer came back) is not yet an answer
 		// either: starting now would skip the start-up fires as not_leader.
 		acquiring := err == nil && !d.Leader && d.Holder == a.self
-		if (!errors.Is(err, guard.ErrLeaderUnknown) && !acquiring) || !time.Now().Before(deadline) || ctx.Err() != nil {
+		// In spread mode, also until this replica is a member: its first
+		// record is being written.
+		joining := a.spread != nil && !a.spread.isMember()
+		if (!errors.Is(err, guard.ErrLeaderUnknown) && !acquiring && !joining) || !time.Now().Before(deadline) || ctx.Err() != nil {
 			if err != nil {
 				a.logger.Debug("starting the scheduler", slog.String("guard_answer", err.Error()))
 			}

@@ -234,3 +234,20 @@ func (s *shares) running(c wire.Claim) bool {
 	}
 	return inc == "" || inc == prefix
 }
+
+// isMember reports whether this replica was a member at the last
+// recompute.
+func (s *shares) isMember() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.member
+}
+
+// pin makes owner the owner of each job in owners whatever the members
+// (leaderjobtest's OwnedElsewhere).
+func (s *shares) pin(owners map[string]string) {
+	s.mu.Lock()
+	s.pinned = owners
+	s.mu.Unlock()
+	s.recompute()
+}

@@ -2,8 +2,10 @@ package leaderjob_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -256,4 +258,44 @@ func awaitCompleted(t *testing.T, l ledger.Ledger, job string, at time.Time) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("the ledger never recorded %s at %v as completed", job, at)
+}
+
+// LEADERJOB_SPREAD: on or off; anything else, or on with a sidecar, is a
+// start-up error naming the variables; with always or never it is ignored
+// with a warning.
+func TestSpreadEnvironment(t *testing.T) {
+	sidecar := leaderjob.WithGuardSources(map[string]leaderjob.GuardSource{
+		leaderjob.GuardSidecar: func(leaderjob.SourceEnv) (leaderjob.Source, error) { return leaderjob.Source{Guard: guard.Always}, nil },
+	})
+	for _, tc := range []struct {
+		env     map[string]string
+		wantErr []string
+		warn    bool
+	}{
+		{env: map[string]string{"LEADERJOB_SPREAD": "yes", "LEADERJOB_GUARD": "always"}, wantErr: []string{"LEADERJOB_SPREAD", `"yes"`, "on, off"}},
+		{env: map[string]string{"LEADERJOB_SPREAD": "on", "LEADERJOB_GUARD": "sidecar"}, wantErr: []string{"LEADERJOB_SPREAD=on", "LEADERJOB_GUARD=lease"}},
+		{env: map[string]string{"LEADERJOB_SPREAD": "on", "LEADERJOB_GUARD": "never"}, warn: true},
+		{env: map[string]string{"LEADERJOB_SPREAD": "OFF", "LEADERJOB_GUARD": "always"}},
+	} {
+		var sink logSink
+		_, err := leaderjob.New("app", leaderjob.WithEnv(envOf(tc.env)), leaderjob.WithLogger(sink.logger()), leaderjob.WithHTTPAddr(""), sidecar)
+		switch {
+		case tc.wantErr != nil:
+			if !errors.Is(err, leaderjob.ErrConfig) {
+				t.Errorf("%v: %v, want ErrConfig", tc.env, err)
+				continue
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v: %q does not say %q", tc.env, err, w)
+				}
+			}
+		case err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		}
+		warned := len(sink.withMsg(t, "spread mode is ignored with guard never: it spreads jobs over the members of a lease source")) == 1
+		if warned != tc.warn {
+			t.Errorf("%v: warned %v, want %v", tc.env, warned, tc.warn)
+		}
+	}
 }

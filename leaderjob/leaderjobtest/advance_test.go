@@ -230,3 +230,31 @@ func TestAdvanceRunsAsInProduction(t *testing.T) {
 		}
 	}
 }
+
+// A job owned by another replica in spread mode: its fires and triggers
+// are skipped as not_owner, and the jobs owned here run.
+func TestOwnedElsewhere(t *testing.T) {
+	h := leaderjobtest.New(t, leaderjobtest.OwnedElsewhere("report"))
+	ran := map[string]int{}
+	for _, name := range []string{"report", "cleanup"} {
+		if err := h.App.Schedule(name, leaderjob.FixedRate(time.Minute), func(context.Context) error { ran[name]++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Start()
+	h.Advance(2 * time.Minute)
+	if r := h.Trigger("report"); r.Outcome != guard.Skipped || r.Reason != leaderjob.ReasonNotOwner {
+		t.Errorf("Trigger of a job owned elsewhere: %s/%s, want skipped/not_owner", r.Outcome, r.Reason)
+	}
+	if err := h.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if ran["report"] != 0 || ran["cleanup"] != 3 {
+		t.Errorf("runs %v, want report 0 (owned elsewhere) and cleanup 3 (at start, +1m, +2m)", ran)
+	}
+	for _, r := range h.Results() {
+		if r.Job == "report" && r.Reason != leaderjob.ReasonNotOwner {
+			t.Errorf("report at +%v: %s/%s, want skipped/not_owner", r.ScheduledAt.Sub(h.Clock.Now().Add(-2*time.Minute)), r.Outcome, r.Reason)
+		}
+	}
+}

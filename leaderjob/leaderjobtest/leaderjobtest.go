@@ -32,6 +32,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/guard/guardtest"
 	"github.com/leaderjob/leaderjob/leaderjob"
 	"github.com/leaderjob/leaderjob/leaderjob/internal/hooks"
@@ -67,9 +68,23 @@ type Harness struct {
 type Option func(*config)
 
 type config struct {
-	guard   *guardtest.Guard
-	start   time.Time
-	appOpts []leaderjob.Option
+	guard     *guardtest.Guard
+	start     time.Time
+	appOpts   []leaderjob.Option
+	elsewhere []string
+}
+
+// Elsewhere is the replica that owns the jobs OwnedElsewhere names.
+const Elsewhere = "elsewhere"
+
+// OwnedElsewhere runs the App in spread mode (leaderjob.WithSpread) and has
+// the replica Elsewhere own the named jobs, so that a test sees what a
+// replica does with a job it does not own: its fires are skipped with
+// leaderjob.ReasonNotOwner, Trigger included. The other jobs are owned
+// here. Fires of owned jobs are claimed in the App's ledger, as in spread
+// mode.
+func OwnedElsewhere(jobs ...string) Option {
+	return func(c *config) { c.elsewhere = append(c.elsewhere, jobs...) }
 }
 
 // WithGuard uses g instead of a fake that leads from the start.
@@ -109,9 +124,19 @@ func New(t testing.TB, opts ...Option) *Harness {
 		leaderjob.WithResultHook(h.record),
 		leaderjob.WithStartupGrace(0), // the fake guard answers at once
 	}, c.appOpts...)
+	if c.elsewhere != nil {
+		appOpts = append(appOpts, leaderjob.WithSpread(true), leaderjob.WithMembership(fleet{}))
+	}
 	app, err := leaderjob.New(t.Name(), appOpts...)
 	if err != nil {
 		t.Fatalf("leaderjobtest: %v", err)
+	}
+	if c.elsewhere != nil {
+		owners := map[string]string{}
+		for _, j := range c.elsewhere {
+			owners[j] = Elsewhere
+		}
+		hooks.Pin(app, owners)
 	}
 	h.App = app
 	h.sched = hooks.Scheduler(app)
@@ -376,3 +401,13 @@ func (h *Harness) Results() []leaderjob.Result {
 	defer h.mu.Unlock()
 	return append([]leaderjob.Result(nil), h.results...)
 }
+
+// fleet is the membership of OwnedElsewhere: this replica and Elsewhere,
+// for good.
+type fleet struct{}
+
+func (fleet) Members() ([]guard.Member, bool) {
+	return []guard.Member{{Name: Elsewhere}, {Name: Identity}}, true
+}
+
+func (fleet) Changed() <-chan struct{} { return nil }

@@ -26,3 +26,7 @@ type SchedulerState interface {
 
 // Scheduler is set by package leaderjob.
 var Scheduler func(app any) SchedulerState
+
+// Pin, set by package leaderjob, makes each job in owners owned by the
+// named replica in an App in spread mode (false when the App is not).
+var Pin func(app any, owners map[string]string) bool
