@@ -265,15 +265,22 @@ func (f *fleet) steady(live []*loadProc) error {
 		return fmt.Errorf("%d ownership moves in the last 2s, e.g. %+v", len(moves), moves[0])
 	}
 	share := map[string]int{}
-	for j, by := range runners(f.snapshot(), last-1, last) {
+	var off []string // jobs whose last two fires did not run once each
+	runs := f.snapshot()
+	for j, by := range runners(runs, last-1, last) {
 		n := 0
 		for who, k := range by {
 			n += k
 			share[who]++
 		}
 		if n != 2 {
-			return fmt.Errorf("j%03d ran %d times in the fires of the last 2s, by %v", j, n, by)
+			off = append(off, fmt.Sprintf("j%03d %d×%v", j, n, by))
 		}
+	}
+	if len(off) > 0 {
+		recent, _ := shares(runs, last-9, last)
+		return fmt.Errorf("%d of %d jobs did not run each of their last 2 fires once (%s); jobs run per replica in the last 10s: %v",
+			len(off), f.jobs, strings.Join(first(off, 5), ", "), recent)
 	}
 	for _, p := range live {
 		if share[p.name] == 0 {

@@ -53,6 +53,7 @@ func TestSpreadSharesTheWork(t *testing.T) {
 	a, b, cc := f.start("spread-a", ""), f.start("spread-b", ""), f.start("spread-c", "")
 
 	from := f.settle([]*loadProc{a, b, cc}, 45*time.Second)
+	defer f.verdict(t, from, a.name)
 	time.Sleep(5 * time.Second)
 	checkShares(t, f, []*loadProc{a, b, cc}, from.Unix(), time.Now().Unix()-1)
 
@@ -92,23 +93,34 @@ func TestSpreadSharesTheWork(t *testing.T) {
 	time.Sleep(4 * time.Second)
 	checkShares(t, f, []*loadProc{cc, d, e}, last.Unix(), time.Now().Unix()-1)
 
-	end := time.Now().Unix() - 2 // every fire up to here has run and been logged
+}
+
+// verdict counts every fire of every job from `from` to two seconds ago
+// (every fire up to then has run and been logged), logs the count and fails
+// the test on a lost or doubled fire and on runs that overlap; killed names
+// the replicas that were killed, whose runs may be re-run (see tally). It
+// returns the count's summary. Deferred, it judges what a test that
+// stopped early ran so far.
+func (f *fleet) verdict(t *testing.T, from time.Time, killed ...string) string {
+	end := time.Now().Unix() - 2
 	runs := f.snapshot()
-	ft := tally(runs, from.Unix(), end, a.name)
+	ft := tally(runs, from.Unix(), end, killed...)
 	ov := overlaps(runs)
 	f.mu.Lock()
 	moves, skips := len(f.moves), fmt.Sprint(f.skips)
 	f.mu.Unlock()
-	t.Logf("%d jobs, fires from %s to %s: %d, %d lost, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
-		jobs, from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), len(ft.doubled),
+	summary := fmt.Sprintf("%d jobs, fires from %s to %s: %d; %d lost, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
+		f.jobs, from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), len(ft.doubled),
 		len(ft.reruns), ft.catchUps, len(ov), moves, skips)
-	for _, r := range ft.reruns {
+	t.Log(summary)
+	for _, r := range first(ft.reruns, 20) {
 		t.Logf("re-run: %s", r)
 	}
 	ft.check(t)
-	for _, o := range ov {
+	for _, o := range first(ov, 20) {
 		t.Errorf("runs overlap: %s", o)
 	}
+	return summary
 }
 
 // check fails the test on lost and doubled fires.
@@ -253,6 +265,16 @@ func TestSpreadMeasure(t *testing.T) {
 	share := checkShares(t, f, live, from.Unix(), to.Unix()-1)
 	late := lateness(f.snapshot(), from.Unix(), to.Unix()-1)
 	var report []string
+	// The report, also when the measurement stops early.
+	defer func() {
+		for _, l := range report {
+			t.Log(l)
+		}
+		for _, name := range slices.Sorted(maps.Keys(counters)) {
+			t.Logf("responses to %s: %v", name, counters[name].statuses())
+		}
+		f.verdict(t, from, a.name)
+	}()
 	report = append(report, fmt.Sprintf("%d jobs every second, %v of work each; 3 replicas; lease %v; ledger over %d ConfigMaps; catch-up all:1m",
 		jobs, 20*time.Millisecond, tm, shards),
 		fmt.Sprintf("steady state (%v): share bound %d", window, shareBound(jobs, 3)))
@@ -302,26 +324,6 @@ func TestSpreadMeasure(t *testing.T) {
 	share = checkShares(t, f, []*loadProc{cc, d, e}, last.Unix(), time.Now().Unix()-1)
 	report = append(report, fmt.Sprintf("after the joins: shares %v", share))
 
-	end := time.Now().Unix() - 2
-	runs := f.snapshot()
-	ft := tally(runs, from.Unix(), end, a.name)
-	ov := overlaps(runs)
-	f.mu.Lock()
-	moves, skips := len(f.moves), fmt.Sprint(f.skips)
-	f.mu.Unlock()
-	report = append(report, fmt.Sprintf("whole run, fires from %s to %s: %d; %d lost, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
-		from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), len(ft.doubled),
-		len(ft.reruns), ft.catchUps, len(ov), moves, skips))
-	for _, name := range slices.Sorted(maps.Keys(counters)) {
-		report = append(report, fmt.Sprintf("  responses to %s: %v", name, counters[name].statuses()))
-	}
-	for _, l := range report {
-		t.Log(l)
-	}
-	ft.check(t)
-	for _, o := range first(ov, 20) {
-		t.Errorf("runs overlap: %s", o)
-	}
 }
 
 // kinds lists requests per minute by kind, largest first.
