@@ -217,6 +217,9 @@ func (a *App) complete(at *attempt) {
 		a.metrics.LedgerError("complete")
 		a.logger.Warn("could not record the end of a run in the ledger", "job", at.job.name,
 			"key", at.info.Key, "error", err.Error())
+		if errors.Is(err, ledger.ErrFenced) && a.spreads(at.job) {
+			at.job.forgetAdoption(at.token) // adopted elsewhere meanwhile: adopt again if still ours
+		}
 		if !a.spreads(at.job) || errors.Is(err, ledger.ErrFenced) {
 			return
 		}

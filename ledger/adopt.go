@@ -43,7 +43,7 @@ func (s *State) Adopt(job, by string, at, now time.Time, running func(Claim) boo
 	}
 	s.init()
 	js := s.Jobs[job]
-	if js != nil && running != nil && busy(js, running) {
+	if js != nil && running != nil && busy(js, s.fenceOf(js), running) {
 		if !at.IsZero() && !slices.ContainsFunc(js.Busy, at.Equal) {
 			js.Busy = append([]time.Time{at}, js.Busy...)
 			slices.SortFunc(js.Busy, func(a, b time.Time) int { return b.Compare(a) })
@@ -61,13 +61,17 @@ func (s *State) Adopt(job, by string, at, now time.Time, running func(Claim) boo
 }
 
 // busy reports whether a claim of js that has not ended may still be
-// running, as running judges it.
-func busy(js *JobState, running func(Claim) bool) bool {
-	if c := js.Claimed; c != nil && !completedBy(js, *c) && running(*c) {
+// running, as running judges it. A claim made with a token below the job's
+// fence holds nothing: a later owner adopted the job meanwhile (a view
+// that lagged), its completion will be refused, and it would otherwise
+// hold the job for as long as its process lives.
+func busy(js *JobState, fence int64, running func(Claim) bool) bool {
+	holds := func(c Claim) bool { return (c.Token == 0 || c.Token >= fence) && running(c) }
+	if c := js.Claimed; c != nil && !completedBy(js, *c) && holds(*c) {
 		return true
 	}
 	for _, o := range js.Open {
-		if running(o) {
+		if holds(o) {
 			return true
 		}
 	}

@@ -138,3 +138,28 @@ func TestAdopt(t *testing.T) {
 		}
 	})
 }
+
+// A claim made before a later owner adopted the job (a view that lagged)
+// can never be completed; it does not hold the job against the owners
+// after.
+func TestAdoptSupersededClaimHoldsNothing(t *testing.T) {
+	now := fire(0)
+	var s State
+	d, _ := s.Adopt("x", "pod-d", time.Time{}, now, nil)
+	c := claimOf("x", fire(1), "", 0, "d")
+	c.Token = d
+	if r := s.Claim(c, now); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	liveD := func(c Claim) bool { return c.Holder == "pod-d" }
+	// c, which had not seen d yet, adopted the job while d's run went on.
+	if _, err := s.Adopt("x", "pod-c", fire(2), now, func(Claim) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(Completion{Job: "x", At: fire(1), ClaimID: "d", Outcome: "ran", Token: d}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("the superseded claim's completion: %v, want ErrFenced", err)
+	}
+	if _, err := s.Adopt("x", "pod-b", fire(3), now, liveD); err != nil {
+		t.Errorf("a third owner, with d live and its superseded claim open: %v, want the adoption", err)
+	}
+}
