@@ -58,7 +58,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.command, "command", "make bench", "the command the page names as the one that produced it")
 	flag.StringVar(&contenders, "contenders", "", "comma-separated contenders to run (default all): "+ids())
 	flag.StringVar(&faults, "faults", "", "comma-separated faults to apply (default all, in order): steady,sigterm,sigkill,sigstop,rollout,partition")
-	flag.DurationVar(&o.work, "work", 100*time.Millisecond, "how long one run of the job takes")
+	flag.DurationVar(&o.work, "work", 200*time.Millisecond, "how long one run of the job takes")
 	flag.DurationVar(&o.lease, "lease-duration", 15*time.Second, "lease duration of every Lease-based contender")
 	flag.DurationVar(&o.renew, "renew-deadline", 10*time.Second, "renew deadline")
 	flag.DurationVar(&o.retry, "retry-period", 2*time.Second, "retry period")

@@ -9,8 +9,10 @@
 //	                           leaderelection (a Lease)
 //	contender gocron-redis     gocron v2 with a Locker on Redis (redsync)
 //
+// Every contender's job body is work, below.
+//
 // The workload is the same for each: one job, "tick", on the six-field cron
-// "* * * * * *" (every second, UTC), whose run takes -work (default 100ms).
+// "* * * * * *" (every second, UTC), whose run takes -work (default 200ms).
 // Every run is logged as one JSON record with msg "job run", the job,
 // outcome "ran", scheduled_at (the fire's cron slot), duration (ns) and the
 // holder, written when the run ends: leaderjob writes it itself, the other
@@ -27,9 +29,11 @@ import (
 )
 
 // Job and Spec are the workload: every contender schedules this one job.
+// StartedMsg is the message of the line a run writes when it starts.
 const (
-	Job  = "tick"
-	Spec = "* * * * * *"
+	Job        = "tick"
+	Spec       = "* * * * * *"
+	StartedMsg = "job started"
 )
 
 func main() {
@@ -66,7 +70,7 @@ func (u usageError) Error() string { return string(u) }
 
 // workFlag registers -work, how long one run of the job takes.
 func workFlag(fs *flag.FlagSet) *time.Duration {
-	return fs.Duration("work", 100*time.Millisecond, "how long one run of the job takes")
+	return fs.Duration("work", 200*time.Millisecond, "how long one run of the job takes")
 }
 
 // parse parses args into fs, turning errors into usage errors.
@@ -81,8 +85,12 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// work is the job's body: it takes d, or less if ctx ends first (shutdown).
+// work is the job's body: it takes d, or less if ctx ends first (shutdown,
+// lost leadership). It first writes a "job started" line, by which the
+// comparison knows which replica is in a run when it injects a fault (the
+// run record comes only at the end).
 func work(ctx context.Context, d time.Duration) error {
+	fmt.Fprintf(os.Stdout, "{\"time\":%q,\"msg\":%q,\"job\":%q}\n", time.Now().Format(time.RFC3339Nano), StartedMsg, Job)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -52,17 +52,17 @@ func Faults(s Schedule) []Fault {
 		},
 		{
 			ID: "sigterm", Label: "SIGTERM of the leader", Length: s.scaled(30 * time.Second),
-			What:  "the replica that ran the last fire gets SIGTERM (then SIGKILL after the grace period), and a replacement starts at once, as when its pod is deleted",
+			What:  "the leader gets SIGTERM (then SIGKILL after the grace period), and a replacement starts at once, as when its pod is deleted",
 			apply: ending(syscall.SIGTERM),
 		},
 		{
 			ID: "sigkill", Label: "SIGKILL of the leader", Length: lease + s.scaled(25*time.Second),
-			What:  "the replica that ran the last fire gets SIGKILL, and a replacement starts at once",
+			What:  "the leader gets SIGKILL, and a replacement starts at once",
 			apply: ending(syscall.SIGKILL),
 		},
 		{
 			ID: "sigstop", Label: "SIGSTOP past the lease, SIGCONT", Length: lease + 5*time.Second + s.scaled(15*time.Second),
-			What:  "every process of the replica that ran the last fire gets SIGSTOP, and SIGCONT a lease duration and 5s later",
+			What:  "every process of the leader gets SIGSTOP, and SIGCONT a lease duration and 5s later",
 			apply: pause(lease + 5*time.Second),
 		},
 		{
@@ -72,7 +72,7 @@ func Faults(s Schedule) []Fault {
 		},
 		{
 			ID: "partition", Label: "Leader cut off (apiserver or Redis)", Length: lease + 10*time.Second + s.scaled(15*time.Second),
-			What:  "the proxy between the replica that ran the last fire and its server closes every connection and refuses new ones for a lease duration and 10s",
+			What:  "the proxy between the leader and its server closes every connection and refuses new ones for a lease duration and 10s",
 			apply: partition(lease + 10*time.Second),
 		},
 	}

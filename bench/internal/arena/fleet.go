@@ -52,11 +52,12 @@ type Fleet struct {
 	replicas []*Replica
 	seq      int
 	runs     []runs.Run
+	started  map[string]time.Time // each replica's latest "job started" line
 	files    []*os.File
 }
 
 func newFleet(c *Contender, env Env) *Fleet {
-	f := &Fleet{c: c}
+	f := &Fleet{c: c, started: map[string]time.Time{}}
 	env.fleet = f
 	f.env = env
 	return f
@@ -66,6 +67,12 @@ func newFleet(c *Contender, env Env) *Fleet {
 func (f *Fleet) line(replica string, b []byte) {
 	rec, ok := runs.Parse(b)
 	if !ok {
+		return
+	}
+	if rec.Msg == runs.StartedMsg {
+		f.mu.Lock()
+		f.started[replica] = rec.Time
+		f.mu.Unlock()
 		return
 	}
 	if r, ok := runs.RunOf(replica, rec); ok {
@@ -129,18 +136,20 @@ func (f *Fleet) Runs() []runs.Run {
 	return slices.Clone(f.runs)
 }
 
-// leader is the live replica that started the latest run: the one a fault
-// aimed at "the leader" hits. With a lock per run (Redis) it is the
-// replica that won the last fire.
+// leader is the replica a fault aimed at "the leader" hits: the live
+// replica that started a run last (its "job started" line; the run record
+// comes only when the run ends). Faults come while a fire's run is going,
+// so this is the replica in that run; with a lock per run (Redis), the one
+// that won this fire.
 func (f *Fleet) leader() (*Replica, error) {
 	live := f.alive()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var best *Replica
 	var latest time.Time
-	for _, run := range f.Runs() {
-		for _, r := range live {
-			if r.Name == run.Replica && run.Start.After(latest) {
-				best, latest = r, run.Start
-			}
+	for _, r := range live {
+		if t, ok := f.started[r.Name]; ok && t.After(latest) {
+			best, latest = r, t
 		}
 	}
 	if best == nil {

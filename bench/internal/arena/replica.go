@@ -3,6 +3,7 @@ package arena
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -81,14 +82,18 @@ func (r *Replica) Ready(ctx context.Context) error {
 	return nil
 }
 
+// crashLoop is how many times a process may exit before it is ready
+// before its replica is given up as unable to start (a start-up error).
+const crashLoop = 3
+
 // WaitReady waits until the replica is ready. It fails early when one of
-// its processes exits before that (a start-up error).
+// its processes keeps exiting before that.
 func (r *Replica) WaitReady(ctx context.Context, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	for {
 		for _, p := range r.procs {
-			if p.exitCount() > 0 {
+			if p.exitCount() >= crashLoop {
 				return &StartError{Replica: r.Name, Detail: p.lastWords()}
 			}
 		}
@@ -150,12 +155,19 @@ func (r *Replica) markEnded() {
 	}
 }
 
-// freeAddr returns a loopback address with a free port.
+// freeAddr returns a loopback address with a port that is free now, below
+// Linux's ephemeral range (32768 and up), so that no outgoing connection
+// of the many processes takes it before the process it is for listens.
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := l.Addr().String()
+		_ = l.Close()
+		return addr, nil
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return "", fmt.Errorf("no free port on 127.0.0.1 between 20000 and 32000")
 }

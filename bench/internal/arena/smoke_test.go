@@ -42,7 +42,7 @@ func TestSmoke(t *testing.T) {
 	}
 	sched := Schedule{Timings: Timings{Lease: 3 * time.Second, Renew: 2 * time.Second, Retry: 500 * time.Millisecond}, Grace: 10 * time.Second, Scale: 0.2}
 	b := &Bench{ContenderBin: contender, ElectorBin: elector, LibraryDir: root, ControlPlane: c,
-		Schedule: sched, Work: 100 * time.Millisecond, Dir: dir, Logf: t.Logf}
+		Schedule: sched, Work: 200 * time.Millisecond, Dir: dir, Logf: t.Logf}
 	var faults []Fault
 	for _, f := range Faults(sched) {
 		if f.ID == "steady" || f.ID == "sigkill" {

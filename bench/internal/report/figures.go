@@ -20,6 +20,18 @@ type column struct {
 	tie func(a, b float64) bool
 }
 
+// The columns' indexes.
+const (
+	idxLost = iota
+	idxDoubled
+	idxCutShort
+	idxOverlaps
+	idxLagP50
+	idxLagP99
+	idxNextRun
+	idxRequests
+)
+
 var columns = []column{
 	{
 		title: "fires lost",
@@ -38,6 +50,12 @@ var columns = []column{
 			return fmt.Sprint(len(f.Doubled))
 		},
 		tie: func(a, b float64) bool { return a == b },
+	},
+	{
+		title: "runs cut short",
+		value: func(s Segment) (float64, bool) { return float64(s.Figures.CutShort), true },
+		show:  func(s Segment) string { return fmt.Sprint(s.Figures.CutShort) },
+		tie:   func(a, b float64) bool { return a == b },
 	},
 	{
 		title: "overlapping runs",

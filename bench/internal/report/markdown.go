@@ -137,16 +137,17 @@ func overview(w *bufio.Writer, r *Result, cs []*Contender) {
 		}
 	}
 	cols := []ocol{
-		{"fires lost", columns[0].tie, sum(0)},
-		{"fires doubled", columns[1].tie, sum(1)},
-		{"overlapping runs", columns[2].tie, sum(2)},
-		{"worst lag p99", columns[4].tie, worst(4)},
-		{"slowest next run after a fault", columns[5].tie, worst(5)},
-		{"requests / replica / min, steady (busiest)", columns[6].tie, func(c *Contender) cell {
+		{"fires lost", columns[idxLost].tie, sum(idxLost)},
+		{"fires doubled", columns[idxDoubled].tie, sum(idxDoubled)},
+		{"runs cut short", columns[idxCutShort].tie, sum(idxCutShort)},
+		{"overlapping runs", columns[idxOverlaps].tie, sum(idxOverlaps)},
+		{"worst lag p99", columns[idxLagP99].tie, worst(idxLagP99)},
+		{"slowest next run after a fault", columns[idxNextRun].tie, worst(idxNextRun)},
+		{"requests / replica / min, steady (busiest)", columns[idxRequests].tie, func(c *Contender) cell {
 			for _, s := range c.Segments {
 				if s.Fault == "steady" {
-					v, _ := columns[6].value(s)
-					return cell{v, true, columns[6].show(s)}
+					v, _ := columns[idxRequests].value(s)
+					return cell{v, true, columns[idxRequests].show(s)}
 				}
 			}
 			return cell{text: "–"}

@@ -38,9 +38,9 @@ func method(w *bufio.Writer, r *Result) {
 		"the scheduler runs (Redis answered PING at start).")
 	p("")
 	p("**Faults**, in this order on one fleet per contender, each in a segment of its own; each begins %v after a fire, "+
-		"while the leader's run of it is going. \"The leader\" is the replica that started the latest run (with a lock per run, "+
-		"the one that won the last fire). A process that exits on its own is started again after 1s under the same name, "+
-		"as a kubelet restarts a container.", time.Duration(s.Phase))
+		"while that fire's run is going. \"The leader\" is the replica in that run (the one whose job body started last; "+
+		"with a lock per run, the replica that won this fire). A process that exits on its own is started again after 1s "+
+		"under the same name, as a kubelet restarts a container.", time.Duration(s.Phase))
 	p("")
 	for _, f := range r.Faults {
 		p("- **%s**: %s.", f.Label, f.What)
@@ -48,8 +48,10 @@ func method(w *bufio.Writer, r *Result) {
 	p("")
 	p("**Figures**, counted over the fires scheduled in the segment (whenever they ran):")
 	p("")
-	p("- *fires lost*: fires no replica ran; *fires doubled*: fires run more than once (by any replicas);")
-	p("- *overlapping runs*: pairs of runs on different replicas going at the same time;")
+	p("- *fires lost*: fires with no completed run (none, or only runs cut short); *fires doubled*: fires whose job was called more than once, "+
+		"a call cut short included (it may have had its effect);")
+	p("- *runs cut short*: runs whose context was cancelled before the job finished (shutdown, lost leadership); the job returns at once, as a well-behaved job does;")
+	p("- *overlapping runs*: pairs of runs on different replicas going at the same time (a run frozen by SIGSTOP is going while it is frozen);")
 	p("- *lag*: from the fire's scheduled time to the start of its run (the record's time, logged at the end, minus its duration); catch-up runs count with their full lag;")
 	p("- *next run after the fault*: from the fault's instant to the first run started by a replica other than the one hit (for the rolling update, the longest over its three stops);")
 	p("- *requests / replica / min*: requests each replica sent through its proxy to the apiserver (a watch counts once, when opened) or commands to Redis, per minute it was up; in brackets the busiest replica (usually the leader).")

@@ -97,8 +97,8 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		// The kill hit r2 at +2.05s; r1's next run is of fire 4 (fire 3 is
 		// lost), at +4.003s. The lags differ by less than the noise.
-		"| leaderjob | **1** | 1 | 1 | **3 ms** | **20 ms** | **2.0 s** | **40 (80)** |",
-		"| gocron-redis | **1** | **0** | **0** | **3 ms** | **3 ms** | **2.0 s** | 300 (600) |",
+		"| leaderjob | **1** | 1 | **0** | 1 | **3 ms** | **20 ms** | **2.0 s** | **40 (80)** |",
+		"| gocron-redis | **1** | **0** | **0** | **0** | **3 ms** | **3 ms** | **2.0 s** | 300 (600) |",
 		"SIGKILL of the leader, fires doubled: **gocron-redis** 0, against 1 for the best leaderjob variant (leaderjob).",
 		"- **leaderjob (spread)**: not available — the library does not read LEADERJOB_SPREAD yet",
 		"![Which replica ran each fire",

@@ -38,11 +38,14 @@ type Event struct {
 type Figures struct {
 	Fires int `json:"fires"` // scheduled fires in the window
 	Runs  int `json:"runs"`  // runs of those fires, on any replica
-	// Lost fires ran nowhere; Doubled fires ran more than once (Extra
-	// counts the runs beyond the first).
-	Lost    []time.Time `json:"lost"`
-	Doubled []time.Time `json:"doubled"`
-	Extra   int         `json:"extra"`
+	// Lost fires have no completed run (none, or only runs cut short);
+	// Doubled fires had their job called more than once, a call cut short
+	// included, since it may have had its effect (Extra counts the calls
+	// beyond the first). CutShort counts the runs cut short.
+	Lost     []time.Time `json:"lost"`
+	Doubled  []time.Time `json:"doubled"`
+	Extra    int         `json:"extra"`
+	CutShort int         `json:"cut_short"`
 	// Overlaps counts pairs of runs on different replicas that were going
 	// at the same time.
 	Overlaps int `json:"overlaps"`
@@ -71,20 +74,28 @@ func Compute(all []Run, job string, w Window, period time.Duration, events []Eve
 	slices.SortFunc(rs, func(a, b Run) int { return a.Start.Compare(b.Start) })
 
 	var f Figures
-	perSlot := map[int64]int{} // by Unix nanoseconds: times from logs and clocks differ in location
+	// By Unix nanoseconds: times from logs and from clocks differ in location.
+	calls, completed := map[int64]int{}, map[int64]int{}
 	var in []Run
 	for _, r := range rs {
 		if !r.Slot.Before(w.From) && r.Slot.Before(w.To) {
-			perSlot[r.Slot.Truncate(period).UnixNano()]++
+			k := r.Slot.Truncate(period).UnixNano()
+			calls[k]++
+			if r.Completed() {
+				completed[k]++
+			} else {
+				f.CutShort++
+			}
 			in = append(in, r)
 		}
 	}
 	for _, s := range w.Slots(period) {
 		f.Fires++
-		switch n := perSlot[s.UnixNano()]; {
-		case n == 0:
+		k := s.UnixNano()
+		if completed[k] == 0 {
 			f.Lost = append(f.Lost, s)
-		case n > 1:
+		}
+		if n := calls[k]; n > 1 {
 			f.Doubled = append(f.Doubled, s)
 			f.Extra += n - 1
 		}

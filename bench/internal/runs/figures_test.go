@@ -33,8 +33,9 @@ func parseRuns(t *testing.T, replica string, lines ...string) []Run {
 
 // Synthetic records of two replicas over five fires: r1 runs fires 0 and
 // 1, fire 2 is run by nobody (r1 was killed), r2 runs fire 3 (and so does
-// r1, back from a pause, at the same time) and fire 4. A skip record and a
-// text line are not runs.
+// r1, back from a pause, at the same time), and r2's run of fire 4 is cut
+// short (canceled), which leaves fire 4 without a completed run. A skip
+// record and a text line are not runs.
 func TestComputeCountsLostDoubledAndOverlaps(t *testing.T) {
 	ms := time.Millisecond
 	rs := parseRuns(t, "r1",
@@ -58,8 +59,8 @@ func TestComputeCountsLostDoubledAndOverlaps(t *testing.T) {
 	if f.Fires != 5 || f.Runs != 5 {
 		t.Errorf("fires %d, runs %d; want 5 and 5", f.Fires, f.Runs)
 	}
-	if len(f.Lost) != 1 || !f.Lost[0].Equal(t0.Add(2*time.Second)) {
-		t.Errorf("lost %v; want the fire at +2s", f.Lost)
+	if len(f.Lost) != 2 || !f.Lost[0].Equal(t0.Add(2*time.Second)) || !f.Lost[1].Equal(t0.Add(4*time.Second)) || f.CutShort != 1 {
+		t.Errorf("lost %v, %d cut short; want the fires at +2s (not run) and +4s (cut short)", f.Lost, f.CutShort)
 	}
 	if len(f.Doubled) != 1 || !f.Doubled[0].Equal(t0.Add(3*time.Second)) || f.Extra != 1 {
 		t.Errorf("doubled %v (extra %d); want the fire at +3s, one extra run", f.Doubled, f.Extra)
@@ -76,9 +77,9 @@ func TestComputeCountsLostDoubledAndOverlaps(t *testing.T) {
 		t.Errorf("lag p50 %v, p99 %v; want 5ms and 50ms", f.LagP50, f.LagP99)
 	}
 
-	// With it, nothing is lost and the lag's tail is the catch-up's 7s.
+	// With it, fire 2 is not lost, and the lag's tail is the catch-up's 7s.
 	f = Compute(rs, "tick", w, time.Second, nil)
-	if len(f.Lost) != 0 || f.LagP99 != 7*time.Second || f.HasEvents {
+	if len(f.Lost) != 1 || f.LagP99 != 7*time.Second || f.HasEvents {
 		t.Errorf("with the catch-up run: lost %v, lag p99 %v, events %v", f.Lost, f.LagP99, f.HasEvents)
 	}
 }

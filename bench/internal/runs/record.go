@@ -16,8 +16,12 @@ import (
 	"time"
 )
 
-// Msg is the message of a run record.
-const Msg = "job run"
+// Msg is the message of a run record. StartedMsg is that of the line the
+// comparison's job body writes when a run starts (bench/cmd/contender).
+const (
+	Msg        = "job run"
+	StartedMsg = "job started"
+)
 
 // Record is the part of a JSON log line that the comparison reads.
 type Record struct {
@@ -86,6 +90,10 @@ func RunOf(replica string, r Record) (Run, bool) {
 		CatchUp: r.CatchUp,
 	}, true
 }
+
+// Completed reports whether the run was not cut short (by shutdown or lost
+// leadership: outcome canceled).
+func (r Run) Completed() bool { return r.Outcome != "canceled" }
 
 // Lag is how late the run started after its fire's scheduled time.
 func (r Run) Lag() time.Duration { return r.Start.Sub(r.Slot) }
