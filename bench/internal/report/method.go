@@ -48,7 +48,7 @@ func method(w *bufio.Writer, r *Result) {
 	p("")
 	p("**Figures**, counted over the fires scheduled in the segment (whenever they ran):")
 	p("")
-	p("- *fires lost*: fires with no completed run (none, or only runs cut short); *fires doubled*: fires whose job was called more than once, "+
+	p("- *fires lost*: fires with no completed run (none, or only runs cut short); *fires doubled*: fires whose job was called more than once, " +
 		"a call cut short included (it may have had its effect);")
 	p("- *runs cut short*: runs whose context was cancelled before the job finished (shutdown, lost leadership); the job returns at once, as a well-behaved job does;")
 	p("- *overlapping runs*: pairs of runs on different replicas going at the same time (a run frozen by SIGSTOP is going while it is frozen);")
