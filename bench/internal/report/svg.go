@@ -79,6 +79,9 @@ func legend(b *bytes.Buffer) float64 {
 	item(colRun, "a run of the fire")
 	item(colCatchUp, "a catch-up run (late)")
 	item(colDoubled, "a run of a doubled fire")
+	fmt.Fprintf(b, `<rect x="%.1f" y="28.5" width="9" height="7" fill="#ffffff" stroke="%s"/>`+"\n", x, colRun)
+	text(b, x+14, 36, 11, colText, "", "a run cut short")
+	x += 14 + 6.2*float64(len("a run cut short")) + 18
 	item(colLost, "a lost fire")
 	fmt.Fprintf(b, `<line x1="%.1f" y1="26" x2="%.1f" y2="38" stroke="%s" stroke-dasharray="3,2"/>`+"\n", x, x, colFault)
 	text(b, x+6, 36, 11, colText, "", "a fault hits a replica")
@@ -155,6 +158,10 @@ func panel(b *bytes.Buffer, r *Result, c *Contender, y, scale float64, span time
 		case run.CatchUp:
 			colour = colCatchUp
 		}
+		if run.Outcome == "canceled" {
+			hollow(b, x(run.Slot), laneY(i), scale, colour)
+			continue
+		}
 		mark(b, x(run.Slot), laneY(i), scale, colour)
 	}
 	for _, s := range c.Segments {
@@ -172,6 +179,13 @@ func panel(b *bytes.Buffer, r *Result, c *Contender, y, scale float64, span time
 func mark(b *bytes.Buffer, x, y, scale float64, colour string) {
 	w := max(scale*0.75, 1.2)
 	fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`+"\n", x, y+1, w, laneHeight-2, colour)
+}
+
+// hollow draws the mark of a run cut short: an outline.
+func hollow(b *bytes.Buffer, x, y, scale float64, colour string) {
+	w := max(scale*0.75, 1.2)
+	fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#ffffff" stroke="%s" stroke-width="1"/>`+"\n",
+		x+0.5, y+1.5, w-1, laneHeight-3, colour)
 }
 
 // axis draws seconds under a panel.
