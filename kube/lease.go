@@ -172,7 +172,13 @@ func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	l, where, err := ledgerFromEnv(env.Lookup, env.App, cfg, namespace, logger, "configmap")
+	var ledgerOpts []ledger.Option
+	if env.Spread {
+		// Several writers: a conflict is likelier, and worth more retries
+		// (the write timeout still bounds them).
+		ledgerOpts = append(ledgerOpts, ledger.WithMaxRetries(spreadLedgerRetries))
+	}
+	l, where, err := ledgerFromEnv(env.Lookup, env.App, cfg, namespace, logger, "configmap", ledgerOpts...)
 	if err != nil {
 		return leaderjob.Source{}, err
 	}
@@ -191,6 +197,10 @@ func leaseGuard(env leaderjob.SourceEnv) (leaderjob.Source, error) {
 	return leaderjob.Source{Guard: lg, Attrs: attrs, Ledger: l, Controls: controls, Notifier: notifier,
 		Members: lg.Members(), LedgerShards: shards}, nil
 }
+
+// spreadLedgerRetries bounds the retries of a ledger write after a
+// version conflict in spread mode, where every replica writes.
+const spreadLedgerRetries = 20
 
 // startableLedger is a Ledger whose backend watches its object once the
 // App starts it (guard.Starter), so that standbys read it without polling.

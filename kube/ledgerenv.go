@@ -21,7 +21,8 @@ const EnvLedger = "LEADERJOB_LEDGER"
 // the App's default) or one on the ConfigMap. cfg and namespace, when not
 // nil, are the connection the guard uses; otherwise the ledger finds its
 // own as the lease source does (in-cluster, else KUBECONFIG).
-func ledgerFromEnv(lookup func(string) (string, bool), app string, cfg *rest.Config, namespace string, logger *slog.Logger, def string) (ledger.Ledger, string, error) {
+func ledgerFromEnv(lookup func(string) (string, bool), app string, cfg *rest.Config, namespace string, logger *slog.Logger, def string, extra ...ledger.Option) (ledger.Ledger, string, error) {
+	opts := append([]ledger.Option{ledger.WithLogger(logger)}, extra...)
 	choice, _ := lookup(EnvLedger)
 	choice = strings.ToLower(strings.TrimSpace(choice))
 	if choice == "" {
@@ -52,11 +53,11 @@ func ledgerFromEnv(lookup func(string) (string, bool), app string, cfg *rest.Con
 		if err != nil {
 			return nil, "", fmt.Errorf("ledger: %w", err)
 		}
-		return startableLedger{ledger.NewLedger(backend, ledger.WithLogger(logger)), backend}, backend.Name(), nil
+		return startableLedger{ledger.NewLedger(backend, opts...), backend}, backend.Name(), nil
 	}
 	backend, err := NewConfigMapBackend(cfg, namespace, app, WithLedgerLogger(logger))
 	if err != nil {
 		return nil, "", fmt.Errorf("ledger: %w", err)
 	}
-	return startableLedger{ledger.NewLedger(backend, ledger.WithLogger(logger)), backend}, backend.Name(), nil
+	return startableLedger{ledger.NewLedger(backend, opts...), backend}, backend.Name(), nil
 }

@@ -207,30 +207,47 @@ func (a *App) complete(at *attempt) {
 	if r.Err != nil {
 		c.Error = r.Err.Error()
 	}
-	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
-		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
-		err := a.fires.ledger.Complete(ctx, c)
-		cancel()
-		if err == nil {
-			return
+	if a.recordEnd(at, c) || !a.spreads(at.job) || !a.life.inflight.add() {
+		return
+	}
+	// Again in the background, counted as work that shutdown waits for,
+	// so that the job's next fires need not wait for it.
+	go func() {
+		defer a.life.inflight.done()
+		for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+			select {
+			case <-a.clock.After(wait):
+			case <-at.decision.Lost:
+				return
+			case <-a.life.base.Done():
+				return
+			}
+			if a.recordEnd(at, c) {
+				return
+			}
 		}
-		a.metrics.LedgerError("complete")
-		a.logger.Warn("could not record the end of a run in the ledger", "job", at.job.name,
-			"key", at.info.Key, "error", err.Error())
-		if errors.Is(err, ledger.ErrFenced) && a.spreads(at.job) {
+	}()
+}
+
+// recordEnd writes completion c of attempt at; it reports whether that is
+// over: written, or refused for good (fenced).
+func (a *App) recordEnd(at *attempt, c ledger.Completion) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	err := a.fires.ledger.Complete(ctx, c)
+	cancel()
+	if err == nil {
+		return true
+	}
+	a.metrics.LedgerError("complete")
+	a.logger.Warn("could not record the end of a run in the ledger", "job", at.job.name,
+		"key", at.info.Key, "error", err.Error())
+	if errors.Is(err, ledger.ErrFenced) {
+		if a.spreads(at.job) {
 			at.job.forgetAdoption(at.token) // adopted elsewhere meanwhile: adopt again if still ours
 		}
-		if !a.spreads(at.job) || errors.Is(err, ledger.ErrFenced) {
-			return
-		}
-		select {
-		case <-a.clock.After(wait):
-		case <-at.decision.Lost:
-			return
-		case <-a.life.base.Done():
-			return
-		}
+		return true
 	}
+	return false
 }
 
 // keepsCanceled reports whether a run cut short is recorded as ended: in

@@ -33,7 +33,7 @@ func (a *App) observeJob(j *job) {
 func isGuardError(reason guard.Reason) bool {
 	switch reason {
 	case guard.ReasonNotLeader, guard.ReasonCanceled, ReasonShuttingDown, ReasonAlreadyRunning,
-		ReasonFenced, ReasonHandled, ReasonLedgerUnavailable, ReasonNotDue:
+		ReasonFenced, ReasonHandled, ReasonLedgerUnavailable, ReasonNotDue, ReasonNotOwner:
 		return false
 	}
 	return true

@@ -26,14 +26,17 @@ var ErrBusy = errors.New("ledger: the job's previous run may still be going on a
 // when its newest claim is not completed, or an older one is open, and
 // running(claim) reports that the claim's process is still live (a live
 // member of the fleet, in the same incarnation that claimed, other than
-// the adopter), Adopt records at as handled (in JobState.Busy, at most
-// BusyLen: never caught up) and returns ErrBusy. A zero at records nothing. A claim whose
-// process is gone does not hold the job: its fire is open, and the new
-// owner runs it again (the at-least-once case, as after a leader change).
+// the adopter). Adopt then records at as handled (in JobState.Busy, at
+// most BusyLen: never caught up) and returns ErrBusy; a zero at records
+// nothing. A claim whose process is gone does not hold the job: its fire
+// is open, and the new owner runs it again (the at-least-once case, as
+// after a leader change).
 //
 // by names the adopter (JobState.AdoptedBy). The token is at least the
-// job's fence plus one, the ledger's last token
-// plus one and now in Unix milliseconds. Adopt only changes s.
+// job's fence plus one (the larger of its own and the ledger's owner's),
+// the ledger's last token plus one and now in Unix milliseconds. In a
+// spread ledger an adoption writes only the job's object (see
+// NewShardedBackend). Adopt only changes s.
 func (s *State) Adopt(job, by string, at, now time.Time, running func(Claim) bool) (int64, error) {
 	if s.Version > FormatVersion {
 		return 0, ErrNewerFormat

@@ -112,13 +112,18 @@ func TestAdopt(t *testing.T) {
 	})
 	t.Run("tokens stay above every owner's, and Register still fences them all", func(t *testing.T) {
 		var s State
+		lastOf := map[string]int64{}
 		var last int64
 		for i := range 1000 {
-			tok, err := s.Adopt([]string{"x", "y", "z"}[i%3], "pod-n", time.Time{}, now, nil)
-			if err != nil || tok <= last {
-				t.Fatalf("adoption %d: token %d after %d, %v", i, tok, last, err)
+			job := []string{"x", "y", "z"}[i%3]
+			tok, err := s.Adopt(job, "pod-n", time.Time{}, now, nil)
+			if err != nil || tok <= lastOf[job] {
+				t.Fatalf("adoption %d of %s: token %d after %d, %v", i, job, tok, lastOf[job], err)
 			}
-			last = tok
+			lastOf[job], last = tok, max(last, tok)
+		}
+		if s.Tokens != last {
+			t.Errorf("Tokens = %d, want the last token issued, %d", s.Tokens, last)
 		}
 		r := s.Register(now)
 		for _, job := range []string{"x", "y", "z"} {

@@ -214,7 +214,7 @@ func addOpen(js *JobState, c Claim) {
 }
 
 // Register issues a new fencing token, larger than every token issued
-// before, and has the term that gets it take ownership of every job: a
+// before (the ledger's last one and every job's fence), and has the term that gets it take ownership of every job: a
 // claim or completion with an older token is refused from then on. The
 // token is the larger of the last one plus one and now in Unix
 // milliseconds, so that it still grows if a writer that predates tokens
@@ -222,6 +222,9 @@ func addOpen(js *JobState, c Claim) {
 // time between two terms).
 func (s *State) Register(now time.Time) int64 {
 	t := max(s.Tokens+1, now.UnixMilli())
+	for _, js := range s.Jobs {
+		t = max(t, js.Fence+1) // a job's own tokens (spread mode's adoptions)
+	}
 	s.init()
 	s.Tokens, s.Owner = t, t
 	return t

@@ -181,6 +181,19 @@ func (b *sharded) Store(ctx context.Context, s State, version string) error {
 		}
 		return ""
 	}
+	for i := range min(len(parts), len(before)) {
+		// A part whose only change is the ledger's last token (a job of
+		// another object was adopted, spread mode) keeps its stored one:
+		// an object's token need only be above its own jobs' fences,
+		// which are unchanged (MergeLedgers takes the largest), and the
+		// write would conflict with the other writers for nothing.
+		if p := parts[i]; p.Tokens > before[i].Tokens {
+			p.Tokens = before[i].Tokens
+			if same(before[i], p) {
+				parts[i] = p
+			}
+		}
+	}
 	changed := func(i int) bool { return i >= len(before) || !same(before[i], parts[i]) }
 	if changed(0) {
 		if err := b.obj(0).Store(ctx, State(parts[0]), versionOf(0)); err != nil {

@@ -239,6 +239,64 @@ func TestShardedHotJobWritesOneObject(t *testing.T) {
 	}
 }
 
+// Spread mode: adopting a job (which raises the ledger's last token) and
+// claiming with its token write only the job's own object, so the
+// replicas that own the jobs of other objects are not made to conflict;
+// every object still reads valid, and the merged ledger keeps the newest
+// token.
+func TestShardedAdoptionWritesOneObject(t *testing.T) {
+	const n = 8
+	o := &objects{}
+	l := NewLedger(o.sharded(t, n))
+	ctx := context.Background()
+	claim := func(job string, tok int64, i int) {
+		t.Helper()
+		c := claimOf(job, fire(i), "", 0, "a")
+		c.Token = tok
+		if res, err := l.Claim(ctx, []Claim{c}); err != nil || res[0].Err != nil {
+			t.Fatalf("claim of %s: %v %v", job, err, res)
+		}
+	}
+	adopt := func(job string) int64 {
+		t.Helper()
+		var tok int64
+		if err := l.Update(ctx, func(s *State) (bool, error) {
+			var err error
+			tok, err = s.Adopt(job, "pod-a", time.Time{}, t0, nil)
+			return err == nil, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	claim("warm", adopt("warm"), 0) // the first write of every object
+	before := make([]int64, n)
+	for i := range n {
+		before[i] = o.m[i].stores.Load()
+	}
+	hot := wire.LedgerShardOf("hot", n)
+	var last int64
+	for i := range 20 {
+		last = adopt("hot")
+		claim("hot", last, i+1)
+	}
+	for i := range n {
+		if writes := o.m[i].stores.Load() - before[i]; i != hot && writes != 0 {
+			t.Errorf("object %d was written %d times by adoptions of another object's job", i, writes)
+		}
+	}
+	s, err := l.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Tokens != last || s.Jobs["hot"].Fence != last {
+		t.Errorf("merged tokens %d, fence %d, want both %d", s.Tokens, s.Jobs["hot"].Fence, last)
+	}
+	if r := s.Register(t0); r <= last {
+		t.Errorf("a registration after the adoptions issued %d, not above %d", r, last)
+	}
+}
+
 // A ledger one object holds (a release that spreads nothing, or n = 1) is
 // read as it is by a spread one: nothing is run again, and each job moves
 // to its shard with its next write. Spreading back over one object moves

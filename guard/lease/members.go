@@ -23,8 +23,10 @@ import (
 // A record is live while its value changed within the last LeaseDuration
 // as this replica saw it (its own clock's intervals, never the writers'
 // clocks), so a replica that stopped writing is out within LeaseDuration +
-// 2×RetryPeriod. This replica is a member from its first written record
-// while its last successful write is younger than RenewDeadline, which is
+// 2×RetryPeriod. This replica is a member from its second written record
+// (one RetryPeriod after the first, when it has seen the records of the
+// replicas that started with it) while its last successful write is
+// younger than RenewDeadline, which is
 // shorter than LeaseDuration: it stops counting itself before the others
 // stop counting it. A replica that stops removes its record at once.
 // Records unchanged for three LeaseDurations are dropped.
@@ -48,7 +50,8 @@ type members struct {
 	mu      sync.Mutex
 	seen    map[string]sighting // identity → its record's value, and when first seen
 	okAt    time.Time           // this replica's last successful write
-	ok      bool                // written once at least, not removed since
+	writes  int                 // successful writes since the first, or since it was removed
+	ok      bool                // written twice at least, not removed since
 	live    []guard.Member
 	member  bool
 	changed chan struct{}
@@ -90,9 +93,13 @@ func (m *members) observe(lease *coordinationv1.Lease, err error, present bool) 
 	switch {
 	case err != nil:
 	case !present:
-		m.ok = false
+		m.ok, m.writes = false, 0
 	default:
-		m.ok, m.okAt = true, now
+		// A member from its second write on: by then it has seen the
+		// records of every replica that wrote before it, so replicas
+		// that start together do not each begin by owning every job.
+		m.writes++
+		m.ok, m.okAt = m.writes >= 2, now
 		if m.expiry != nil {
 			m.expiry.Stop()
 		}
