@@ -337,29 +337,36 @@ func shares(runs [][]run, from, to int64) (map[string]int, []string) {
 // within).
 func (f *fleet) moved(gone string, jobs []int, at time.Time, within time.Duration) []time.Duration {
 	f.t.Helper()
-	took := make([]time.Duration, len(jobs))
-	var missing []int
-	ok := waitFor(within, func() bool {
-		runs := f.snapshot()
-		missing = missing[:0]
-		for i, j := range jobs {
-			took[i] = 0
-			for _, r := range runs[j] {
-				if r.proc != gone && r.start.After(at) && (took[i] == 0 || r.start.Sub(at) < took[i]) {
-					took[i] = r.start.Sub(at)
-				}
-			}
-			if took[i] == 0 {
-				missing = append(missing, j)
-			}
-		}
-		return len(missing) == 0
-	})
-	if !ok {
+	took, missing := f.tryMoved(gone, jobs, at, within)
+	if len(missing) > 0 {
 		f.t.Fatalf("not within %v: %d of %s's %d jobs ran elsewhere after %s (not yet: %v)", within,
 			len(jobs)-len(missing), gone, len(jobs), at.Format(time.StampMilli), missing)
 	}
 	return took
+}
+
+// tryMoved is moved without the failure: it returns the durations of the
+// jobs that did run elsewhere within within, and the jobs that did not.
+func (f *fleet) tryMoved(gone string, jobs []int, at time.Time, within time.Duration) (took []time.Duration, missing []int) {
+	waitFor(within, func() bool {
+		runs := f.snapshot()
+		took, missing = took[:0], missing[:0]
+		for _, j := range jobs {
+			var first time.Duration
+			for _, r := range runs[j] {
+				if r.proc != gone && r.start.After(at) && (first == 0 || r.start.Sub(at) < first) {
+					first = r.start.Sub(at)
+				}
+			}
+			if first == 0 {
+				missing = append(missing, j)
+			} else {
+				took = append(took, first)
+			}
+		}
+		return len(missing) == 0
+	})
+	return took, missing
 }
 
 // jobsOf returns the jobs whose owner is who.
@@ -499,12 +506,20 @@ func exited(ps []*loadProc) error {
 // the first whole second from which it is.
 func (f *fleet) settle(live []*loadProc, within time.Duration) time.Time {
 	f.t.Helper()
-	var err error
-	var gone errExited
-	if !waitFor(within, func() bool { err = f.steady(live); return err == nil || errors.As(err, &gone) }) || err != nil {
+	at, err := f.trySettle(live, within)
+	if err != nil {
 		f.t.Fatalf("not within %v: the jobs spread over %v: %v", within, names(live), err)
 	}
-	return time.Now().Truncate(time.Second)
+	return at
+}
+
+// trySettle is settle without the failure: it returns why the fleet is not
+// steady after within (and the time then), or nil once it is.
+func (f *fleet) trySettle(live []*loadProc, within time.Duration) (time.Time, error) {
+	var err error
+	var gone errExited
+	waitFor(within, func() bool { err = f.steady(live); return err == nil || errors.As(err, &gone) })
+	return time.Now().Truncate(time.Second), err
 }
 
 // midSecond waits for the next half second: the per-second fires are
