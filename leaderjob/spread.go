@@ -22,8 +22,9 @@ const ReasonNotOwner = guard.Reason(wire.SkipNotOwner)
 // (on or off; default off).
 //
 // In spread mode the fleet shares the jobs: each live replica owns about
-// 1/N of them (at most ⌈J/N⌉ of J jobs over N replicas, while the members
-// stay the same), and runs only those; a fire of a job owned elsewhere is
+// 1/N of them (at most max(⌈J/N⌉, ⌊1.5·J/N⌋) of J jobs over N replicas,
+// while the members stay the same; the jobs of one ledger object go to one
+// owner where that bound allows), and runs only those; a fire of a job owned elsewhere is
 // skipped with ReasonNotOwner (logged at DEBUG). Membership comes from the
 // guard source (the lease source keeps a record per replica on the Lease
 // <lease>-candidates; see WithMembership for others). Every guarded job's
@@ -81,6 +82,10 @@ func (a *App) setUpSpread(on bool, m guard.Membership, shards int) error {
 		return fmt.Errorf("leaderjob: %w: spread mode needs a membership: use %s=lease, or pass WithMembership with WithGuard", ErrConfig, EnvGuard)
 	}
 	a.spread = &shares{a: a, m: m, shards: max(shards, 1), owners: map[string]string{}, gens: map[string]uint64{}}
+	if shards <= 1 && a.source.ledger != nil {
+		a.logger.Warn("spread mode with the ledger in one object: every replica writes it, and their writes conflict; spread the ledger over a few objects per replica",
+			slog.String("env", "LEADERJOB_LEDGER_SHARDS"))
+	}
 	return nil
 }
 
