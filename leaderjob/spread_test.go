@@ -87,7 +87,7 @@ func awaitOwned(t *testing.T, h *leaderjobtest.Harness, n int) {
 	}
 }
 
-// Spread mode: two replicas share six jobs, three each; every fire runs
+// Spread mode: two replicas share six jobs, within the bound; every fire runs
 // on one of them, and a fire of a job owned elsewhere is skipped as
 // not_owner. When one leaves, the other owns and runs every job.
 func TestSpreadSharesTheJobs(t *testing.T) {
@@ -110,8 +110,24 @@ func TestSpreadSharesTheJobs(t *testing.T) {
 		}
 		h.Start()
 	}
-	awaitOwned(t, hs["a"], 3)
-	awaitOwned(t, hs["b"], 3)
+	// One ledger object: its six jobs split four and two (the bound
+	// max(⌈6/2⌉, ⌊1.5·6/2⌋) = 4).
+	share := map[string]int{}
+	deadline := time.Now().Add(5 * time.Second)
+	for share["a"]+share["b"] != 6 || share["a"] > 4 || share["b"] > 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("shares %v, want 6 jobs, at most 4 each", share)
+		}
+		time.Sleep(5 * time.Millisecond)
+		share = map[string]int{}
+		for name, h := range hs {
+			for _, j := range h.App.Status(context.Background()).Jobs {
+				if j.Owner == name {
+					share[name]++
+				}
+			}
+		}
+	}
 	for range 3 {
 		for _, h := range hs {
 			h.Advance(10 * time.Second)
@@ -146,8 +162,8 @@ func TestSpreadSharesTheJobs(t *testing.T) {
 			}
 		}
 	}
-	if ranOn["a"] != 3*3+6*2 || ranOn["b"] != 3*3 {
-		t.Errorf("runs per replica %v, want a 21 (3 jobs × 3 fires, then 6 × 2) and b 9", ranOn)
+	if ranOn["a"] != share["a"]*3+6*2 || ranOn["b"] != share["b"]*3 {
+		t.Errorf("runs per replica %v, want a %d (its %d jobs × 3 fires, then 6 × 2) and b %d", ranOn, share["a"]*3+6*2, share["a"], share["b"]*3)
 	}
 }
 
