@@ -412,7 +412,11 @@ func tally(runs [][]run, from, to int64, killed ...string) fireTally {
 			fr := byFire[at]
 			switch {
 			case len(fr) == 0:
-				t.lost = append(t.lost, fmt.Sprintf("j%03d@%s", j, time.Unix(at, 0).UTC().Format(time.TimeOnly)))
+				l := fmt.Sprintf("j%03d@%s", j, time.Unix(at, 0).UTC().Format(time.TimeOnly))
+				if len(t.lost) < 20 {
+					l += fmt.Sprintf(" (the job's runs begun from 2s before to 3s after: %v)", around(rs, time.Unix(at, 0)))
+				}
+				t.lost = append(t.lost, l)
 			case len(fr) > 1:
 				if rerun(fr, killed) {
 					t.reruns = append(t.reruns, fmt.Sprint(fr))
@@ -423,6 +427,17 @@ func tally(runs [][]run, from, to int64, killed ...string) fireTally {
 		}
 	}
 	return t
+}
+
+// around returns the runs of rs begun from 2 s before t to 3 s after.
+func around(rs []run, t time.Time) []run {
+	var out []run
+	for _, r := range rs {
+		if r.start.After(t.Add(-2*time.Second)) && r.start.Before(t.Add(3*time.Second)) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // rerun reports whether the runs of one fire are a re-run: each but the
