@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/leaderjob/internal/spread"
@@ -146,11 +147,11 @@ func (s *shares) recompute() {
 	for job, owner := range s.pinned {
 		owners[job] = owner
 	}
-	gained := 0
+	var gained []string
 	for job, owner := range owners {
 		if prev := s.owners[job]; owner == a.self && prev != a.self {
 			s.gens[job]++
-			gained++
+			gained = append(gained, job)
 			a.logger.Info("job owner changed", slog.String("job", job), slog.String("previous", orNone(prev)), slog.String("owner", owner))
 		}
 	}
@@ -171,9 +172,38 @@ func (s *shares) recompute() {
 	s.owners, s.live, s.member = owners, live, member
 	s.mu.Unlock()
 	a.metrics.Owned(owned)
-	if gained > 0 {
-		a.startCatchUp()
+	if len(gained) > 0 {
+		s.adoptGained(gained)
 	}
+}
+
+// adoptGained adopts the jobs this replica gained in the ledger at once
+// (the writes of one batch), so that their next fires do not wait for it,
+// then catches up their missed fires. A job another replica still runs is
+// adopted by its first fire after that run.
+func (s *shares) adoptGained(jobs []string) {
+	a := s.a
+	if !a.anyClaims() {
+		return
+	}
+	a.signals.workBegan()
+	go func() {
+		defer a.signals.workEnded()
+		if a.life.inflight.add() {
+			var wg sync.WaitGroup
+			for _, name := range jobs {
+				a.mu.Lock()
+				j := a.jobs[name]
+				a.mu.Unlock()
+				if j != nil && a.spreads(j) {
+					wg.Go(func() { _, _, _ = a.adopt(a.life.base, j, time.Time{}) })
+				}
+			}
+			wg.Wait()
+			a.life.inflight.done()
+		}
+		a.startCatchUp()
+	}()
 }
 
 func orNone(s string) string {
