@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/leaderjob/leaderjob/guard"
 )
@@ -22,9 +23,9 @@ import (
 //	execute  the term is checked again; the job runs (guard.Call) under its
 //	         RunInfo, its timeout, the App's shutdown and an operator's cancel;
 //	         its fire lag and the runs in progress are counted
-//	record   the ledger's completion (before admission is given back, so
-//	         that shutdown waits for it), then the log record, metrics,
-//	         notices and hooks (report)
+//	record   the ledger's completion (once the job's run lock is given
+//	         back, but before admission is, so that shutdown waits for
+//	         it), then the log record, metrics, notices and hooks (report)
 //
 // A stage returns nil to pass the attempt on or a *skip that ends it with
 // Outcome guard.Skipped. Stages that take something (admission, the job's
@@ -60,6 +61,13 @@ func (a *App) walk(at *attempt) {
 			break
 		}
 	}
+	if at.unlockRun != nil {
+		// The job's function has ended: a fire that comes while the
+		// completion is written runs (its claim leaves this one open,
+		// and the completion then closes it), rather than being skipped
+		// for the ledger's latency.
+		at.unlockRun()
+	}
 	a.settle(at)
 }
 
@@ -80,7 +88,8 @@ func (a *App) admit(at *attempt) *skip {
 		}
 		return errAlreadyRunning()
 	}
-	at.onDone(at.job.running.Unlock)
+	at.unlockRun = sync.OnceFunc(at.job.running.Unlock)
+	at.onDone(at.unlockRun)
 	return nil
 }
 

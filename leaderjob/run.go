@@ -137,6 +137,7 @@ type attempt struct {
 	// failed (the ledger is back): a catch-up follows it.
 	ledgerBack bool
 	undo       []func()   // what the stages took, given back by done
+	unlockRun  func()     // gives the job's run lock back (once), set by admit
 	began      time.Time  // when the attempt began (wall clock, for its span)
 	span       trace.Span // the attempt's span, set by traceRun; nil when none began
 }
