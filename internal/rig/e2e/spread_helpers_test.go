@@ -91,6 +91,10 @@ type fleet struct {
 	runs  [][]run // by job, in the order they were logged
 	moves []ownerMove
 	skips map[string]int // skipped attempts logged (info and above), by reason
+	// busy holds the fires (job, Unix second) a replica skipped as
+	// already_running: skipped on purpose (another run of the job was
+	// going), so not lost.
+	busy  map[[2]int64]bool
 	procs []*loadProc
 }
 
@@ -115,7 +119,7 @@ const maxNotable = 3000
 // the environment env on c.
 func newFleet(t *testing.T, c cluster, jobs int, env ...string) *fleet {
 	t.Helper()
-	return &fleet{t: t, c: c, bin: buildSpreadload(t), jobs: jobs, env: env, runs: make([][]run, jobs), skips: map[string]int{}}
+	return &fleet{t: t, c: c, bin: buildSpreadload(t), jobs: jobs, env: env, runs: make([][]run, jobs), skips: map[string]int{}, busy: map[[2]int64]bool{}}
 }
 
 // start starts spreadload as pod name on the fleet's Lease, through the
@@ -175,6 +179,9 @@ func (f *fleet) add(p *loadProc, line string) {
 	case r.Msg == "job run" && r.Outcome == "skipped":
 		f.mu.Lock()
 		f.skips[r.Reason]++
+		if n, err := strconv.Atoi(strings.TrimPrefix(r.Job, "j")); err == nil && r.Reason == "already_running" {
+			f.busy[[2]int64{int64(n), r.ScheduledAt.Unix()}] = true
+		}
 		f.mu.Unlock()
 	case r.Msg == "job owner changed":
 		f.mu.Lock()
@@ -382,8 +389,12 @@ func jobsOf(owner []string, who string) []int {
 
 // fireTally is the count of the fires of every job scheduled in a window.
 type fireTally struct {
-	fires   int
-	lost    []string
+	fires int
+	lost  []string
+	// busy counts the fires no replica ran that one skipped as
+	// already_running (the rule that a job never overlaps itself,
+	// fleet-wide): handled on purpose, not lost.
+	busy    int
 	doubled []string
 	reruns  []string // a fire run again after a run that was cut short or killed
 	// catchUps counts the runs of missed fires.
@@ -391,13 +402,14 @@ type fireTally struct {
 }
 
 // tally counts every job's fires scheduled from `from` to `to` (Unix
-// seconds, inclusive): a fire no replica ran is lost; one run more than
+// seconds, inclusive): a fire no replica ran is lost, unless one skipped
+// it as already_running (busy); one run more than
 // once is doubled, unless every earlier run was cut short or ran on a
 // replica in killed, and the later run was a catch-up on another replica:
 // the ledger's documented at-least-once case (a claimed fire whose run
 // died mid-way, or whose completion died with its process, is run again
 // under the same key), counted as a re-run.
-func tally(runs [][]run, from, to int64, killed ...string) fireTally {
+func tally(runs [][]run, busy map[[2]int64]bool, from, to int64, killed ...string) fireTally {
 	var t fireTally
 	for j, rs := range runs {
 		byFire := map[int64][]run{}
@@ -411,6 +423,8 @@ func tally(runs [][]run, from, to int64, killed ...string) fireTally {
 			t.fires++
 			fr := byFire[at]
 			switch {
+			case len(fr) == 0 && busy[[2]int64{int64(j), at}]:
+				t.busy++
 			case len(fr) == 0:
 				l := fmt.Sprintf("j%03d@%s", j, time.Unix(at, 0).UTC().Format(time.TimeOnly))
 				if len(t.lost) < 20 {

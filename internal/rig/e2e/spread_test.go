@@ -104,13 +104,16 @@ func TestSpreadSharesTheWork(t *testing.T) {
 func (f *fleet) verdict(t *testing.T, from time.Time, killed ...string) string {
 	end := time.Now().Unix() - 2
 	runs := f.snapshot()
-	ft := tally(runs, from.Unix(), end, killed...)
+	f.mu.Lock()
+	busy := maps.Clone(f.busy)
+	f.mu.Unlock()
+	ft := tally(runs, busy, from.Unix(), end, killed...)
 	ov := overlaps(runs)
 	f.mu.Lock()
 	moves, skips := len(f.moves), fmt.Sprint(f.skips)
 	f.mu.Unlock()
-	summary := fmt.Sprintf("%d jobs, fires from %s to %s: %d; %d lost, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
-		f.jobs, from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), len(ft.doubled),
+	summary := fmt.Sprintf("%d jobs, fires from %s to %s: %d; %d lost, %d skipped as already_running, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
+		f.jobs, from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), ft.busy, len(ft.doubled),
 		len(ft.reruns), ft.catchUps, len(ov), moves, skips)
 	t.Log(summary)
 	for _, r := range first(ft.reruns, 20) {
@@ -303,9 +306,12 @@ func TestSpreadMeasure(t *testing.T) {
 	window := to.Sub(from)
 	runs := f.snapshot()
 	share := checkShares(t, f, live, from.Unix(), to.Unix()-1)
-	st := tally(runs, from.Unix(), to.Unix()-1)
-	report = append(report, fmt.Sprintf("steady state (%v): share bound %d; fires %d, %d lost, %d doubled", window, shareBound(jobs, 3),
-		st.fires, len(st.lost), len(st.doubled)))
+	f.mu.Lock()
+	busy := maps.Clone(f.busy)
+	f.mu.Unlock()
+	st := tally(runs, busy, from.Unix(), to.Unix()-1)
+	report = append(report, fmt.Sprintf("steady state (%v): share bound %d; fires %d, %d lost, %d skipped as already_running, %d doubled", window, shareBound(jobs, 3),
+		st.fires, len(st.lost), st.busy, len(st.doubled)))
 	for _, p := range live {
 		ac := counters[p.name]
 		pm := ac.perMinute(before[p.name], window)
