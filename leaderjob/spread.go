@@ -171,7 +171,7 @@ func (s *shares) recompute() {
 	}
 	s.owners, s.live, s.member = owners, live, member
 	s.mu.Unlock()
-	a.metrics.Owned(owned)
+	a.metrics.Owned(owned, len(jobs))
 	if len(gained) > 0 {
 		s.adoptGained(gained)
 	}

@@ -35,8 +35,8 @@ func TestCheckRules(t *testing.T) {
 	t.Parallel()
 	out := promtool(t, "check", "rules", rulesFile)
 	t.Log(out)
-	if !strings.Contains(out, "SUCCESS: 5 rules found") {
-		t.Errorf("promtool check rules: want 5 rules:\n%s", out)
+	if !strings.Contains(out, "SUCCESS: 7 rules found") {
+		t.Errorf("promtool check rules: want 7 rules:\n%s", out)
 	}
 }
 
@@ -107,7 +107,8 @@ func TestRulesShape(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"LeaderjobNoLeader", "LeaderjobSplitBrain", "LeaderjobJobNotSucceeding", "LeaderjobJobFailing", "LeaderjobGuardErrors"}
+	want := []string{"LeaderjobNoLeader", "LeaderjobSplitBrain", "LeaderjobJobNotSucceeding", "LeaderjobJobFailing", "LeaderjobGuardErrors",
+		"LeaderjobSpreadOwnedTwice", "LeaderjobSpreadUnowned"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("alerts %v, want %v", names, want)
 	}

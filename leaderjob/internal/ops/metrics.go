@@ -31,6 +31,7 @@ type Metrics struct {
 	interval      *prometheus.GaugeVec     // job_name
 	isLeader      prometheus.Gauge
 	owned         prometheus.Gauge
+	spread        prometheus.Gauge
 	transitions   prometheus.Counter
 	checkDuration prometheus.Histogram
 	guardErrors   *prometheus.CounterVec   // reason
@@ -89,6 +90,10 @@ func NewMetrics(reg prometheus.Registerer, app string) (*Metrics, error) {
 		owned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leaderjob_owned_jobs",
 			Help: "Spread mode: how many jobs this replica owns, as it sees the fleet's members (0 outside spread mode). Across the fleet the sum is the number of jobs; more is two replicas that both believe they own a job (the ledger keeps each fire to one run).",
+		}),
+		spread: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "leaderjob_spread_jobs",
+			Help: "Spread mode: how many jobs this replica shares out over the fleet's members (0 outside spread mode). Compare with the fleet's sum of leaderjob_owned_jobs.",
 		}),
 		transitions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leaderjob_leadership_transitions_total",
@@ -149,7 +154,7 @@ func NewMetrics(reg prometheus.Registerer, app string) (*Metrics, error) {
 		m.ledgerErrors.WithLabelValues(op)
 	}
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{LabelApp: app}, reg)
-	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.interval, m.isLeader, m.owned, m.transitions,
+	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.interval, m.isLeader, m.owned, m.spread, m.transitions,
 		m.checkDuration, m.guardErrors, m.scheduler, m.sidecar, m.info, m.ledgerErrors, m.catchUps, m.reruns, m.pauses, m.manualRuns, m.fireLag, m.inProgress} {
 		if err := wrapped.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
@@ -310,5 +315,8 @@ func (g gocronMonitor) IncrementJob(_ uuid.UUID, name string, _ []string, status
 
 func (gocronMonitor) RecordJobTiming(time.Time, time.Time, uuid.UUID, string, []string) {}
 
-// Owned sets how many jobs this replica owns in spread mode.
-func (m *Metrics) Owned(n int) { m.owned.Set(float64(n)) }
+// Owned sets how many of the spread jobs this replica owns in spread mode.
+func (m *Metrics) Owned(owned, spread int) {
+	m.owned.Set(float64(owned))
+	m.spread.Set(float64(spread))
+}
