@@ -92,9 +92,9 @@ type fleet struct {
 	moves []ownerMove
 	skips map[string]int // skipped attempts logged (info and above), by reason
 	// busy holds the fires (job, Unix second) a replica skipped as
-	// already_running: skipped on purpose (another run of the job was
-	// going), so not lost.
-	busy  map[[2]int64]bool
+	// already_running, with when it logged the first such skip (see
+	// tally).
+	busy  map[[2]int64]time.Time
 	procs []*loadProc
 }
 
@@ -119,7 +119,7 @@ const maxNotable = 3000
 // the environment env on c.
 func newFleet(t *testing.T, c cluster, jobs int, env ...string) *fleet {
 	t.Helper()
-	return &fleet{t: t, c: c, bin: buildSpreadload(t), jobs: jobs, env: env, runs: make([][]run, jobs), skips: map[string]int{}, busy: map[[2]int64]bool{}}
+	return &fleet{t: t, c: c, bin: buildSpreadload(t), jobs: jobs, env: env, runs: make([][]run, jobs), skips: map[string]int{}, busy: map[[2]int64]time.Time{}}
 }
 
 // start starts spreadload as pod name on the fleet's Lease, through the
@@ -180,7 +180,10 @@ func (f *fleet) add(p *loadProc, line string) {
 		f.mu.Lock()
 		f.skips[r.Reason]++
 		if n, err := strconv.Atoi(strings.TrimPrefix(r.Job, "j")); err == nil && r.Reason == "already_running" {
-			f.busy[[2]int64{int64(n), r.ScheduledAt.Unix()}] = true
+			k := [2]int64{int64(n), r.ScheduledAt.Unix()}
+			if at, seen := f.busy[k]; !seen || r.Time.Before(at) {
+				f.busy[k] = r.Time
+			}
 		}
 		f.mu.Unlock()
 	case r.Msg == "job owner changed":
@@ -391,26 +394,33 @@ func jobsOf(owner []string, who string) []int {
 type fireTally struct {
 	fires int
 	lost  []string
+	// lostAt counts the lost fires by scheduled second.
+	lostAt map[int64]int
 	// busy counts the fires no replica ran that one skipped as
-	// already_running (the rule that a job never overlaps itself,
-	// fleet-wide): handled on purpose, not lost.
-	busy    int
-	doubled []string
-	reruns  []string // a fire run again after a run that was cut short or killed
+	// already_running while a run of the job was going (the rule that a
+	// job never overlaps itself, fleet-wide): handled on purpose, not
+	// lost. held counts those, among the lost, that were skipped as
+	// already_running while no run of the job was going: the job was held
+	// by the claim or completion of another fire, not by a run.
+	busy, held int
+	doubled    []string
+	reruns     []string // a fire run again after a run that was cut short or killed
 	// catchUps counts the runs of missed fires.
 	catchUps int
 }
 
 // tally counts every job's fires scheduled from `from` to `to` (Unix
-// seconds, inclusive): a fire no replica ran is lost, unless one skipped
-// it as already_running (busy); one run more than
-// once is doubled, unless every earlier run was cut short or ran on a
-// replica in killed, and the later run was a catch-up on another replica:
-// the ledger's documented at-least-once case (a claimed fire whose run
-// died mid-way, or whose completion died with its process, is run again
-// under the same key), counted as a re-run.
-func tally(runs [][]run, busy map[[2]int64]bool, from, to int64, killed ...string) fireTally {
-	var t fireTally
+// seconds, inclusive): a fire no replica ran is lost, unless a replica
+// skipped it as already_running while a run of the job (its function,
+// on any replica, a catch-up run too) was going between the fire's time
+// and the skip (busy). One run more than once is doubled, unless every
+// earlier run was cut short or ran on a replica in killed, and the later
+// run was a catch-up on another replica: the ledger's documented
+// at-least-once case (a claimed fire whose run died mid-way, or whose
+// completion died with its process, is run again under the same key),
+// counted as a re-run.
+func tally(runs [][]run, busy map[[2]int64]time.Time, from, to int64, killed ...string) fireTally {
+	t := fireTally{lostAt: map[int64]int{}}
 	for j, rs := range runs {
 		byFire := map[int64][]run{}
 		for _, r := range rs {
@@ -422,15 +432,21 @@ func tally(runs [][]run, busy map[[2]int64]bool, from, to int64, killed ...strin
 		for at := from; at <= to; at++ {
 			t.fires++
 			fr := byFire[at]
+			skipped, wasBusy := busy[[2]int64{int64(j), at}]
 			switch {
-			case len(fr) == 0 && busy[[2]int64{int64(j), at}]:
+			case len(fr) == 0 && wasBusy && runningBetween(rs, time.Unix(at, 0), skipped):
 				t.busy++
 			case len(fr) == 0:
 				l := fmt.Sprintf("j%03d@%s", j, time.Unix(at, 0).UTC().Format(time.TimeOnly))
+				if wasBusy {
+					t.held++
+					l += fmt.Sprintf(", skipped as already_running at %s while no run of the job was going", skipped.Format("15:04:05.000"))
+				}
 				if len(t.lost) < 20 {
 					l += fmt.Sprintf(" (the job's runs begun from 2s before to 3s after: %v)", around(rs, time.Unix(at, 0)))
 				}
 				t.lost = append(t.lost, l)
+				t.lostAt[at]++
 			case len(fr) > 1:
 				if rerun(fr, killed) {
 					t.reruns = append(t.reruns, fmt.Sprint(fr))
@@ -441,6 +457,37 @@ func tally(runs [][]run, busy map[[2]int64]bool, from, to int64, killed ...strin
 		}
 	}
 	return t
+}
+
+// runningBetween reports whether one of rs was running (its function
+// entered, not yet left) at some time from `from` to `to`.
+func runningBetween(rs []run, from, to time.Time) bool {
+	for _, r := range rs {
+		if !r.start.After(to) && !r.end.Before(from) {
+			return true
+		}
+	}
+	return false
+}
+
+// lostSeconds describes when the lost fires were due: each second with
+// lost fires and how many, consecutive seconds with as many run together.
+func (t fireTally) lostSeconds() string {
+	var parts []string
+	secs := slices.Sorted(maps.Keys(t.lostAt))
+	for i := 0; i < len(secs); {
+		j := i
+		for j+1 < len(secs) && secs[j+1] == secs[j]+1 && t.lostAt[secs[j+1]] == t.lostAt[secs[i]] {
+			j++
+		}
+		at := time.Unix(secs[i], 0).UTC().Format(time.TimeOnly)
+		if j > i {
+			at += "–" + time.Unix(secs[j], 0).UTC().Format(time.TimeOnly)
+		}
+		parts = append(parts, fmt.Sprintf("%s ×%d", at, t.lostAt[secs[i]]))
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
 
 // around returns the runs of rs begun from 2 s before t to 3 s after.
