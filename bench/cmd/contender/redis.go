@@ -17,9 +17,11 @@ import (
 )
 
 // redisLocker is a gocron.Locker on Redis, built as gocron's own
-// gocron-redis-lock module builds its locker: that module wraps redsync
-// (github.com/go-redsync/redsync/v4) over a go-redis client, and is not
-// available here, so this is the same construction on redsync directly.
+// gocron-redis-lock module (github.com/go-co-op/gocron-redis-lock/v2)
+// builds its locker. That module is not served by the module proxy this
+// repository builds from; it wraps redsync (github.com/go-redsync/redsync/v4)
+// over a go-redis client, so this is the same construction on redsync
+// directly.
 // Each run takes a redsync mutex named after the job (gocron passes the job
 // name as the key) and releases it when the run ends; redsync's defaults
 // apply (an 8s expiry) except for the tries, which the module's README sets

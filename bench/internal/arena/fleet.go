@@ -53,6 +53,7 @@ type Fleet struct {
 	seq      int
 	runs     []runs.Run
 	started  map[string]time.Time // each replica's latest "job started" line
+	warning  string               // the latest WARN or ERROR record of any replica
 	files    []*os.File
 }
 
@@ -68,6 +69,15 @@ func (f *Fleet) line(replica string, b []byte) {
 	rec, ok := runs.Parse(b)
 	if !ok {
 		return
+	}
+	if rec.Level == "WARN" || rec.Level == "ERROR" {
+		w := replica + ": " + rec.Msg
+		if rec.Error != "" {
+			w += ": " + rec.Error
+		}
+		f.mu.Lock()
+		f.warning = w
+		f.mu.Unlock()
 	}
 	if rec.Msg == runs.StartedMsg {
 		f.mu.Lock()
@@ -169,6 +179,11 @@ func (f *Fleet) running(within time.Duration) error {
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.warning != "" {
+		return fmt.Errorf("no replica ran the job within %v; the last warning: %s", within, f.warning)
 	}
 	return fmt.Errorf("no replica ran the job within %v", within)
 }

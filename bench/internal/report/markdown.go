@@ -62,16 +62,31 @@ func Markdown(out io.Writer, r *Result, picture string) error {
 
 	p("## Where another contender does better")
 	p("")
-	if lines := betterElsewhere(r, ok); len(lines) > 0 {
-		for _, l := range lines {
+	best, deflt := betterElsewhere(r, ok)
+	if len(best)+len(deflt) == 0 {
+		p("Nowhere in this run: in every cell a leaderjob variant is as good or better than each other contender.")
+		p("")
+	}
+	if len(best) > 0 {
+		p("Better than every leaderjob variant:")
+		p("")
+		for _, l := range best {
 			p("- %s", l)
 		}
 		p("")
-		p("In every other cell of the tables a leaderjob variant is as good or better.")
-	} else {
-		p("Nowhere in this run: in every cell a leaderjob variant is as good or better.")
 	}
-	p("")
+	if len(deflt) > 0 {
+		p("Better than leaderjob's default (lease, no catch-up), though a variant does as well:")
+		p("")
+		for _, l := range deflt {
+			p("- %s", l)
+		}
+		p("")
+	}
+	if len(best)+len(deflt) > 0 {
+		p("In every other cell of the tables leaderjob's default is as good or better.")
+		p("")
+	}
 
 	method(w, r)
 	return w.Flush()
@@ -226,39 +241,59 @@ func isBest(col column, v float64, fault string, cs []*Contender) bool {
 }
 
 // betterElsewhere lists the cells where a contender other than leaderjob
-// beats every leaderjob variant by more than the noise.
-func betterElsewhere(r *Result, cs []*Contender) []string {
-	var out []string
+// does better, by more than the noise, than every leaderjob variant
+// (best), or else than leaderjob's default configuration (deflt).
+func betterElsewhere(r *Result, cs []*Contender) (best, deflt []string) {
 	for _, f := range r.Faults {
 		for _, col := range columns {
-			bestLJ, bestName, bestText := math.Inf(1), "", ""
-			for _, c := range cs {
-				if !isLeaderjob(c) {
-					continue
-				}
-				for _, s := range c.Segments {
-					if v, ok := col.value(s); ok && s.Fault == f.ID && v < bestLJ {
-						bestLJ, bestName, bestText = v, c.Label, col.show(s)
-					}
-				}
-			}
-			if bestName == "" {
-				continue
-			}
+			lj := bestOf(cs, f.ID, col, isLeaderjob)
+			def := bestOf(cs, f.ID, col, func(c *Contender) bool { return c.ID == DefaultID })
 			for _, c := range cs {
 				if isLeaderjob(c) {
 					continue
 				}
-				for _, s := range c.Segments {
-					if v, ok := col.value(s); ok && s.Fault == f.ID && v < bestLJ && !col.tie(v, bestLJ) {
-						out = append(out, fmt.Sprintf("%s, %s: **%s** %s, against %s for the best leaderjob variant (%s).",
-							f.Label, col.title, c.Label, col.show(s), bestText, bestName))
-					}
+				o := bestOf(cs, f.ID, col, func(x *Contender) bool { return x == c })
+				switch {
+				case !o.ok:
+				case lj.ok && o.v < lj.v && !col.tie(o.v, lj.v):
+					best = append(best, fmt.Sprintf("%s, %s: **%s** %s, against %s for the best leaderjob variant (%s).",
+						f.Label, col.title, c.Label, o.text, lj.text, lj.label))
+				case def.ok && o.v < def.v && !col.tie(o.v, def.v):
+					deflt = append(deflt, fmt.Sprintf("%s, %s: **%s** %s, against %s for %s.",
+						f.Label, col.title, c.Label, o.text, def.text, def.label))
 				}
 			}
 		}
 	}
-	return out
+	return best, deflt
+}
+
+// DefaultID is the contender that runs leaderjob as it comes: the Lease
+// guard, no catch-up.
+const DefaultID = "leaderjob"
+
+// found is the best value of a column among some contenders.
+type found struct {
+	ok          bool
+	v           float64
+	text, label string
+}
+
+// bestOf returns the best (lowest) value of col for fault among the
+// contenders in cs that match.
+func bestOf(cs []*Contender, fault string, col column, match func(*Contender) bool) found {
+	var b found
+	for _, c := range cs {
+		if !match(c) {
+			continue
+		}
+		for _, s := range c.Segments {
+			if v, ok := col.value(s); ok && s.Fault == fault && (!b.ok || v < b.v) {
+				b = found{true, v, col.show(s), c.Label}
+			}
+		}
+	}
+	return b
 }
 
 func header(w *bufio.Writer, titles []string) {

@@ -153,6 +153,24 @@ func TestSVGIsWellFormed(t *testing.T) {
 	}
 }
 
+// A contender that beats leaderjob's default but not a variant is listed
+// as such.
+func TestBetterThanTheDefault(t *testing.T) {
+	r := result(t)
+	variant := contender(t, "leaderjob-catchup", false, 40)
+	r.Entries = append([]*Contender{variant}, r.Entries...)
+	var b bytes.Buffer
+	if err := Markdown(&b, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	want := "Better than leaderjob's default (lease, no catch-up), though a variant does as well:\n\n" +
+		"- SIGKILL of the leader, fires doubled: **gocron-redis** 0, against 1 for leaderjob."
+	if !strings.Contains(md, want) || strings.Contains(md, "Better than every leaderjob variant") {
+		t.Errorf("the page does not list the cells where gocron-redis beats only the default:\n%s", md)
+	}
+}
+
 // A result survives its JSON.
 func TestSaveLoad(t *testing.T) {
 	r := result(t)

@@ -26,7 +26,9 @@ const (
 // Record is the part of a JSON log line that the comparison reads.
 type Record struct {
 	Time        time.Time     `json:"time"`
+	Level       string        `json:"level"`
 	Msg         string        `json:"msg"`
+	Error       string        `json:"error"`
 	Job         string        `json:"job"`
 	Outcome     string        `json:"outcome"`
 	Reason      string        `json:"reason"`
