@@ -176,4 +176,9 @@ type Member struct {
 	// gave its source (leaderjob: the prefix of its run ids), or "" when
 	// the source does not know.
 	Incarnation string
+	// Tag is what the member shares out, as it published it (leaderjob: a
+	// digest of its jobs and how its ledger is spread), or "" when the
+	// source does not know: members with different tags do not share
+	// jobs with each other.
+	Tag string
 }

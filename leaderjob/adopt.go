@@ -20,12 +20,15 @@ type adoption struct {
 
 // tokenFor is the fencing token an attempt claims with: its term's
 // (Register: the leader takes every job), or in spread mode the job's own
-// (Adopt). A catch-up attempt records nothing when the job is busy
+// (Adopt), whichever its guard. A catch-up attempt records nothing when the job is busy
 // elsewhere; a scheduled one records its fire as handled.
 func (a *App) tokenFor(ctx context.Context, at *attempt, d guard.Decision) (int64, error) {
-	if !a.spreads(at.job) {
+	if a.spread == nil {
 		return a.token(ctx, d)
 	}
+	// In spread mode every claimed job has tokens of its own, the jobs
+	// with their own guard too: a term's registration would take every
+	// job from its owner.
 	fire := at.info.ScheduledAt
 	if at.kind == catchUpFire || at.kind == manualFire {
 		fire = time.Time{}
@@ -49,11 +52,19 @@ func (a *App) adopt(ctx context.Context, j *job, fire time.Time) (tok int64, fre
 	if j.adopted.tok != 0 && j.adopted.gen == gen {
 		return j.adopted.tok, false, nil
 	}
+	prev := j.adopted.tok // this process's last token for the job, if any
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	name := a.ledgerJob(j)
 	var busy bool
 	err = a.fires.ledger.Update(ctx, func(s *ledger.State) (bool, error) {
+		if js := s.Jobs[name]; prev != 0 && js != nil && js.Fence == prev && !s.Fenced(name, prev) {
+			// Nobody adopted the job since this process last did (it
+			// moved away and back): keep that token, so that a run of
+			// it still going here is not fenced out of its completion.
+			tok, busy = prev, false
+			return false, nil
+		}
 		t, err := s.Adopt(name, a.self, fire, a.clock.Now(), a.spread.running)
 		switch {
 		case errors.Is(err, ledger.ErrBusy):
@@ -82,6 +93,8 @@ func (j *job) forgetAdoption(tok int64) {
 	j.adoptMu.Lock()
 	defer j.adoptMu.Unlock()
 	if j.adopted.tok == tok {
-		j.adopted = adoption{}
+		// No generation matches: the next attempt goes to the ledger,
+		// which has a later fence than tok.
+		j.adopted.gen = ^uint64(0)
 	}
 }

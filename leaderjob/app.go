@@ -151,6 +151,7 @@ type job struct {
 	turns    turns                   // scheduled fires and catch-up runs, in order
 	adoptMu  sync.Mutex              // one adoption at a time (spread mode)
 	adopted  adoption                // the job's token for this ownership (spread mode)
+	gained   atomic.Bool             // spread mode: gained since its last scheduled fire (notDue)
 	series   *ops.JobSeries          // the series every run updates
 	spans    *tracing.Job            // what the job's run spans share
 }

@@ -88,8 +88,12 @@ func buildVersion() string {
 // notDue skips the start-up fire of a fixed-rate or fixed-delay job when the
 // fleet claimed a fire of it less than a period ago: a rolling update must
 // not run an hourly job early.
+//
+// In spread mode the first scheduled fire of a job this replica gained
+// counts as a start-up fire: its scheduler kept its own phase while the
+// job ran elsewhere.
 func (a *App) notDue(ctx context.Context, at *attempt) *skip {
-	if at.kind != startUpFire {
+	if at.kind != startUpFire && (at.kind != scheduledFire || !at.job.gained.CompareAndSwap(true, false)) {
 		return nil
 	}
 	s, err := a.fires.ledger.Snapshot(ctx)
@@ -313,9 +317,12 @@ func (a *App) giveUp(ctx context.Context, j *job, at time.Time, d guard.Decision
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
 	name := a.ledgerJob(j)
-	tok, err := a.token(ctx, d)
-	if a.spreads(j) {
-		tok, _, err = a.adopt(ctx, j, time.Time{})
+	var tok int64
+	var err error
+	if a.spread != nil {
+		tok, _, err = a.adopt(ctx, j, time.Time{}) // never Register: it would take every job from its owner
+	} else {
+		tok, err = a.token(ctx, d)
 	}
 	if err != nil {
 		a.logger.Warn("catch-up: the term cannot register in the ledger", slog.String("error", err.Error()))

@@ -105,6 +105,26 @@ func (a *App) token(ctx context.Context, d guard.Decision) (int64, error) {
 	return tok, nil
 }
 
+// reRegisterIfUnfenced drops the token tok of d's term when its claim was
+// fenced by a job's own token (a replica in spread mode adopted the job:
+// spread mode was on, or still is on a replica of the release a rolling
+// update replaces), not by a later term: the term then registers again on
+// its next claim, above every job's fence. A term that a later one
+// superseded stays fenced.
+func (a *App) reRegisterIfUnfenced(ctx context.Context, d guard.Decision, tok int64) {
+	s, err := a.fires.ledger.Snapshot(ctx)
+	if err != nil || s.Owner > tok {
+		return
+	}
+	t := &a.fires.terms
+	t.regMu.Lock()
+	defer t.regMu.Unlock()
+	if t.tokens[d.Lost] == tok {
+		delete(t.tokens, d.Lost)
+		a.logger.Info("a job was adopted by a replica in spread mode: this term registers in the ledger again", slog.Int64("token", tok))
+	}
+}
+
 func (t *terms) id(prefix string, d guard.Decision) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -170,8 +190,10 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	}
 	switch {
 	case errors.Is(err, ledger.ErrFenced):
-		if a.spreads(j) {
+		if a.spread != nil {
 			j.forgetAdoption(tok) // another owner adopted it: the next fire adopts it again if it is still ours
+		} else {
+			a.reRegisterIfUnfenced(ctx, d, tok)
 		}
 		return skipBecause(ReasonFenced, fmt.Errorf("claim of %s: %w", c.Key, err))
 	case errors.Is(err, ledger.ErrHandled):
@@ -220,6 +242,7 @@ func (a *App) complete(at *attempt) {
 			case <-at.decision.Lost:
 				return
 			case <-a.life.base.Done():
+				a.recordEnd(at, c) // once more, as the App stops
 				return
 			}
 			if a.recordEnd(at, c) {
@@ -247,7 +270,10 @@ func (a *App) recordEnd(at *attempt, c ledger.Completion) bool {
 		}
 		return true
 	}
-	return false
+	// Only a ledger that could not be reached or written for now is
+	// worth another try; a newer format, an object over its limit or a
+	// corrupt one stays so until an operator acts.
+	return !errors.Is(err, ledger.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // keepsCanceled reports whether a run cut short is recorded as ended: in

@@ -55,6 +55,9 @@ func (a *App) Run(ctx context.Context) error {
 	// The guards outlive ctx: they must keep leadership while jobs drain.
 	guardCtx, stopGuard := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopGuard()
+	if a.spread != nil {
+		a.spread.publish()
+	}
 	if err := a.startGuards(guardCtx); err != nil {
 		return err
 	}

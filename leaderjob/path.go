@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/leaderjob/leaderjob/guard"
+	"github.com/leaderjob/leaderjob/ledger"
 )
 
 // The path of one run attempt, scheduled, caught up or triggered:
@@ -137,6 +138,14 @@ func (a *App) check(at *attempt) *skip {
 func (a *App) claimFire(at *attempt) *skip {
 	j := at.job
 	if at.kind == manualFire {
+		if a.spreads(j) {
+			// Not while another replica's run of the job may go on.
+			if _, err := a.tokenFor(at.run, at, at.decision); errors.Is(err, ledger.ErrBusy) {
+				return skipBecause(ReasonAlreadyRunning, err)
+			} else if err != nil {
+				return skipBecause(ReasonLedgerUnavailable, err)
+			}
+		}
 		return nil
 	}
 	if at.busy {

@@ -3,7 +3,10 @@ package leaderjob
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -103,6 +106,33 @@ type shares struct {
 	member bool
 	term   chan struct{} // closed when this replica stops being a member
 	pinned map[string]string
+	tag    string // what this replica shares out (publish)
+}
+
+// publish gives the membership a digest of the jobs this replica shares
+// out and of how its ledger is spread (Member.Tag), before the guard
+// writes its first record, when the membership takes one.
+func (s *shares) publish() {
+	var names []string
+	for _, j := range s.a.jobsSnapshot() {
+		if s.a.spreads(j) {
+			names = append(names, s.a.ledgerJob(j))
+		}
+	}
+	slices.Sort(names)
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d", s.shards)
+	for _, n := range names {
+		h.Write([]byte{0})
+		h.Write([]byte(n))
+	}
+	tag := strconv.FormatUint(h.Sum64(), 36)
+	s.mu.Lock()
+	s.tag = tag
+	s.mu.Unlock()
+	if t, ok := s.m.(interface{ SetTag(string) }); ok {
+		t.SetTag(tag)
+	}
 }
 
 // spreads reports whether j is shared out in spread mode.
@@ -134,10 +164,18 @@ func (s *shares) recompute() {
 	names := make([]string, 0, len(members))
 	for _, m := range members {
 		live[m.Name] = m.Incarnation
-		names = append(names, m.Name)
+		if m.Tag == "" || s.tag == "" || m.Tag == s.tag || m.Name == a.self {
+			// Members that share out other jobs (another release, in a
+			// rolling update) are left out: a job is given only to
+			// replicas that have it. Each side owns its jobs; where both
+			// have a job, the ledger's claims decide each fire.
+			names = append(names, m.Name)
+		}
 	}
 	var jobs []spread.Job
+	byName := map[string]*job{}
 	for _, j := range a.jobsSnapshot() {
+		byName[j.name] = j
 		if a.spreads(j) {
 			jobs = append(jobs, spread.Job{Name: j.name, Group: wire.LedgerShardOf(a.ledgerJob(j), s.shards)})
 		}
@@ -152,6 +190,9 @@ func (s *shares) recompute() {
 		if prev := s.owners[job]; owner == a.self && prev != a.self {
 			s.gens[job]++
 			gained = append(gained, job)
+			if j := byName[job]; j != nil && prev != "" {
+				j.gained.Store(true) // its next fire may come early on the fleet's rhythm (notDue)
+			}
 			a.logger.Info("job owner changed", slog.String("job", job), slog.String("previous", orNone(prev)), slog.String("owner", owner))
 		}
 	}

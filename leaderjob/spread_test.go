@@ -21,6 +21,7 @@ type fleet struct {
 	mu      sync.Mutex
 	live    []guard.Member
 	changed chan struct{}
+	tags    map[string]string // member → the tag it published (SetTag)
 }
 
 func newFleet(names ...string) *fleet {
@@ -49,7 +50,21 @@ type view struct {
 func (v view) Members() ([]guard.Member, bool) {
 	v.f.mu.Lock()
 	defer v.f.mu.Unlock()
-	return slices.Clone(v.live()), slices.ContainsFunc(v.f.live, func(m guard.Member) bool { return m.Name == v.self })
+	live := slices.Clone(v.live())
+	for i := range live {
+		live[i].Tag = v.f.tags[live[i].Name]
+	}
+	return live, slices.ContainsFunc(v.f.live, func(m guard.Member) bool { return m.Name == v.self })
+}
+
+// SetTag publishes what v's replica shares out.
+func (v view) SetTag(tag string) {
+	v.f.mu.Lock()
+	defer v.f.mu.Unlock()
+	if v.f.tags == nil {
+		v.f.tags = map[string]string{}
+	}
+	v.f.tags[v.self] = tag
 }
 
 func (v view) live() []guard.Member { return v.f.live }

@@ -58,8 +58,8 @@ type handoff struct {
 
 // candidate is one replica's record.
 type candidate struct {
-	identity, release, incarnation string
-	at                             time.Time
+	identity, release, incarnation, tag string
+	at                                  time.Time
 }
 
 // every is how often a replica rewrites its record: four LeaseDurations
@@ -134,7 +134,7 @@ func (h *handoff) record(ctx context.Context, present bool) {
 	// the other replicas' records cannot make conflict. Records found
 	// stale in the Lease as last returned go in the same patch.
 	annotations := map[string]any{key: nil}
-	value := formatCandidate(now, h.release, h.g.cfg.incarnation)
+	value := formatCandidate(now, h.release, h.g.cfg.incarnation, h.members.tag())
 	if present {
 		annotations[key] = value
 	}
@@ -160,9 +160,10 @@ func (h *handoff) record(ctx context.Context, present bool) {
 		return
 	}
 	for range 3 {
+		sent := h.g.clock.Now()
 		out, err := h.client.Patch(ctx, h.name, types.MergePatchType, patch, metav1.PatchOptions{})
 		if !apierrors.IsNotFound(err) {
-			h.remember(out, err, present)
+			h.remember(out, err, present, sent)
 			return
 		}
 		if !present {
@@ -170,18 +171,19 @@ func (h *handoff) record(ctx context.Context, present bool) {
 		}
 		lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: h.name, Namespace: h.g.cfg.namespace,
 			Annotations: map[string]string{key: value}}}
+		sent = h.g.clock.Now()
 		out, err = h.client.Create(ctx, lease, metav1.CreateOptions{})
 		if !apierrors.IsAlreadyExists(err) {
-			h.remember(out, err, present)
+			h.remember(out, err, present, sent)
 			return
 		}
 	}
 }
 
 // remember keeps the Lease a write returned, or logs its error.
-func (h *handoff) remember(out *coordinationv1.Lease, err error, present bool) {
+func (h *handoff) remember(out *coordinationv1.Lease, err error, present bool, sent time.Time) {
 	if h.g.cfg.membership {
-		h.members.observe(out, err, present)
+		h.members.observe(out, err, present, sent)
 	}
 	if err != nil {
 		h.failed(err)
@@ -274,11 +276,14 @@ func (h *handoff) deferred(lease *coordinationv1.Lease, record *rl.LeaderElectio
 }
 
 // formatCandidate is a record's value: "<unix ms> <release>", and
-// " <incarnation>" after it with WithMembership.
-func formatCandidate(at time.Time, release, incarnation string) string {
+// " <incarnation>" and " <tag>" after it with WithMembership.
+func formatCandidate(at time.Time, release, incarnation, tag string) string {
 	v := strconv.FormatInt(at.UnixMilli(), 10) + " " + release
 	if incarnation != "" {
 		v += " " + incarnation
+		if tag != "" {
+			v += " " + tag
+		}
 	}
 	return v
 }
@@ -293,6 +298,7 @@ func parseCandidate(key, value string) (candidate, bool) {
 	if !ok || err != nil {
 		return candidate{}, false
 	}
-	release, incarnation, _ := strings.Cut(rest, " ")
-	return candidate{identity: id, release: release, incarnation: incarnation, at: time.UnixMilli(n)}, true
+	release, rest, _ := strings.Cut(rest, " ")
+	incarnation, tag, _ := strings.Cut(rest, " ")
+	return candidate{identity: id, release: release, incarnation: incarnation, tag: tag, at: time.UnixMilli(n)}, true
 }

@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"crypto/rand"
 	"slices"
 	"strings"
 	"sync"
@@ -30,7 +31,14 @@ import (
 // shorter than LeaseDuration: it stops counting itself before the others
 // stop counting it. A replica that stops removes its record at once.
 // Records unchanged for three LeaseDurations are dropped.
+//
+// An empty incarnation is replaced by a random one: the others count only
+// records that carry one (a replica that keeps a record for the hand-off
+// alone is no member).
 func WithMembership(incarnation string) Option {
+	if incarnation == "" {
+		incarnation = rand.Text()[:8]
+	}
 	return func(c *config) { c.membership, c.incarnation = true, incarnation }
 }
 
@@ -56,12 +64,29 @@ type members struct {
 	member  bool
 	changed chan struct{}
 	expiry  clock.Timer // this replica's membership ends unless a write succeeds first
+	ownTag  string      // SetTag
+}
+
+// SetTag sets what this replica publishes as its Member.Tag (leaderjob
+// sets a digest of its jobs before the guard starts); its next record
+// carries it.
+func (m *members) SetTag(tag string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ownTag = strings.ReplaceAll(tag, " ", "_")
+}
+
+func (m *members) tag() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ownTag
 }
 
 // sighting is a record's value and when this replica first saw it.
 type sighting struct {
-	value, incarnation string
-	first              time.Time
+	value, incarnation, tag string
+	first                   time.Time
+	changed                 bool // seen with another value before: the replica keeps it
 }
 
 // Members returns the live members, sorted by name, and whether this
@@ -86,7 +111,7 @@ func (m *members) Changed() <-chan struct{} {
 
 // observe takes the candidates Lease a write returned (nil and the error
 // when it failed; present false when the write removed this replica).
-func (m *members) observe(lease *coordinationv1.Lease, err error, present bool) {
+func (m *members) observe(lease *coordinationv1.Lease, err error, present bool, sent time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.h.g.clock.Now()
@@ -99,7 +124,9 @@ func (m *members) observe(lease *coordinationv1.Lease, err error, present bool) 
 		// records of every replica that wrote before it, so replicas
 		// that start together do not each begin by owning every job.
 		m.writes++
-		m.ok, m.okAt = m.writes >= 2, now
+		// From when the write was sent, not answered: the others may
+		// have seen it as early as that.
+		m.ok, m.okAt = m.writes >= 2, sent
 		if m.expiry != nil {
 			m.expiry.Stop()
 		}
@@ -122,7 +149,7 @@ func (m *members) observe(lease *coordinationv1.Lease, err error, present bool) 
 				continue
 			}
 			if s, ok := m.seen[c.identity]; !ok || s.value != v {
-				m.seen[c.identity] = sighting{value: v, incarnation: c.incarnation, first: now}
+				m.seen[c.identity] = sighting{value: v, incarnation: c.incarnation, tag: c.tag, first: now, changed: ok}
 			}
 		}
 	}
@@ -153,12 +180,16 @@ func (m *members) evaluateLocked() {
 	member := m.ok && now.Sub(m.okAt) <= g.cfg.renewDeadline
 	var live []guard.Member
 	for id, s := range m.seen {
-		if id != g.self && now.Sub(s.first) <= g.cfg.leaseDuration {
-			live = append(live, guard.Member{Name: id, Incarnation: s.incarnation})
+		// Only the records of members (a hand-off record of a replica
+		// not in spread mode carries no incarnation), once seen to be
+		// kept (a replica counts itself from its second write), while
+		// they are.
+		if id != g.self && s.incarnation != "" && s.changed && now.Sub(s.first) <= g.cfg.leaseDuration {
+			live = append(live, guard.Member{Name: id, Incarnation: s.incarnation, Tag: s.tag})
 		}
 	}
 	if member {
-		live = append(live, guard.Member{Name: g.self, Incarnation: g.cfg.incarnation})
+		live = append(live, guard.Member{Name: g.self, Incarnation: g.cfg.incarnation, Tag: m.ownTag})
 	}
 	slices.SortFunc(live, func(a, b guard.Member) int { return strings.Compare(a.Name, b.Name) })
 	if member == m.member && slices.Equal(live, m.live) {
