@@ -396,6 +396,9 @@ type fireTally struct {
 	lost  []string
 	// lostAt counts the lost fires by scheduled second.
 	lostAt map[int64]int
+	// samples are lost fires with the runs of their job around them: the
+	// first found of each second.
+	samples []string
 	// busy counts the fires no replica ran that one skipped as
 	// already_running while a run of the job was going (the rule that a
 	// job never overlaps itself, fleet-wide): handled on purpose, not
@@ -442,8 +445,8 @@ func tally(runs [][]run, busy map[[2]int64]time.Time, from, to int64, killed ...
 					t.held++
 					l += fmt.Sprintf(", skipped as already_running at %s while no run of the job was going", skipped.Format("15:04:05.000"))
 				}
-				if len(t.lost) < 20 {
-					l += fmt.Sprintf(" (the job's runs begun from 2s before to 3s after: %v)", around(rs, time.Unix(at, 0)))
+				if t.lostAt[at] == 0 && len(t.samples) < 40 {
+					t.samples = append(t.samples, fmt.Sprintf("%s (the job's runs begun from 2s before to 3s after: %v)", l, around(rs, time.Unix(at, 0))))
 				}
 				t.lost = append(t.lost, l)
 				t.lostAt[at]++

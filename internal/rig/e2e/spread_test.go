@@ -1,9 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -120,9 +121,6 @@ func (f *fleet) verdict(t *testing.T, from time.Time, killed ...string) string {
 		f.jobs, from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), ft.held, ft.busy, len(ft.doubled),
 		len(ft.reruns), ft.catchUps, len(ov), moves, skips)
 	t.Log(summary)
-	if len(ft.lost) > 0 {
-		t.Logf("lost fires by scheduled second: %s", ft.lostSeconds())
-	}
 	for _, r := range first(ft.reruns, 20) {
 		t.Logf("re-run: %s", r)
 	}
@@ -133,17 +131,21 @@ func (f *fleet) verdict(t *testing.T, from time.Time, killed ...string) string {
 	return summary
 }
 
-// check fails the test on lost and doubled fires.
+// check fails the test on lost and doubled fires; of the lost ones it
+// shows one of each second, with the runs of its job around it.
 func (ft fireTally) check(t *testing.T) {
 	t.Helper()
-	for _, l := range first(ft.lost, 20) {
-		t.Errorf("fire never ran: %s", l)
+	if len(ft.lost) > 0 {
+		t.Errorf("%d fires lost; by scheduled second: %s", len(ft.lost), ft.lostSeconds())
+	}
+	for _, l := range first(ft.samples, 20) {
+		t.Logf("fire never ran: %s", l)
 	}
 	for _, d := range first(ft.doubled, 20) {
 		t.Errorf("fire ran more than once: %s", d)
 	}
-	if len(ft.lost) > 20 || len(ft.doubled) > 20 {
-		t.Errorf("%d fires lost, %d doubled in all", len(ft.lost), len(ft.doubled))
+	if len(ft.doubled) > 20 {
+		t.Errorf("%d fires doubled in all", len(ft.doubled))
 	}
 }
 
@@ -187,17 +189,18 @@ func ownedGauge(addr string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	s := bufio.NewScanner(resp.Body)
-	s.Buffer(make([]byte, 64<<10), 1<<20)
-	for s.Scan() {
-		line := s.Text()
-		if name, value, ok := strings.Cut(line, " "); ok && (name == "leaderjob_owned_jobs" || strings.HasPrefix(name, "leaderjob_owned_jobs{")) {
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(body)) {
+		if name, value, ok := strings.Cut(strings.TrimSpace(line), " "); ok && (name == "leaderjob_owned_jobs" || strings.HasPrefix(name, "leaderjob_owned_jobs{")) {
 			v, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
 			return int(v), err
 		}
 	}
-	return 0, fmt.Errorf("no leaderjob_owned_jobs on /metrics (%v)", s.Err())
+	return 0, errors.New("no leaderjob_owned_jobs on /metrics")
 }
 
 // durStats describes durations: median and max.
