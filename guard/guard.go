@@ -160,7 +160,7 @@ type Membership interface {
 	// included while it is one, and whether it is one now: false before
 	// its own record was first written and once it could not be kept for
 	// a while (its runs must then end, as a leader's do when its term
-	// ends).
+	// ends). Members still Joining own no jobs.
 	Members() (live []Member, member bool)
 	// Changed returns a channel that is closed at the next change of what
 	// Members returns.
@@ -181,4 +181,8 @@ type Member struct {
 	// source does not know: members with different tags do not share
 	// jobs with each other.
 	Tag string
+	// Joining reports a member seen to write its record once only: it
+	// does not count itself yet (it has not seen the others), so it owns
+	// no jobs yet, but it may already have begun to run one.
+	Joining bool
 }

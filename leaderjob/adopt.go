@@ -14,8 +14,9 @@ import (
 // adoption is a job's fencing token in spread mode, for one ownership of
 // it by this replica (shares.generation).
 type adoption struct {
-	gen uint64
-	tok int64
+	gen  uint64          // a spread job's ownership (shares.generation)
+	term <-chan struct{} // a job with its own guard: that guard's term
+	tok  int64
 }
 
 // tokenFor is the fencing token an attempt claims with: its term's
@@ -33,7 +34,7 @@ func (a *App) tokenFor(ctx context.Context, at *attempt, d guard.Decision) (int6
 	if at.kind == catchUpFire || at.kind == manualFire {
 		fire = time.Time{}
 	}
-	tok, fresh, err := a.adopt(ctx, at.job, fire)
+	tok, fresh, err := a.adopt(ctx, at.job, fire, d)
 	if fresh && at.kind != catchUpFire && !at.job.catchUp.IsOff() {
 		a.startCatchUp() // the job's fires missed while it was held elsewhere
 	}
@@ -45,11 +46,19 @@ func (a *App) tokenFor(ctx context.Context, at *attempt, d guard.Decision) (int6
 // ErrBusy while another live process's run of it may still go on (fire,
 // when not zero, is then recorded as handled). fresh reports a new
 // adoption.
-func (a *App) adopt(ctx context.Context, j *job, fire time.Time) (tok int64, fresh bool, err error) {
-	gen := a.spread.generation(j.name)
+//
+// A job with its own guard (not spread) is adopted once per term of that
+// guard (d's), as a leader registers, and not held by another process's
+// claim: its guard's terms order its runs.
+func (a *App) adopt(ctx context.Context, j *job, fire time.Time, d guard.Decision) (tok int64, fresh bool, err error) {
+	spread := a.spreads(j)
+	gen, running := a.spread.generation(j.name), a.spread.running
+	if !spread {
+		gen, running = 0, nil
+	}
 	j.adoptMu.Lock()
 	defer j.adoptMu.Unlock()
-	if j.adopted.tok != 0 && j.adopted.gen == gen {
+	if j.adopted.tok != 0 && j.adopted.gen == gen && (spread || j.adopted.term == d.Lost) {
 		return j.adopted.tok, false, nil
 	}
 	prev := j.adopted.tok // this process's last token for the job, if any
@@ -65,7 +74,7 @@ func (a *App) adopt(ctx context.Context, j *job, fire time.Time) (tok int64, fre
 			tok, busy = prev, false
 			return false, nil
 		}
-		t, err := s.Adopt(name, a.self, fire, a.clock.Now(), a.spread.running)
+		t, err := s.Adopt(name, a.self, fire, a.clock.Now(), running)
 		switch {
 		case errors.Is(err, ledger.ErrBusy):
 			busy = true
@@ -82,7 +91,7 @@ func (a *App) adopt(ctx context.Context, j *job, fire time.Time) (tok int64, fre
 	if busy {
 		return 0, false, fmt.Errorf("%w (its previous owner is still live)", ledger.ErrBusy)
 	}
-	j.adopted = adoption{gen: gen, tok: tok}
+	j.adopted = adoption{gen: gen, term: d.Lost, tok: tok}
 	a.logger.Debug("job adopted in the ledger", slog.String("job", j.name), slog.Int64("token", tok))
 	return tok, true, nil
 }

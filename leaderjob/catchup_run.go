@@ -320,7 +320,7 @@ func (a *App) giveUp(ctx context.Context, j *job, at time.Time, d guard.Decision
 	var tok int64
 	var err error
 	if a.spread != nil {
-		tok, _, err = a.adopt(ctx, j, time.Time{}) // never Register: it would take every job from its owner
+		tok, _, err = a.adopt(ctx, j, time.Time{}, d) // never Register: it would take every job from its owner
 	} else {
 		tok, err = a.token(ctx, d)
 	}

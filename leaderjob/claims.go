@@ -270,10 +270,15 @@ func (a *App) recordEnd(at *attempt, c ledger.Completion) bool {
 		}
 		return true
 	}
-	// Only a ledger that could not be reached or written for now is
-	// worth another try; a newer format, an object over its limit or a
-	// corrupt one stays so until an operator acts.
-	return !errors.Is(err, ledger.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded)
+	// A newer format, an object over its limit, a corrupt one or an
+	// invalid request stays so until an operator acts: not worth another
+	// try. A ledger that could not be reached or written for now is.
+	for _, permanent := range []error{ledger.ErrNewerFormat, ledger.ErrCorrupt, ledger.ErrTooLarge, ledger.ErrInvalid} {
+		if errors.Is(err, permanent) {
+			return true
+		}
+	}
+	return false
 }
 
 // keepsCanceled reports whether a run cut short is recorded as ended: in

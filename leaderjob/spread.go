@@ -164,6 +164,9 @@ func (s *shares) recompute() {
 	names := make([]string, 0, len(members))
 	for _, m := range members {
 		live[m.Name] = m.Incarnation
+		if m.Joining {
+			continue // its runs count (running), but it owns nothing yet
+		}
 		if m.Tag == "" || s.tag == "" || m.Tag == s.tag || m.Name == a.self {
 			// Members that share out other jobs (another release, in a
 			// rolling update) are left out: a job is given only to
@@ -205,6 +208,11 @@ func (s *shares) recompute() {
 	switch {
 	case member && s.term == nil:
 		s.term = make(chan struct{})
+		// Publish this term's id, the prefix of its claims' ids: the
+		// claims of this process's ended terms then hold nothing.
+		if p, ok := s.m.(interface{ SetIncarnation(string) }); ok {
+			p.SetIncarnation(a.fires.terms.id(a.runSeq.prefixOf(), guard.Decision{Lost: s.term}))
+		}
 	case !member && s.term != nil:
 		close(s.term)
 		s.term = nil
@@ -237,7 +245,7 @@ func (s *shares) adoptGained(jobs []string) {
 				j := a.jobs[name]
 				a.mu.Unlock()
 				if j != nil && a.spreads(j) {
-					wg.Go(func() { _, _, _ = a.adopt(a.life.base, j, time.Time{}) })
+					wg.Go(func() { _, _, _ = a.adopt(a.life.base, j, time.Time{}, guard.Decision{}) })
 				}
 			}
 			wg.Wait()
@@ -297,18 +305,45 @@ func (s *shares) owner(job string) string {
 
 // running reports whether a claim's process is a live member other than
 // this process: its run of the job may still go on.
+//
+// A live member's claim runs if it is of the incarnation the member
+// publishes: its process, in its current membership term or a later one
+// (a claim made before the member's record caught up). A replica that is
+// no member (spread mode off there: a release without it, in a rolling
+// update) runs its claims while it holds the Lease, as a single leader.
 func (s *shares) running(c wire.Claim) bool {
+	s.a.leader.mu.Lock()
+	leader := s.a.leader.holder
+	s.a.leader.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	inc, ok := s.live[c.Holder]
-	if !ok {
-		return false
-	}
-	prefix, _, _ := strings.Cut(c.ClaimID, "/")
+	prefix, term := splitClaimID(c.ClaimID)
 	if c.Holder == s.a.self && prefix == s.a.runSeq.prefixOf() {
 		return false // this process: its run lock tells
 	}
-	return inc == "" || inc == prefix
+	inc, ok := s.live[c.Holder]
+	if !ok {
+		return c.Holder == leader && c.Holder != s.a.self
+	}
+	if inc == "" {
+		return true // a member that publishes no incarnation: it may run it
+	}
+	ip, iterm := splitClaimID(inc)
+	return ip == prefix && (iterm < 0 || term < 0 || term >= iterm)
+}
+
+// splitClaimID splits a claim id (or a published incarnation)
+// "<process prefix>/<term>" into its parts; term is -1 when there is none.
+func splitClaimID(id string) (prefix string, term int) {
+	prefix, t, ok := strings.Cut(id, "/")
+	if !ok {
+		return prefix, -1
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil {
+		return prefix, -1
+	}
+	return prefix, n
 }
 
 // isMember reports whether this replica was a member at the last

@@ -217,3 +217,81 @@ func TestSingleLeaderRegistersAgainAfterAnAdoption(t *testing.T) {
 	}
 	c.once(t)
 }
+
+// A rolling update that turns spread mode on: while the single leader of
+// the old release (no member: spread mode off there) runs a fire, a
+// spread replica that owns the job does not start it (already_running):
+// the leader's claims hold the job while it holds the Lease.
+func TestSpreadWaitsForTheSingleLeadersRun(t *testing.T) {
+	l := ledger.NewLedger(ledger.NewMemory())
+	every10s := leaderjob.Cron("*/10 * * * * *").InZone("UTC")
+	var c counted
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	slow := func(ctx context.Context) error {
+		_ = c.job(ctx)
+		once.Do(func() { close(started); <-release })
+		return nil
+	}
+	old := replica(t, l, t0, leaderjob.WithIdentity("old"))
+	noErr(t, old.App.Schedule("x", every10s, slow, leaderjob.WithClaim()))
+	old.Hold("x")
+	old.Start()
+	old.Advance(10 * time.Second) // the single leader's run of +10s begins and blocks
+	<-started
+	f := newFleet("new")
+	n := leaderjobtest.New(t, leaderjobtest.WithStartTime(t0), leaderjobtest.WithGuard(guardtest.Follower("old", guardtest.WithSelf("new"))),
+		leaderjobtest.WithAppOptions(leaderjob.WithLedger(l), leaderjob.WithVersion("v1"), leaderjob.WithIdentity("new"),
+			leaderjob.WithSpread(true), leaderjob.WithMembership(view{f, "new"})))
+	noErr(t, n.App.Schedule("x", every10s, slow))
+	n.Start()
+	awaitOwned(t, n, 1)
+	n.Advance(10 * time.Second) // +10s on the new replica
+	if r := last(n.Results(), "x"); r.Outcome != guard.Skipped || r.Reason != leaderjob.ReasonAlreadyRunning {
+		t.Errorf("the spread replica's fire while the single leader's run goes: %s/%s (%v), want skipped/already_running", r.Outcome, r.Reason, r.Err)
+	}
+	close(release)
+	old.Advance(0)
+	awaitCompleted(t, l, "x", t0.Add(10*time.Second))
+	noErr(t, old.Stop())
+	n.Advance(10 * time.Second) // +20s: runs
+	if r := last(n.Results(), "x"); r.Outcome != guard.Ran {
+		t.Errorf("the spread replica's fire after the leader's run ended: %s/%s (%v), want ran", r.Outcome, r.Reason, r.Err)
+	}
+	noErr(t, n.Stop())
+	c.once(t)
+}
+
+// In spread mode a job with its own guard is not held by the claim its
+// previous leader left open when that guard's term ended: the new leader
+// of the job runs it.
+func TestSpreadOwnGuardJobMovesWithItsGuard(t *testing.T) {
+	l := ledger.NewLedger(ledger.NewMemory())
+	f := newFleet("a", "b")
+	every10s := leaderjob.Cron("*/10 * * * * *").InZone("UTC")
+	ga, gb := guardtest.Leader(guardtest.WithSelf("a")), guardtest.Follower("a", guardtest.WithSelf("b"))
+	started := make(chan struct{})
+	var once sync.Once
+	blocking := func(ctx context.Context) error {
+		once.Do(func() { close(started) })
+		<-ctx.Done() // cut short when a's guard's term ends
+		return ctx.Err()
+	}
+	a, b := spreadReplica(t, l, f, "a"), spreadReplica(t, l, f, "b")
+	noErr(t, a.App.Schedule("own", every10s, blocking, leaderjob.WithJobGuard(ga), leaderjob.WithClaim()))
+	noErr(t, b.App.Schedule("own", every10s, nop, leaderjob.WithJobGuard(gb), leaderjob.WithClaim()))
+	a.Hold("own")
+	a.Start()
+	b.Start()
+	a.Advance(10 * time.Second)
+	<-started
+	ga.SetFollower("b")
+	gb.SetLeader()
+	a.Advance(0)
+	b.Advance(20 * time.Second)
+	if r := last(b.Results(), "own"); r.Outcome != guard.Ran {
+		t.Errorf("the job's new leader: %s/%s (%v), want ran", r.Outcome, r.Reason, r.Err)
+	}
+	noErr(t, a.Stop())
+	noErr(t, b.Stop())
+}

@@ -134,7 +134,7 @@ func (h *handoff) record(ctx context.Context, present bool) {
 	// the other replicas' records cannot make conflict. Records found
 	// stale in the Lease as last returned go in the same patch.
 	annotations := map[string]any{key: nil}
-	value := formatCandidate(now, h.release, h.g.cfg.incarnation, h.members.tag())
+	value := formatCandidate(now, h.release, h.members.incarnation(), h.members.tag())
 	if present {
 		annotations[key] = value
 	}

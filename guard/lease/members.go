@@ -65,6 +65,32 @@ type members struct {
 	changed chan struct{}
 	expiry  clock.Timer // this replica's membership ends unless a write succeeds first
 	ownTag  string      // SetTag
+	ownInc  string      // SetIncarnation; the option's incarnation until then
+}
+
+// SetIncarnation sets what this replica publishes as its
+// Member.Incarnation from its next record on (leaderjob publishes the id
+// of its current membership term, so that the claims of its ended terms
+// hold nothing).
+func (m *members) SetIncarnation(inc string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if inc = strings.ReplaceAll(inc, " ", "_"); inc != "" {
+		m.ownInc = inc
+	}
+}
+
+func (m *members) incarnation() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.incarnationLocked()
+}
+
+func (m *members) incarnationLocked() string {
+	if m.ownInc != "" {
+		return m.ownInc
+	}
+	return m.h.g.cfg.incarnation
 }
 
 // SetTag sets what this replica publishes as its Member.Tag (leaderjob
@@ -130,7 +156,7 @@ func (m *members) observe(lease *coordinationv1.Lease, err error, present bool, 
 		if m.expiry != nil {
 			m.expiry.Stop()
 		}
-		m.expiry = afterFunc(m.h.g.clock, m.h.g.cfg.renewDeadline+time.Millisecond, func() {
+		m.expiry = afterFunc(m.h.g.clock, m.h.g.cfg.renewDeadline-now.Sub(sent)+time.Millisecond, func() {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			m.evaluateLocked()
@@ -181,15 +207,15 @@ func (m *members) evaluateLocked() {
 	var live []guard.Member
 	for id, s := range m.seen {
 		// Only the records of members (a hand-off record of a replica
-		// not in spread mode carries no incarnation), once seen to be
-		// kept (a replica counts itself from its second write), while
-		// they are.
-		if id != g.self && s.incarnation != "" && s.changed && now.Sub(s.first) <= g.cfg.leaseDuration {
-			live = append(live, guard.Member{Name: id, Incarnation: s.incarnation, Tag: s.tag})
+		// not in spread mode carries no incarnation), while they are
+		// kept; Joining until seen to change (a replica counts itself
+		// from its second write).
+		if id != g.self && s.incarnation != "" && now.Sub(s.first) <= g.cfg.leaseDuration {
+			live = append(live, guard.Member{Name: id, Incarnation: s.incarnation, Tag: s.tag, Joining: !s.changed})
 		}
 	}
 	if member {
-		live = append(live, guard.Member{Name: g.self, Incarnation: g.cfg.incarnation, Tag: m.ownTag})
+		live = append(live, guard.Member{Name: g.self, Incarnation: m.incarnationLocked(), Tag: m.ownTag})
 	}
 	slices.SortFunc(live, func(a, b guard.Member) int { return strings.Compare(a.Name, b.Name) })
 	if member == m.member && slices.Equal(live, m.live) {

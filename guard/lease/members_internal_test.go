@@ -10,9 +10,9 @@ import (
 )
 
 // The members a spread replica counts: records that carry an incarnation
-// (a replica that keeps a hand-off record only is no member), once seen
-// to change (a joiner counts itself from its second write), until they
-// stay unchanged for a LeaseDuration; with their tags.
+// (a replica that keeps a hand-off record only is no member), joining
+// until seen to change (a joiner counts itself from its second write),
+// until they stay unchanged for a LeaseDuration; with their tags.
 func TestMembersCountedFromRecords(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
 	g := &Guard{clock: clk, self: "a"}
@@ -38,7 +38,11 @@ func TestMembersCountedFromRecords(t *testing.T) {
 		live, _ := m.Members()
 		var out []string
 		for _, l := range live {
-			out = append(out, l.Name+"/"+l.Incarnation+"/"+l.Tag)
+			j := ""
+			if l.Joining {
+				j = "/joining"
+			}
+			out = append(out, l.Name+"/"+l.Incarnation+"/"+l.Tag+j)
 		}
 		return out
 	}
@@ -46,8 +50,8 @@ func TestMembersCountedFromRecords(t *testing.T) {
 	if _, member := m.Members(); member {
 		t.Error("a member after its first write")
 	}
-	if got := names(); len(got) != 0 {
-		t.Errorf("after one sighting each: %v, want no one (a's first write, b not seen to keep its record)", got)
+	if got := names(); len(got) != 1 || got[0] != "b/INC-B/jobs2/joining" {
+		t.Errorf("after one sighting each: %v, want b alone, joining (a's first write; b not seen to keep its record)", got)
 	}
 	clk.Step(2 * time.Second)
 	observe(formatCandidate(clk.Now(), "v2", "INC-B", "jobs2"))
