@@ -310,7 +310,8 @@ func (s *shares) owner(job string) string {
 // publishes: its process, in its current membership term or a later one
 // (a claim made before the member's record caught up). A replica that is
 // no member (spread mode off there: a release without it, in a rolling
-// update) runs its claims while it holds the Lease, as a single leader.
+// update) runs its claims while it holds the Lease, as a single leader,
+// or while no holder is known yet.
 func (s *shares) running(c wire.Claim) bool {
 	s.a.leader.mu.Lock()
 	leader := s.a.leader.holder
@@ -323,7 +324,9 @@ func (s *shares) running(c wire.Claim) bool {
 	}
 	inc, ok := s.live[c.Holder]
 	if !ok {
-		return c.Holder == leader && c.Holder != s.a.self
+		// Not a member: a single leader runs its claims while it holds
+		// the Lease (while none is known, as far as this replica can tell).
+		return c.Holder != s.a.self && (leader == "" || c.Holder == leader)
 	}
 	if inc == "" {
 		return true // a member that publishes no incarnation: it may run it
