@@ -35,7 +35,7 @@ const (
 // faultShort names the faults in the picture's bands.
 var faultShort = map[string]string{
 	"steady": "steady", "sigterm": "SIGTERM", "sigkill": "SIGKILL",
-	"sigstop": "SIGSTOP/CONT", "rollout": "rolling update", "partition": "cut off",
+	"sigstop": "SIGSTOP/CONT", "rollout": "rollout", "partition": "cut off",
 }
 
 // SVG draws, for each contender that ran, a timeline of its fires: a lane
