@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export GOWORK=off
 mode=()
 if [[ "${1:-}" == "-check" ]]; then mode=(-diff); fi
-for m in . examples internal/rig; do
+for m in . examples internal/rig bench; do
   (cd "$root/$m" && go mod tidy "${mode[@]}")
 done
 tmp="$(mktemp -d)"
