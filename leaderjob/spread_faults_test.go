@@ -32,6 +32,24 @@ func (c *counted) job(ctx context.Context) error {
 	return nil
 }
 
+// firstBlocks is a counted job whose first run blocks until release is
+// closed (started is closed when it begins).
+type firstBlocks struct {
+	c                *counted
+	started, release chan struct{}
+	once             sync.Once
+}
+
+func newFirstBlocks(c *counted) *firstBlocks {
+	return &firstBlocks{c: c, started: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (f *firstBlocks) job(ctx context.Context) error {
+	_ = f.c.job(ctx)
+	f.once.Do(func() { close(f.started); <-f.release })
+	return nil
+}
+
 func (c *counted) once(t *testing.T) {
 	t.Helper()
 	c.mu.Lock()
@@ -108,13 +126,8 @@ func TestSpreadRegainKeepsTheRunningToken(t *testing.T) {
 	f := newFleet("a")
 	every10s := leaderjob.Cron("*/10 * * * * *").InZone("UTC")
 	var c counted
-	started, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	slow := func(ctx context.Context) error {
-		_ = c.job(ctx)
-		once.Do(func() { close(started); <-release })
-		return nil
-	}
+	fb := newFirstBlocks(&c)
+	slow, started, release := fb.job, fb.started, fb.release
 	cu := leaderjob.WithCatchUp(leaderjob.CatchUpAll(10 * time.Minute))
 	other := ""
 	for _, n := range []string{"c", "d", "e", "f", "g", "h", "i", "j"} {
@@ -226,13 +239,8 @@ func TestSpreadWaitsForTheSingleLeadersRun(t *testing.T) {
 	l := ledger.NewLedger(ledger.NewMemory())
 	every10s := leaderjob.Cron("*/10 * * * * *").InZone("UTC")
 	var c counted
-	started, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	slow := func(ctx context.Context) error {
-		_ = c.job(ctx)
-		once.Do(func() { close(started); <-release })
-		return nil
-	}
+	fb := newFirstBlocks(&c)
+	slow, started, release := fb.job, fb.started, fb.release
 	old := replica(t, l, t0, leaderjob.WithIdentity("old"))
 	noErr(t, old.App.Schedule("x", every10s, slow, leaderjob.WithClaim()))
 	old.Hold("x")
