@@ -42,53 +42,9 @@ if ((${#missing[@]} == 0)); then
 fi
 echo "test-deps: missing ${missing[*]}; installing Debian's ${packages[*]}" >&2
 
-if [[ $(id -u) != 0 ]]; then
-  echo "test-deps: run as root (apt-get install -y --no-install-recommends ${packages[*]})" >&2
-  exit 1
-fi
-if ! command -v apt-get >/dev/null; then
-  echo "test-deps: no apt-get; install ${packages[*]} (Prometheus 2.x, containerd 1.6 or later) by other means" >&2
-  exit 1
-fi
-
-# Refuse service starts while the package installs (invoke-rc.d asks
-# /usr/sbin/policy-rc.d; 101 means "not allowed"). An existing policy is
-# put back afterwards.
-policy=/usr/sbin/policy-rc.d
-saved=""
-if [[ -e $policy ]]; then
-  saved="$(mktemp)"
-  cp -p "$policy" "$saved"
-fi
-restore_policy() {
-  if [[ -n $saved ]]; then
-    cp -p "$saved" "$policy"
-    rm -f "$saved"
-  else
-    rm -f "$policy"
-  fi
-}
-trap restore_policy EXIT
-printf '#!/bin/sh\n# test-deps.sh: no service starts while packages install\nexit 101\n' >"$policy"
-chmod 755 "$policy"
-
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-
-# The packages installed here enable their services for the next boot;
-# disable them, and stop them if an init system started them regardless.
-# A service of a package that was already installed is left alone.
-for service in prometheus containerd; do
-  [[ " ${packages[*]} " == *" $service "* ]] || continue
-  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
-    systemctl disable --now "$service.service" >/dev/null 2>&1 || true
-  fi
-  if command -v update-rc.d >/dev/null && [[ -e /etc/init.d/$service ]]; then
-    update-rc.d "$service" disable >/dev/null 2>&1 || true
-    "/etc/init.d/$service" stop >/dev/null 2>&1 || true
-  fi
-done
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+apt_install_quietly test-deps "${packages[@]}"
 
 for tool in "${missing[@]}"; do
   if ! present "$tool"; then
