@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,6 +87,10 @@ type fleet struct {
 	bin  string
 	jobs int
 	env  []string
+	// quiet is how long no ownership may have moved for the fleet to be
+	// steady (default 2s): a few retry periods, so that a membership
+	// change others see a period apart is not taken for the end of one.
+	quiet time.Duration
 
 	mu    sync.Mutex
 	runs  [][]run // by job, in the order they were logged
@@ -264,15 +269,16 @@ func runners(runs [][]run, from, to int64) []map[string]int {
 
 // steady checks that the fleet is settled on live: each of the last two
 // fires of every job ran exactly once, each live replica ran a share of
-// them, none other did, and no ownership moved in the last two seconds.
+// them, none other did, and no ownership moved for f.quiet.
 func (f *fleet) steady(live []*loadProc) error {
 	if err := exited(live); err != nil {
 		return err
 	}
 	now := time.Now()
 	last := now.Unix() - 1 // a fire at least a second old has been run and logged
-	if moves := f.movesSince(now.Add(-2 * time.Second)); len(moves) > 0 {
-		return fmt.Errorf("%d ownership moves in the last 2s, e.g. %+v", len(moves), moves[0])
+	quiet := cmp.Or(f.quiet, 2*time.Second)
+	if moves := f.movesSince(now.Add(-quiet)); len(moves) > 0 {
+		return fmt.Errorf("%d ownership moves in the last %v, e.g. %+v", len(moves), quiet, moves[0])
 	}
 	share := map[string]int{}
 	var off []string // jobs whose last two fires did not run once each

@@ -258,6 +258,7 @@ func TestSpreadMeasure(t *testing.T) {
 
 	c := newCluster(t, "spreadm")
 	f := newFleet(t, c, jobs, append(tm.env(), "LEADERJOB_CATCH_UP=all:1m", "LEADERJOB_LEDGER_SHARDS="+strconv.Itoa(shards))...)
+	f.quiet = 3 * tm.retry
 	counters := map[string]*apiCounter{}
 	start := func(name string) *loadProc {
 		ac := newAPICounter(t, c.namespace)
