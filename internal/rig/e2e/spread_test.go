@@ -36,7 +36,9 @@ var spreadTimings = timings{leaseDuration, renewDeadline, retryPeriod}
 
 // Spread mode (LEADERJOB_SPREAD=on) with three processes of spreadload on a
 // real apiserver, 30 per-second cron jobs of 20 ms each, catch-up all:1m
-// and a ledger over four ConfigMaps. In steady state each replica runs a
+// and a ledger over twelve ConfigMaps (two or three jobs each, so that an
+// object's jobs can go whole to one owner within the share bound). In
+// steady state each replica runs a
 // share of the jobs no larger than max(⌈J/N⌉, 1.5·J/N), the share its
 // leaderjob_owned_jobs gauge reports, and ownership does not move. One
 // replica is killed (SIGKILL): each of its jobs runs on another within the
@@ -97,30 +99,25 @@ func TestSpreadSharesTheWork(t *testing.T) {
 	last := f.settle([]*loadProc{cc, d, e}, 30*time.Second)
 	time.Sleep(4 * time.Second)
 	checkShares(t, f, []*loadProc{cc, d, e}, last.Unix(), time.Now().Unix()-1)
-
 }
 
 // verdict counts every fire of every job from `from` to two seconds ago
 // (every fire up to then has run and been logged), logs the count and fails
 // the test on a lost or doubled fire and on runs that overlap; killed names
-// the replicas that were killed, whose runs may be re-run (see tally). It
-// returns the count's summary. Deferred, it judges what a test that
-// stopped early ran so far.
-func (f *fleet) verdict(t *testing.T, from time.Time, killed ...string) string {
+// the replicas that were killed, whose runs may be re-run (see tally).
+// Deferred, it judges what a test that stopped early ran so far.
+func (f *fleet) verdict(t *testing.T, from time.Time, killed ...string) {
 	end := time.Now().Unix() - 2
 	runs := f.snapshot()
 	f.mu.Lock()
 	busy := maps.Clone(f.busy)
+	moves, skips := len(f.moves), fmt.Sprint(f.skips)
 	f.mu.Unlock()
 	ft := tally(runs, busy, from.Unix(), end, killed...)
 	ov := overlaps(runs)
-	f.mu.Lock()
-	moves, skips := len(f.moves), fmt.Sprint(f.skips)
-	f.mu.Unlock()
-	summary := fmt.Sprintf("%d jobs, fires from %s to %s: %d; %d lost (%d of them skipped as already_running while no run of the job was going), %d skipped as already_running while a run of the job was going, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
+	t.Logf("%d jobs, fires from %s to %s: %d; %d lost (%d of them skipped as already_running while no run of the job was going), %d skipped as already_running while a run of the job was going, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
 		f.jobs, from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), ft.held, ft.busy, len(ft.doubled),
 		len(ft.reruns), ft.catchUps, len(ov), moves, skips)
-	t.Log(summary)
 	for _, r := range first(ft.reruns, 20) {
 		t.Logf("re-run: %s", r)
 	}
@@ -128,7 +125,6 @@ func (f *fleet) verdict(t *testing.T, from time.Time, killed ...string) string {
 	for _, o := range first(ov, 20) {
 		t.Errorf("runs overlap: %s", o)
 	}
-	return summary
 }
 
 // check fails the test on lost and doubled fires; of the lost ones it
