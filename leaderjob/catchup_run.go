@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -193,8 +194,8 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 				a.pruneIdle(ctx, d)
 			}
 		}
-		ran := 0
 		var busy []*job
+		var ready []*job
 		for i, j := range jobs {
 			if j.turns.busy() || j.turns.generation() != gens[i] {
 				// A scheduled fire of the job is waiting or running, or
@@ -205,31 +206,75 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 				busy = append(busy, j)
 				continue
 			}
-			n, ok := a.catchUpJobAs(ctx, j, s, until, d)
-			if ran += n; !ok {
-				return
-			}
+			ready = append(ready, j)
 		}
-		for _, j := range busy {
+		ran, ok := a.catchUpJobs(ctx, ready, func(context.Context, *job) (ledger.State, bool) { return s, true }, until, d)
+		if !ok {
+			return
+		}
+		n, ok := a.catchUpJobs(ctx, busy, func(ctx context.Context, j *job) (ledger.State, bool) {
 			done, ok := j.turns.catchUp(ctx)
 			if !ok {
-				return
+				return ledger.State{}, false
 			}
 			done()
 			fresh, err := a.fires.ledger.Snapshot(ctx)
 			if err != nil {
 				a.logger.Warn("catch-up: cannot read the ledger", slog.String("error", err.Error()))
-				return
+				return ledger.State{}, false
 			}
-			n, ok := a.catchUpJobAs(ctx, j, fresh, until, d)
-			if ran += n; !ok {
-				return
-			}
+			return fresh, true
+		}, until, d)
+		if ran += n; !ok {
+			return
 		}
 		if ran == 0 {
 			return
 		}
 	}
+}
+
+// catchUpParallel bounds how many jobs one catch-up pass catches up at
+// once (each job's fires one at a time, in its own turns): their claims
+// share the ledger's writes, so that a replica that gains hundreds of jobs
+// catches them up within their windows.
+const catchUpParallel = 32
+
+// catchUpJobs runs catchUpJobAs for each of jobs, catchUpParallel at a
+// time, each from the ledger state that state returns for it (false: stop
+// the pass). It returns how many fires ran, and false when the catch-up is
+// to stop.
+func (a *App) catchUpJobs(ctx context.Context, jobs []*job, state func(context.Context, *job) (ledger.State, bool), until time.Time, d guard.Decision) (int, bool) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var ran atomic.Int64
+	var stopped atomic.Bool
+	sem := make(chan struct{}, catchUpParallel)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s, ok := state(ctx, j)
+			if ok {
+				var n int
+				n, ok = a.catchUpJobAs(ctx, j, s, until, d)
+				ran.Add(int64(n))
+			}
+			if !ok {
+				stopped.Store(true)
+				stop()
+			}
+		})
+	}
+	wg.Wait()
+	return int(ran.Load()), !stopped.Load() && ctx.Err() == nil
 }
 
 // catchUpJobAs runs catchUpJob under the decision j runs under: the
