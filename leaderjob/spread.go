@@ -216,7 +216,11 @@ func (s *shares) recompute() {
 	case !member && s.term != nil:
 		close(s.term)
 		s.term = nil
-		a.logger.Warn("this replica is no longer a member of the fleet: its runs are cancelled and its jobs move to the others")
+		if a.life.base.Err() != nil {
+			a.logger.Info("this replica left the fleet: its jobs move to the others")
+		} else {
+			a.logger.Warn("this replica is no longer a member of the fleet: its runs are cancelled and its jobs move to the others")
+		}
 	}
 	s.owners, s.live, s.member = owners, live, member
 	s.mu.Unlock()

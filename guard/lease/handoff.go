@@ -194,17 +194,24 @@ func (h *handoff) remember(out *coordinationv1.Lease, err error, present bool, s
 	h.mu.Unlock()
 }
 
-// failed logs a failed record at most once per error log period.
+// failed logs a failed record at most once per error log period (not
+// one cut short as the guard stops).
 func (h *handoff) failed(err error) {
-	if err == nil {
+	if err == nil || errors.Is(err, context.Canceled) {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if now := h.g.clock.Now(); now.Sub(h.warned) >= h.g.cfg.errorLogPeriod {
 		h.warned = now
-		h.g.log.Warn("cannot record this replica as a successor candidate; leadership moves as without a hand-off (grant get, patch and create on the Lease "+h.name+")",
-			slog.String("lease", h.g.cfg.namespace+"/"+h.name), slog.String("error", err.Error()))
+		what := "cannot record this replica as a successor candidate; leadership moves as without a hand-off"
+		if h.g.cfg.membership {
+			what = "cannot record this replica as a member of the fleet; it stops counting itself one if this lasts past the renew deadline"
+		}
+		if apierrors.IsForbidden(err) {
+			what += " (grant get, patch and create on the Lease " + h.name + ")"
+		}
+		h.g.log.Warn(what, slog.String("lease", h.g.cfg.namespace+"/"+h.name), slog.String("error", err.Error()))
 	}
 }
 
