@@ -139,7 +139,7 @@ type job struct {
 	fn       Func
 	cfg      jobConfig
 	guard    guard.Guard
-	running  sync.Mutex  // held while a run of this job is in progress
+	running  runLock     // held while a run of this job is in progress
 	cron     *springCron // set at start for cron schedules
 	calling  atomic.Bool // the job's function is executing
 	catchUp  CatchUp     // the job's policy, or the App's default
@@ -413,6 +413,7 @@ func (a *App) Schedule(name string, s Schedule, fn Func, opts ...JobOption) erro
 		return fmt.Errorf("leaderjob: job %q: %w", name, ErrNilFunc)
 	}
 	j := &job{name: name, fn: fn}
+	j.running.init()
 	for _, o := range opts {
 		o(&j.cfg)
 	}

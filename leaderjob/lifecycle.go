@@ -301,11 +301,9 @@ func (a *App) runningJobs() []string {
 	defer a.mu.Unlock()
 	var names []string
 	for _, j := range a.order {
-		if j.running.TryLock() {
-			j.running.Unlock()
-			continue
+		if j.running.held() {
+			names = append(names, j.name)
 		}
-		names = append(names, j.name)
 	}
 	return names
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/leaderjob/leaderjob/guard"
 	"github.com/leaderjob/leaderjob/ledger"
@@ -74,7 +75,10 @@ func (a *App) walk(at *attempt) {
 
 // admit refuses attempts once shutdown has begun, counting the others so
 // that shutdown can wait for them, and an attempt while the previous run of
-// the job is going. A claimed job's fire that comes while its previous run
+// the job is going. A scheduled fire that comes while the previous attempt
+// has not begun the job's function yet (it waits for the guard or the
+// ledger) waits for it, up to admitWait, rather than being skipped for that
+// wait. A claimed job's fire that comes while its previous run
 // goes is skipped after the claim stage has recorded it as handled (busy),
 // so that no catch-up runs it later.
 func (a *App) admit(at *attempt) *skip {
@@ -82,17 +86,60 @@ func (a *App) admit(at *attempt) *skip {
 		return skipBecause(ReasonShuttingDown, errors.New("the app is shutting down"))
 	}
 	at.onDone(a.life.inflight.done)
-	if !at.job.running.TryLock() {
-		if at.job.claims() && at.kind != manualFire && at.kind != catchUpFire {
+	scheduled := at.kind == scheduledFire || at.kind == startUpFire
+	if !at.job.running.take(a.life.base, scheduled && !at.job.calling.Load(), admitWait) {
+		if at.job.claims() && scheduled {
 			at.busy = true
 			return nil
 		}
 		return errAlreadyRunning()
 	}
-	at.unlockRun = sync.OnceFunc(at.job.running.Unlock)
+	at.unlockRun = sync.OnceFunc(at.job.running.give)
 	at.onDone(at.unlockRun)
 	return nil
 }
+
+// admitWait bounds how long a scheduled fire waits for the job's previous
+// attempt that has not begun the job's function yet (it waits for the
+// guard or the ledger): the guard's answer and a claim's write.
+const admitWait = claimTimeout + time.Second
+
+// runLock is a job's run lock: at most one attempt of the job at a time.
+type runLock struct{ ch chan struct{} }
+
+func (l *runLock) init() {
+	if l.ch == nil {
+		l.ch = make(chan struct{}, 1)
+	}
+}
+
+// take takes the lock at once, or, with wait, within max or until ctx
+// ends. It reports whether it took it.
+func (l *runLock) take(ctx context.Context, wait bool, max time.Duration) bool {
+	select {
+	case l.ch <- struct{}{}:
+		return true
+	default:
+	}
+	if !wait {
+		return false
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case l.ch <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// give gives the lock back.
+func (l *runLock) give() { <-l.ch }
+
+// held reports whether an attempt holds the lock.
+func (l *runLock) held() bool { return len(l.ch) > 0 }
 
 func errAlreadyRunning() *skip {
 	return skipBecause(ReasonAlreadyRunning, errors.New("the previous run has not finished"))
