@@ -102,7 +102,7 @@ type shares struct {
 	mu     sync.Mutex
 	owners map[string]string // job → owner, as last computed
 	gens   map[string]uint64 // job → this replica's ownership of it, counted
-	live   map[string]string // member → incarnation
+	live   map[string]guard.Member // by name
 	member bool
 	term   chan struct{} // closed when this replica stops being a member
 	pinned map[string]string
@@ -160,10 +160,10 @@ func (s *shares) run(ctx context.Context) {
 func (s *shares) recompute() {
 	a := s.a
 	members, member := s.m.Members()
-	live := make(map[string]string, len(members))
+	live := make(map[string]guard.Member, len(members))
 	names := make([]string, 0, len(members))
 	for _, m := range members {
-		live[m.Name] = m.Incarnation
+		live[m.Name] = m
 		if m.Joining {
 			continue // its runs count (running), but it owns nothing yet
 		}
@@ -316,7 +316,11 @@ func (s *shares) owner(job string) string {
 // no member (spread mode off there: a release without it, in a rolling
 // update) runs its claims while it holds the Lease, as a single leader,
 // or while no holder is known yet.
-func (s *shares) running(c wire.Claim) bool {
+//
+// sure reports that the claim's process is seen alive now (a fresh
+// member), not only not yet seen dead: only then is a fire skipped for it
+// recorded as handled (ledger.State.Adopt).
+func (s *shares) running(c wire.Claim) (running, sure bool) {
 	s.a.leader.mu.Lock()
 	leader := s.a.leader.holder
 	s.a.leader.mu.Unlock()
@@ -324,19 +328,19 @@ func (s *shares) running(c wire.Claim) bool {
 	defer s.mu.Unlock()
 	prefix, term := splitClaimID(c.ClaimID)
 	if c.Holder == s.a.self && prefix == s.a.runSeq.prefixOf() {
-		return false // this process: its run lock tells
+		return false, false // this process: its run lock tells
 	}
-	inc, ok := s.live[c.Holder]
+	m, ok := s.live[c.Holder]
 	if !ok {
 		// Not a member: a single leader runs its claims while it holds
 		// the Lease (while none is known, as far as this replica can tell).
-		return c.Holder != s.a.self && (leader == "" || c.Holder == leader)
+		return c.Holder != s.a.self && (leader == "" || c.Holder == leader), false
 	}
-	if inc == "" {
-		return true // a member that publishes no incarnation: it may run it
+	if m.Incarnation == "" {
+		return true, m.Fresh // a member that publishes no incarnation: it may run it
 	}
-	ip, iterm := splitClaimID(inc)
-	return ip == prefix && (iterm < 0 || term < 0 || term >= iterm)
+	ip, iterm := splitClaimID(m.Incarnation)
+	return ip == prefix && (iterm < 0 || term < 0 || term >= iterm), m.Fresh
 }
 
 // splitClaimID splits a claim id (or a published incarnation)

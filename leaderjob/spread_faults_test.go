@@ -303,3 +303,62 @@ func TestSpreadOwnGuardJobMovesWithItsGuard(t *testing.T) {
 	noErr(t, a.Stop())
 	noErr(t, b.Stop())
 }
+
+// A replica that died holding a claim (its record not yet dropped, not
+// seen alive lately): the new owner does not start the job (its run may
+// still go), but the fires it skips meanwhile stay open, and once the dead
+// replica is dropped the new owner catches them up: none is lost.
+func TestSpreadDeadHolderLosesNoFire(t *testing.T) {
+	l := ledger.NewLedger(ledger.NewMemory())
+	f := newFleet("a")
+	every10s := leaderjob.Cron("*/10 * * * * *").InZone("UTC")
+	cu := leaderjob.WithCatchUp(leaderjob.CatchUpAll(10 * time.Minute))
+	var c counted
+	fb := newFirstBlocks(&c)
+	a := spreadReplica(t, l, f, "a")
+	noErr(t, a.App.Schedule("x", every10s, fb.job, cu))
+	a.Hold("x")
+	a.Start()
+	awaitOwned(t, a, 1)
+	a.Advance(10 * time.Second) // a's run of +10s begins: then a "dies"
+	<-fb.started
+	other := ""
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		if spread.Assign([]spread.Job{{Name: "x"}}, []string{"a", n})["x"] == n {
+			other = n
+			break
+		}
+	}
+	f.set("a", other)
+	f.setStale("a")
+	b := spreadReplica(t, l, f, other)
+	noErr(t, b.App.Schedule("x", every10s, c.job, cu))
+	b.Start()
+	awaitOwned(t, b, 1)
+	b.Advance(20 * time.Second) // +10s, +20s: a may still run x
+	for _, r := range b.Results() {
+		if r.Outcome == guard.Ran {
+			t.Fatalf("%s ran +%v while the dead holder's claim was open", other, r.ScheduledAt.Sub(t0))
+		}
+	}
+	f.set(other) // a is dropped
+	awaitOwned(t, b, 1)
+	b.Advance(10 * time.Second) // +30s, and the catch-up of +20s (and +10s, run again: at least once)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		n20 := c.runs["TestSpreadDeadHolderLosesNoFire/x/"+t0.Add(20*time.Second).UTC().Format(time.RFC3339Nano)]
+		c.mu.Unlock()
+		if n20 == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fire at +20s, skipped while the dead holder's claim was open, ran %d times, want 1 (caught up)", n20)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	noErr(t, b.Stop())
+	close(fb.release)
+	a.Advance(0)
+	noErr(t, a.Stop())
+}

@@ -22,6 +22,19 @@ type fleet struct {
 	live    []guard.Member
 	changed chan struct{}
 	tags    map[string]string // member → the tag it published (SetTag)
+	stale   map[string]bool   // members not seen alive lately (dead, not yet dropped)
+}
+
+// setStale marks name as not seen alive lately.
+func (f *fleet) setStale(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stale == nil {
+		f.stale = map[string]bool{}
+	}
+	f.stale[name] = true
+	close(f.changed)
+	f.changed = make(chan struct{})
 }
 
 func newFleet(names ...string) *fleet {
@@ -52,7 +65,7 @@ func (v view) Members() ([]guard.Member, bool) {
 	defer v.f.mu.Unlock()
 	live := slices.Clone(v.live())
 	for i := range live {
-		live[i].Tag = v.f.tags[live[i].Name]
+		live[i].Tag, live[i].Fresh = v.f.tags[live[i].Name], !v.f.stale[live[i].Name]
 	}
 	return live, slices.ContainsFunc(v.f.live, func(m guard.Member) bool { return m.Name == v.self })
 }

@@ -26,8 +26,11 @@ var ErrBusy = errors.New("ledger: the job's previous run may still be going on a
 // when its newest claim is not completed, or an older one is open, and
 // running(claim) reports that the claim's process is still live (a live
 // member of the fleet, in the same incarnation that claimed, other than
-// the adopter). Adopt then records at as handled (in JobState.Busy, at
-// most BusyLen: never caught up) and returns ErrBusy; a zero at records
+// the adopter). Adopt then returns ErrBusy, and records at as handled (in
+// JobState.Busy, at most BusyLen: never caught up) when running is sure of
+// one such claim (its process is seen alive now, not only not yet seen
+// dead): a fire skipped while a process that may have died holds the job
+// stays open, for a catch-up once the job is free. A zero at records
 // nothing. A claim whose process is gone does not hold the job: its fire
 // is open, and the new owner runs it again (the at-least-once case, as
 // after a leader change).
@@ -37,7 +40,7 @@ var ErrBusy = errors.New("ledger: the job's previous run may still be going on a
 // the ledger's last token plus one and now in Unix milliseconds. In a
 // spread ledger an adoption writes only the job's object (see
 // NewShardedBackend). Adopt only changes s.
-func (s *State) Adopt(job, by string, at, now time.Time, running func(Claim) bool) (int64, error) {
+func (s *State) Adopt(job, by string, at, now time.Time, running func(Claim) (running, sure bool)) (int64, error) {
 	if s.Version > FormatVersion {
 		return 0, ErrNewerFormat
 	}
@@ -46,8 +49,8 @@ func (s *State) Adopt(job, by string, at, now time.Time, running func(Claim) boo
 	}
 	s.init()
 	js := s.Jobs[job]
-	if js != nil && running != nil && busy(js, s.fenceOf(js), running) {
-		if !at.IsZero() && !slices.ContainsFunc(js.Busy, at.Equal) {
+	if b, sure := busy(js, s.fenceOf(js), running); b {
+		if sure && !at.IsZero() && !slices.ContainsFunc(js.Busy, at.Equal) {
 			js.Busy = append([]time.Time{at}, js.Busy...)
 			slices.SortFunc(js.Busy, func(a, b time.Time) int { return b.Compare(a) })
 			js.Busy = js.Busy[:min(len(js.Busy), BusyLen)]
@@ -68,15 +71,23 @@ func (s *State) Adopt(job, by string, at, now time.Time, running func(Claim) boo
 // fence holds nothing: a later owner adopted the job meanwhile (a view
 // that lagged), its completion will be refused, and it would otherwise
 // hold the job for as long as its process lives.
-func busy(js *JobState, fence int64, running func(Claim) bool) bool {
-	holds := func(c Claim) bool { return (c.Token == 0 || c.Token >= fence) && running(c) }
-	if c := js.Claimed; c != nil && !completedBy(js, *c) && holds(*c) {
-		return true
+func busy(js *JobState, fence int64, running func(Claim) (bool, bool)) (busy, sure bool) {
+	if js == nil || running == nil {
+		return false, false
 	}
-	for _, o := range js.Open {
-		if holds(o) {
-			return true
+	holds := func(c Claim) {
+		if c.Token != 0 && c.Token < fence {
+			return
+		}
+		if r, s := running(c); r {
+			busy, sure = true, sure || s
 		}
 	}
-	return false
+	if c := js.Claimed; c != nil && !completedBy(js, *c) {
+		holds(*c)
+	}
+	for _, o := range js.Open {
+		holds(o)
+	}
+	return busy, sure
 }

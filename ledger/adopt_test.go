@@ -12,14 +12,14 @@ import (
 // every fire to one run, and no run starts beside a live one.
 func TestAdopt(t *testing.T) {
 	now := fire(0)
-	live := func(holders ...string) func(Claim) bool {
-		return func(c Claim) bool {
+	live := func(holders ...string) func(Claim) (bool, bool) {
+		return func(c Claim) (bool, bool) {
 			for _, h := range holders {
 				if c.Holder == h {
-					return true
+					return true, true
 				}
 			}
-			return false
+			return false, false
 		}
 	}
 	claim := func(s *State, job string, at time.Time, id string, tok int64) error {
@@ -81,6 +81,18 @@ func TestAdopt(t *testing.T) {
 		}
 		if _, err := s.Adopt("x", "pod-n", fire(3), now, live("pod-a")); err != nil {
 			t.Errorf("adopting once the run ended: %v", err)
+		}
+	})
+	t.Run("a process that may have died holds the job, but its fires stay open", func(t *testing.T) {
+		var s State
+		a, _ := s.Adopt("x", "pod-n", time.Time{}, now, nil)
+		_ = claim(&s, "x", fire(1), "a", a)
+		unsure := func(c Claim) (bool, bool) { return c.Holder == "pod-a", false }
+		if _, err := s.Adopt("x", "pod-n", fire(2), now, unsure); !errors.Is(err, ErrBusy) {
+			t.Fatalf("adopting while a process not yet seen dead holds a claim: %v, want ErrBusy", err)
+		}
+		if s.Jobs["x"].Handled(fire(2)) {
+			t.Error("a fire skipped while the holder may be dead is handled: no catch-up would run it")
 		}
 	})
 	t.Run("an older open claim of a live process holds the job too", func(t *testing.T) {
@@ -156,9 +168,9 @@ func TestAdoptSupersededClaimHoldsNothing(t *testing.T) {
 	if r := s.Claim(c, now); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	liveD := func(c Claim) bool { return c.Holder == "pod-d" }
+	liveD := func(c Claim) (bool, bool) { return c.Holder == "pod-d", c.Holder == "pod-d" }
 	// c, which had not seen d yet, adopted the job while d's run went on.
-	if _, err := s.Adopt("x", "pod-c", fire(2), now, func(Claim) bool { return false }); err != nil {
+	if _, err := s.Adopt("x", "pod-c", fire(2), now, func(Claim) (bool, bool) { return false, false }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Complete(Completion{Job: "x", At: fire(1), ClaimID: "d", Outcome: "ran", Token: d}); !errors.Is(err, ErrFenced) {

@@ -211,11 +211,12 @@ func (m *members) evaluateLocked() {
 		// kept; Joining until seen to change (a replica counts itself
 		// from its second write).
 		if id != g.self && s.incarnation != "" && now.Sub(s.first) <= g.cfg.leaseDuration {
-			live = append(live, guard.Member{Name: id, Incarnation: s.incarnation, Tag: s.tag, Joining: !s.changed})
+			live = append(live, guard.Member{Name: id, Incarnation: s.incarnation, Tag: s.tag, Joining: !s.changed,
+				Fresh: now.Sub(s.first) <= 3*g.cfg.retryPeriod})
 		}
 	}
 	if member {
-		live = append(live, guard.Member{Name: g.self, Incarnation: m.incarnationLocked(), Tag: m.ownTag})
+		live = append(live, guard.Member{Name: g.self, Incarnation: m.incarnationLocked(), Tag: m.ownTag, Fresh: true})
 	}
 	slices.SortFunc(live, func(a, b guard.Member) int { return strings.Compare(a.Name, b.Name) })
 	if member == m.member && slices.Equal(live, m.live) {

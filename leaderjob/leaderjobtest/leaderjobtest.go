@@ -407,7 +407,7 @@ func (h *Harness) Results() []leaderjob.Result {
 type fleet struct{}
 
 func (fleet) Members() ([]guard.Member, bool) {
-	return []guard.Member{{Name: Elsewhere}, {Name: Identity}}, true
+	return []guard.Member{{Name: Elsewhere, Fresh: true}, {Name: Identity, Fresh: true}}, true
 }
 
 func (fleet) Changed() <-chan struct{} { return nil }
