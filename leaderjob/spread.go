@@ -100,8 +100,8 @@ type shares struct {
 	shards int // the ledger's objects: jobs of one are ranked alike
 
 	mu     sync.Mutex
-	owners map[string]string // job → owner, as last computed
-	gens   map[string]uint64 // job → this replica's ownership of it, counted
+	owners map[string]string       // job → owner, as last computed
+	gens   map[string]uint64       // job → this replica's ownership of it, counted
 	live   map[string]guard.Member // by name
 	member bool
 	term   chan struct{} // closed when this replica stops being a member
