@@ -185,7 +185,9 @@ type Member struct {
 	// does not count itself yet (it has not seen the others), so it owns
 	// no jobs yet, but it may already have begun to run one.
 	Joining bool
-	// Fresh reports a member seen alive now (its record changed within
-	// the last few retry periods), not only not yet seen dead.
+	// Fresh reports a member seen alive now (its record seen to change
+	// within the last few retry periods), not only not yet seen dead: a
+	// record seen once, by a replica that just started, may be a dead
+	// replica's.
 	Fresh bool
 }

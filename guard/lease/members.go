@@ -212,7 +212,7 @@ func (m *members) evaluateLocked() {
 		// from its second write).
 		if id != g.self && s.incarnation != "" && now.Sub(s.first) <= g.cfg.leaseDuration {
 			live = append(live, guard.Member{Name: id, Incarnation: s.incarnation, Tag: s.tag, Joining: !s.changed,
-				Fresh: now.Sub(s.first) <= 3*g.cfg.retryPeriod})
+				Fresh: s.changed && now.Sub(s.first) <= 3*g.cfg.retryPeriod})
 		}
 	}
 	if member {

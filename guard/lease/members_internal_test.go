@@ -42,6 +42,9 @@ func TestMembersCountedFromRecords(t *testing.T) {
 			if l.Joining {
 				j = "/joining"
 			}
+			if l.Fresh {
+				j += "/fresh"
+			}
 			out = append(out, l.Name+"/"+l.Incarnation+"/"+l.Tag+j)
 		}
 		return out
@@ -55,7 +58,7 @@ func TestMembersCountedFromRecords(t *testing.T) {
 	}
 	clk.Step(2 * time.Second)
 	observe(formatCandidate(clk.Now(), "v2", "INC-B", "jobs2"))
-	if got := names(); len(got) != 2 || got[0] != "a/INC-A/jobs1" || got[1] != "b/INC-B/jobs2" {
+	if got := names(); len(got) != 2 || got[0] != "a/INC-A/jobs1/fresh" || got[1] != "b/INC-B/jobs2/fresh" {
 		t.Errorf("after two writes each: %v, want a and b with their incarnations and tags, not the hand-off-only replica", got)
 	}
 	last := formatCandidate(clk.Now(), "v2", "INC-B", "jobs2")
