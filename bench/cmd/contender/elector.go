@@ -99,16 +99,7 @@ func runGocronElector(args []string) error {
 		}
 	}()
 
-	log := newRunLog(*id)
-	s, err := gocron.NewScheduler(gocron.WithDistributedElector(el), gocron.WithLocation(time.UTC))
-	if err != nil {
-		stopElecting()
-		return err
-	}
-	_, err = s.NewJob(gocron.CronJob(Spec, true), gocron.NewTask(func(ctx context.Context) {
-		start := time.Now()
-		log.ran(ctx, slotOf(start), start, work(ctx, *d))
-	}), gocron.WithName(Job))
+	s, err := tickScheduler(gocron.WithDistributedElector(el), *id, *d)
 	if err != nil {
 		stopElecting()
 		return err

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/go-co-op/gocron/v2"
 	"github.com/go-redsync/redsync/v4"
@@ -78,15 +77,7 @@ func runGocronRedis(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newRunLog(*id)
-	s, err := gocron.NewScheduler(gocron.WithDistributedLocker(locker), gocron.WithLocation(time.UTC))
-	if err != nil {
-		return err
-	}
-	_, err = s.NewJob(gocron.CronJob(Spec, true), gocron.NewTask(func(ctx context.Context) {
-		start := time.Now()
-		log.ran(ctx, slotOf(start), start, work(ctx, *d))
-	}), gocron.WithName(Job))
+	s, err := tickScheduler(gocron.WithDistributedLocker(locker), *id, *d)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/go-co-op/gocron/v2"
 )
 
 // runLog writes the record leaderjob writes for each run (docs/logs.md),
@@ -40,3 +42,23 @@ func (l *runLog) ran(ctx context.Context, slot, start time.Time, err error) {
 // started a second or more late (after a pause), when it names the second
 // the run started in.
 func slotOf(start time.Time) time.Time { return start.Truncate(time.Second) }
+
+// tickScheduler is a gocron scheduler with the one option that makes a
+// contender (an Elector or a Locker), in UTC, and the workload's job: the
+// cron Spec with seconds, each run working d and logging its record as
+// replica id.
+func tickScheduler(opt gocron.SchedulerOption, id string, d time.Duration) (gocron.Scheduler, error) {
+	log := newRunLog(id)
+	s, err := gocron.NewScheduler(opt, gocron.WithLocation(time.UTC))
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.NewJob(gocron.CronJob(Spec, true), gocron.NewTask(func(ctx context.Context) {
+		start := time.Now()
+		log.ran(ctx, slotOf(start), start, work(ctx, d))
+	}), gocron.WithName(Job))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
