@@ -238,7 +238,7 @@ func (a *App) catchUpMissed(ctx context.Context, until time.Time) {
 // once (each job's fires one at a time, in its own turns): their claims
 // share the ledger's writes, so that a replica that gains hundreds of jobs
 // catches them up within their windows.
-const catchUpParallel = 32
+const catchUpParallel = 256
 
 // catchUpJobs runs catchUpJobAs for each of jobs, catchUpParallel at a
 // time, each from the ledger state that state returns for it (false: stop
@@ -297,11 +297,22 @@ func (a *App) catchUpJobAs(ctx context.Context, j *job, s ledger.State, until ti
 // the ledger s shows as missed by until. It returns how many it ran, and
 // false when the catch-up is to stop (this replica no longer leads, or
 // the ledger cannot be written: the next pass or leader catches up).
+//
+// A fire's turn ends when its run does: the next fire is claimed while the
+// previous one's completion is written (at most one completion pending),
+// so that the two share a ledger write. It returns once every completion
+// it began is written.
 func (a *App) catchUpJob(ctx context.Context, j *job, s ledger.State, until time.Time, term string, d guard.Decision) (int, bool) {
 	fires, gaveUp := a.plan(j, s, until, term)
 	if !gaveUp.IsZero() && !a.giveUp(ctx, j, gaveUp, d) {
 		return 0, false
 	}
+	var settling chan struct{} // closed once the previous fire is settled
+	defer func() {
+		if settling != nil {
+			<-settling
+		}
+	}()
 	ran := 0
 	for _, at := range fires {
 		if ctx.Err() != nil {
@@ -311,8 +322,18 @@ func (a *App) catchUpJob(ctx context.Context, j *job, s ledger.State, until time
 		if !ok {
 			return ran, false
 		}
-		r := a.runOnce(ctx, j, at, catchUpFire)
-		done()
+		ended := make(chan Result, 1)
+		settled := make(chan struct{})
+		endTurn := func(r Result) { done(); ended <- r }
+		go func() {
+			defer close(settled)
+			a.runAttempt(ctx, j, a.newAttempt(ctx, j, at, catchUpFire, endTurn))
+		}()
+		r := <-ended
+		if settling != nil {
+			<-settling
+		}
+		settling = settled
 		if r.Outcome == guard.Skipped && a.spreads(j) && (r.Reason == ReasonFenced || r.Reason == ReasonNotOwner || r.Reason == ReasonAlreadyRunning) {
 			return ran, true // this job only: another owner, or the previous one's run, has it
 		}

@@ -70,6 +70,11 @@ func (a *App) walk(at *attempt) {
 		// for the ledger's latency.
 		at.unlockRun()
 	}
+	if at.endTurn != nil {
+		r := at.res
+		r.Job, r.RunID, r.ScheduledAt, r.Key, r.CatchUp = at.job.name, at.info.RunID, at.info.ScheduledAt, at.info.Key, at.info.CatchUp
+		at.endTurn(r)
+	}
 	a.settle(at)
 }
 

@@ -70,23 +70,32 @@ func (a *App) fire(j *job) {
 	a.signals.fireStarted()
 	defer a.signals.fireFinished()
 	at := j.scheduledAt(a.clock.Now())
+	var endTurn func(Result)
 	if j.claims() {
-		defer j.turns.scheduled(a.life.base)()
+		done := sync.OnceFunc(j.turns.scheduled(a.life.base))
+		defer done()
+		endTurn = func(Result) { done() }
 		at = a.fleetSlot(j, at)
 	}
 	kind := scheduledFire
 	if j.fired.CompareAndSwap(false, true) && (j.schedule.kind == kindFixedRate || j.schedule.kind == kindFixedDelay) {
 		kind = startUpFire
 	}
-	a.runOnce(context.Background(), j, at, kind)
+	a.runAttempt(context.Background(), j, a.newAttempt(context.Background(), j, at, kind, endTurn))
 }
 
 // runOnce sends one attempt through the pipeline and reports its Result.
 func (a *App) runOnce(ctx context.Context, j *job, scheduledAt time.Time, kind fireKind) Result {
-	return a.runAttempt(ctx, j, &attempt{ctx: ctx, job: j, kind: kind, info: RunInfo{
+	return a.runAttempt(ctx, j, a.newAttempt(ctx, j, scheduledAt, kind, nil))
+}
+
+// newAttempt is an attempt of j's fire at scheduledAt; endTurn, if not
+// nil, is called once its stages are over (attempt.endTurn).
+func (a *App) newAttempt(ctx context.Context, j *job, scheduledAt time.Time, kind fireKind, endTurn func(Result)) *attempt {
+	return &attempt{ctx: ctx, job: j, kind: kind, endTurn: endTurn, info: RunInfo{
 		Job: j.name, RunID: a.runSeq.next(), ScheduledAt: scheduledAt,
 		Key: a.fireKey(j, scheduledAt), CatchUp: kind == catchUpFire,
-	}})
+	}}
 }
 
 // runAttempt sends at along the path (walk) and reports its Result.
@@ -138,6 +147,12 @@ type attempt struct {
 	ledgerBack bool
 	undo       []func()   // what the stages took, given back by done
 	unlockRun  func()     // gives the job's run lock back (once), set by admit
+	// endTurn, when set, is called once the stages are over (the job's
+	// function has ended, or the attempt was skipped), before the
+	// completion is written, with the outcome so far: the job's turn ends
+	// there (turns), so that its next attempt's claim can share a ledger
+	// write with this one's completion.
+	endTurn func(Result)
 	began      time.Time  // when the attempt began (wall clock, for its span)
 	span       trace.Span // the attempt's span, set by traceRun; nil when none began
 }
