@@ -29,7 +29,9 @@ var ErrBusy = errors.New("ledger: the job's previous run may still be going on a
 // the adopter). Adopt then returns ErrBusy, and records at as handled (in
 // JobState.Busy, at most BusyLen: never caught up) when running is sure of
 // one such claim (its process is seen alive now, not only not yet seen
-// dead): a fire skipped while a process that may have died holds the job
+// dead), until a completion shows that the run had ended by at (Complete):
+// an open claim may be a run that has ended and whose completion is still
+// being written. A fire skipped while a process that may have died holds the job
 // stays open, for a catch-up once the job is free. A zero at records
 // nothing. A claim whose process is gone does not hold the job: its fire
 // is open, and the new owner runs it again (the at-least-once case, as

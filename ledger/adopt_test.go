@@ -83,6 +83,30 @@ func TestAdopt(t *testing.T) {
 			t.Errorf("adopting once the run ended: %v", err)
 		}
 	})
+	t.Run("a fire skipped after the run ended, its completion not yet written, is missed again", func(t *testing.T) {
+		var s State
+		a, _ := s.Adopt("x", "pod-n", time.Time{}, now, nil)
+		_ = claim(&s, "x", fire(1), "a", a)
+		during, after := fire(1).Add(10*time.Second), fire(2) // the run ends at fire(1)+30s
+		for _, at := range []time.Time{during, after} {
+			if _, err := s.Adopt("x", "pod-n", at, now, live("pod-a")); !errors.Is(err, ErrBusy) {
+				t.Fatalf("adopting while the claim is open: %v, want ErrBusy", err)
+			}
+		}
+		err := s.Complete(Completion{Job: "x", At: fire(1), ClaimID: "a", Holder: "pod-a", Outcome: "ran", Token: a, Ended: fire(1).Add(30 * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Jobs["x"].Handled(during) {
+			t.Error("the fire skipped while the run went is no longer handled")
+		}
+		if s.Jobs["x"].Handled(after) {
+			t.Error("the fire due after the run had ended is still handled: no catch-up would run it, and no run held it")
+		}
+		if _, err := s.Adopt("x", "pod-n", time.Time{}, now, live("pod-a")); err != nil {
+			t.Errorf("adopting once the completion is written: %v", err)
+		}
+	})
 	t.Run("a process that may have died holds the job, but its fires stay open", func(t *testing.T) {
 		var s State
 		a, _ := s.Adopt("x", "pod-n", time.Time{}, now, nil)

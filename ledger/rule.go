@@ -282,7 +282,10 @@ func (s *State) init() {
 // "ran", and puts the completion first in History (at most HistoryLen
 // entries); Error is cut to MaxErrorLen bytes on a UTF-8 boundary. The same
 // completion recorded twice (a retry whose first reply was lost) is
-// recorded once and returns nil. Complete only changes s.
+// recorded once and returns nil. The fires in the job's Busy due at or
+// after the run's Ended are dropped from it: they were skipped while no
+// run of the job went (only a completion was still to be written), and are
+// missed fires again. Complete only changes s.
 func (s *State) Complete(c Completion) error {
 	_, err := s.complete(c)
 	return err
@@ -311,6 +314,29 @@ func claimedRecently(js *JobState, at time.Time) bool {
 }
 
 func (s *State) complete(c Completion) (bool, error) {
+	changed, err := s.record(c)
+	if changed && !c.Ended.IsZero() {
+		freeBusy(s.Jobs[c.Job], c.Ended)
+	}
+	return changed, err
+}
+
+// freeBusy drops from js.Busy the fires due at or after ended, the end of
+// a run of the job: a replica skipped them because a claim was still open
+// (a completion not yet written), while no run of the job was going. They
+// are missed fires again, which the job's owner catches up; a fire skipped
+// while the run went stays handled.
+func freeBusy(js *JobState, ended time.Time) {
+	if js == nil || len(js.Busy) == 0 {
+		return
+	}
+	if js.Busy = slices.DeleteFunc(js.Busy, func(at time.Time) bool { return !at.Before(ended) }); len(js.Busy) == 0 {
+		js.Busy = nil
+	}
+}
+
+// record records c (see Complete).
+func (s *State) record(c Completion) (bool, error) {
 	if s.Version > FormatVersion {
 		return false, ErrNewerFormat
 	}

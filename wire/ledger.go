@@ -298,7 +298,8 @@ type JobState struct {
 	Recent []time.Time `json:"recent,omitempty"`
 	// Busy holds, newest first, the fires a replica skipped because another
 	// live replica's run of the job was still going (spread mode): handled,
-	// never caught up. At most 16.
+	// never caught up, unless a completion shows the run had ended by the
+	// fire's time (then the completion drops it). At most 16.
 	Busy []time.Time `json:"busy,omitempty"`
 	// Open holds the claims older than Claimed that were not completed
 	// yet (a run that overran its period, a catch-up run), oldest first,
