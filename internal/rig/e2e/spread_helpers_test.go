@@ -101,6 +101,9 @@ type fleet struct {
 	// tally).
 	busy  map[[2]int64]time.Time
 	procs []*loadProc
+	// logs, when not empty, is a directory where each process's whole
+	// output is written, one file per process (LEADERJOB_MEASURE_LOGS).
+	logs string
 }
 
 // loadProc is one spreadload process. Its routine records (runs, the
@@ -151,7 +154,16 @@ func (f *fleet) start(name, kubeconfig string, extraEnv ...string) *loadProc {
 		"LEADERJOB_HTTP_ADDR=" + p.addr,
 		"SPREADLOAD_JOBS=" + strconv.Itoa(f.jobs),
 	}, append(slices.Clone(f.env), extraEnv...)...)
-	p.process = startProcess(f.t, name, cmd, func(line string) { f.add(p, line) }, p.log)
+	each := func(line string) { f.add(p, line) }
+	if f.logs != "" {
+		out, err := os.Create(filepath.Join(f.logs, name+".log"))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.t.Cleanup(func() { out.Close() })
+		each = func(line string) { fmt.Fprintln(out, line); f.add(p, line) }
+	}
+	p.process = startProcess(f.t, name, cmd, each, p.log)
 	f.mu.Lock()
 	f.procs = append(f.procs, p)
 	f.mu.Unlock()

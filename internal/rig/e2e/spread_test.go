@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,6 +116,11 @@ func (f *fleet) verdict(t *testing.T, from time.Time, killed ...string) {
 	f.mu.Unlock()
 	ft := tally(runs, busy, from.Unix(), end, killed...)
 	ov := overlaps(runs)
+	if f.logs != "" {
+		if err := os.WriteFile(filepath.Join(f.logs, "lost.txt"), []byte(strings.Join(ft.lost, "\n")+"\n"), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
 	t.Logf("%d jobs, fires from %s to %s: %d; %d lost (%d of them skipped as already_running while no run of the job was going), %d skipped as already_running while a run of the job was going, %d doubled, %d re-run after a cut-short or killed run, %d run by catch-up; %d overlapping runs; %d ownership moves logged; skips logged: %s",
 		f.jobs, from.UTC().Format(time.TimeOnly), time.Unix(end, 0).UTC().Format(time.TimeOnly), ft.fires, len(ft.lost), ft.held, ft.busy, len(ft.doubled),
 		len(ft.reruns), ft.catchUps, len(ov), moves, skips)
@@ -232,8 +238,11 @@ func durStats(ds []time.Duration) string {
 //	  go test -v -count=1 -timeout 30m -run TestSpreadMeasure ./internal/rig/e2e
 //
 // LEADERJOB_MEASURE_STEADY sets the steady window (default 1m),
-// LEADERJOB_MEASURE_JOBS the jobs (default 300) and
-// LEADERJOB_MEASURE_SHARDS the ledger's ConfigMaps (default 16).
+// LEADERJOB_MEASURE_JOBS the jobs (default 300),
+// LEADERJOB_MEASURE_SHARDS the ledger's ConfigMaps (default 16),
+// LEADERJOB_MEASURE_LOG_LEVEL the processes' log level (default info) and
+// LEADERJOB_MEASURE_LOGS a directory where each process's whole output and
+// the list of lost fires (lost.txt) are written.
 func TestSpreadMeasure(t *testing.T) {
 	if os.Getenv("LEADERJOB_MEASURE") != "1" {
 		t.Skip("a measurement, not a test: set LEADERJOB_MEASURE=1 to run it")
@@ -253,8 +262,13 @@ func TestSpreadMeasure(t *testing.T) {
 	termBound := 22*tm.retry/10 + time.Second + 200*time.Millisecond
 
 	c := newCluster(t, "spreadm")
-	f := newFleet(t, c, jobs, append(tm.env(), "LEADERJOB_CATCH_UP=all:1m", "LEADERJOB_LEDGER_SHARDS="+strconv.Itoa(shards))...)
+	env := append(tm.env(), "LEADERJOB_CATCH_UP=all:1m", "LEADERJOB_LEDGER_SHARDS="+strconv.Itoa(shards))
+	if v := os.Getenv("LEADERJOB_MEASURE_LOG_LEVEL"); v != "" {
+		env = append(env, "LEADERJOB_LOG_LEVEL="+v)
+	}
+	f := newFleet(t, c, jobs, env...)
 	f.quiet = 3 * tm.retry
+	f.logs = os.Getenv("LEADERJOB_MEASURE_LOGS")
 	counters := map[string]*apiCounter{}
 	start := func(name string) *loadProc {
 		ac := newAPICounter(t, c.namespace)
