@@ -145,16 +145,16 @@ type attempt struct {
 	// ledgerBack: the attempt's claim was the first to succeed after one
 	// failed (the ledger is back): a catch-up follows it.
 	ledgerBack bool
-	undo       []func()   // what the stages took, given back by done
-	unlockRun  func()     // gives the job's run lock back (once), set by admit
+	undo       []func() // what the stages took, given back by done
+	unlockRun  func()   // gives the job's run lock back (once), set by admit
 	// endTurn, when set, is called once the stages are over (the job's
 	// function has ended, or the attempt was skipped), before the
 	// completion is written, with the outcome so far: the job's turn ends
 	// there (turns), so that its next attempt's claim can share a ledger
 	// write with this one's completion.
 	endTurn func(Result)
-	began      time.Time  // when the attempt began (wall clock, for its span)
-	span       trace.Span // the attempt's span, set by traceRun; nil when none began
+	began   time.Time  // when the attempt began (wall clock, for its span)
+	span    trace.Span // the attempt's span, set by traceRun; nil when none began
 }
 
 // onDone has done call fn; done calls them in reverse order.
