@@ -53,11 +53,13 @@ type loadRecord struct {
 	End         time.Time `json:"end"`
 	CatchUp     bool      `json:"catch_up"`
 	CutShort    bool      `json:"cut_short"`
+	Duration    int64     `json:"duration"` // a "job run" record's: how long the job's function ran, in ns
 	Previous    string    `json:"previous"`
 	Owner       string    `json:"owner"`
 }
 
-// run is one run of a job that called it, from its "work" record.
+// run is one run of a job that called it, from its "work" record (its end
+// from leaderjob's "job run" record, when that is later: fleet.ended).
 type run struct {
 	proc       string
 	job        int   // the job's number: j007 is 7
@@ -191,7 +193,10 @@ func (f *fleet) add(p *loadProc, line string) {
 		p.lastWork = r.Time
 		p.mu.Unlock()
 		return
-	case r.Msg == "job run" && r.Outcome == "ran", r.Msg == "job scheduled":
+	case r.Msg == "job run" && r.Outcome == "ran":
+		f.ended(p.name, r)
+		return
+	case r.Msg == "job scheduled":
 		return
 	case r.Msg == "job run" && r.Outcome == "skipped":
 		f.mu.Lock()
@@ -209,6 +214,28 @@ func (f *fleet) add(p *loadProc, line string) {
 		f.mu.Unlock()
 	}
 	p.note(line)
+}
+
+// ended takes the end of a run from leaderjob's "job run" record of it:
+// the job's function returns after its "work" record is written, and
+// that write can take a while when the process is busy (a fire that comes
+// meanwhile is skipped as already_running, rightly: the run still goes).
+func (f *fleet) ended(proc string, r loadRecord) {
+	n, err := strconv.Atoi(strings.TrimPrefix(r.Job, "j"))
+	if err != nil || n < 0 || n >= f.jobs {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rs := f.runs[n]
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i].proc == proc && rs[i].at == r.ScheduledAt.Unix() {
+			if end := rs[i].start.Add(time.Duration(r.Duration)); end.After(rs[i].end) {
+				rs[i].end = end
+			}
+			return
+		}
+	}
 }
 
 func (p *loadProc) note(line string) {
