@@ -324,9 +324,11 @@ func (a *App) catchUpJob(ctx context.Context, j *job, s ledger.State, until time
 		}
 		ended := make(chan Result, 1)
 		settled := make(chan struct{})
-		endTurn := func(r Result) { done(); ended <- r }
+		var once sync.Once
+		endTurn := func(r Result) { once.Do(func() { done(); ended <- r }) }
 		go func() {
 			defer close(settled)
+			defer endTurn(Result{}) // a job that ended its goroutine (runtime.Goexit) ends its turn too
 			a.runAttempt(ctx, j, a.newAttempt(ctx, j, at, catchUpFire, endTurn))
 		}()
 		r := <-ended
