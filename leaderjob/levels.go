@@ -18,8 +18,11 @@ import (
 //     owns the job (spread mode), or
 //     the guard could not answer: DEBUG — the latter also raise a WARN
 //     summary at a bounded rate (skipWarnings);
+//   - fenced: WARN (a newer leader deposed this one), but INFO for a job
+//     shared out in spread mode (moved), where owners whose views differ
+//     for a moment meet in the ledger by design;
 //   - other skips (already_running, shutting_down, canceled, released): INFO.
-func recordLevel(r Result) slog.Level {
+func recordLevel(r Result, spread bool) slog.Level {
 	switch r.Outcome {
 	case guard.Failed, guard.Panicked:
 		return slog.LevelError
@@ -30,6 +33,8 @@ func recordLevel(r Result) slog.Level {
 		case r.Reason == guard.ReasonNotLeader, r.Reason == ReasonNotOwner:
 			return slog.LevelDebug
 		case r.Reason == guard.ReasonReleased:
+			return slog.LevelInfo
+		case r.Reason == ReasonFenced && spread:
 			return slog.LevelInfo
 		case r.Reason == ReasonFenced:
 			return slog.LevelWarn

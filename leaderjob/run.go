@@ -181,7 +181,7 @@ func (a *App) withSelf(d guard.Decision) guard.Decision {
 
 // report writes the one log record of a run attempt and calls the hooks.
 func (a *App) report(ctx context.Context, r Result) {
-	level := recordLevel(r)
+	level := recordLevel(r, a.spreadsJob(r.Job))
 	if r.Outcome == guard.Skipped && isSourceProblem(r.Reason) {
 		a.skipWarn.note(ctx, a.logger, r)
 	}

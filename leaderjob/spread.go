@@ -140,6 +140,17 @@ func (a *App) spreads(j *job) bool {
 	return a.spread != nil && !j.cfg.everyReplica && j.cfg.guard == nil
 }
 
+// spreadsJob reports whether the job named name is shared out.
+func (a *App) spreadsJob(name string) bool {
+	if a.spread == nil {
+		return false
+	}
+	a.mu.Lock()
+	j := a.jobs[name]
+	a.mu.Unlock()
+	return j != nil && a.spreads(j)
+}
+
 // run recomputes the owners on every change of the membership until ctx
 // ends.
 func (s *shares) run(ctx context.Context) {
