@@ -289,9 +289,16 @@ func TestSpreadMeasure(t *testing.T) {
 		return at
 	}
 	// moved reports how soon the jobs of a replica that went ran elsewhere.
+	type fault struct {
+		what string
+		jobs []int
+		at   time.Time
+	}
+	var faults []fault
 	moved := func(how string, sig syscall.Signal, p *loadProc, at time.Time, bound time.Duration) {
 		owned := jobsOf(owners(f.snapshot(), at), p.name)
 		sent := p.signal(t, sig)
+		faults = append(faults, fault{how + " " + p.name, owned, sent})
 		took, missing := f.tryMoved(p.name, owned, sent, bound+30*time.Second)
 		report = append(report, fmt.Sprintf("%s %s: of its %d jobs, %d ran elsewhere after %s (bound %v); %d did not within %v",
 			how, p.name, len(owned), len(took), durStats(took), bound, len(missing), bound+30*time.Second))
@@ -314,6 +321,15 @@ func TestSpreadMeasure(t *testing.T) {
 		}
 		for _, name := range slices.Sorted(maps.Keys(counters)) {
 			t.Logf("responses to %s: %v", name, counters[name].statuses())
+		}
+		runs := f.snapshot()
+		for i, fl := range faults {
+			until := time.Now()
+			if i+1 < len(faults) {
+				until = faults[i+1].at
+			}
+			n, last := caughtUp(runs, fl.jobs, fl.at, until)
+			t.Logf("%s: its jobs' missed fires run by catch-up: %d, the last begun %v after the fault", fl.what, n, last.Round(time.Millisecond))
 		}
 		f.verdict(t, from, a.name)
 	}()
@@ -357,6 +373,21 @@ func TestSpreadMeasure(t *testing.T) {
 	time.Sleep(15 * time.Second)
 	share = checkShares(t, f, []*loadProc{cc, d, e}, last.Unix(), time.Now().Unix()-1)
 	report = append(report, fmt.Sprintf("after the joins: shares %v", share))
+}
+
+// caughtUp counts the catch-up runs of jobs' fires due from a second
+// before at on that began before until, and how long after at the last of
+// them began.
+func caughtUp(runs [][]run, jobs []int, at, until time.Time) (n int, last time.Duration) {
+	for _, j := range jobs {
+		for _, r := range runs[j] {
+			if r.catchUp && r.at >= at.Unix()-1 && r.start.After(at) && r.start.Before(until) {
+				n++
+				last = max(last, r.start.Sub(at))
+			}
+		}
+	}
+	return n, last
 }
 
 // kinds lists requests per minute by kind, largest first.
