@@ -25,9 +25,11 @@ import (
 //	execute  the term is checked again; the job runs (guard.Call) under its
 //	         RunInfo, its timeout, the App's shutdown and an operator's cancel;
 //	         its fire lag and the runs in progress are counted
-//	record   the ledger's completion (once the job's run lock is given
-//	         back, but before admission is, so that shutdown waits for
-//	         it), then the log record, metrics, notices and hooks (report)
+//	record   the ledger's completion (once the job's run lock and its
+//	         turn are given back, so that its next attempt's claim can share
+//	         the completion's write; but before admission is, so that
+//	         shutdown waits for it), then the log record, metrics, notices
+//	         and hooks (report)
 //
 // A stage returns nil to pass the attempt on or a *skip that ends it with
 // Outcome guard.Skipped. Stages that take something (admission, the job's
