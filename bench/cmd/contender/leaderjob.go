@@ -24,7 +24,8 @@ func runLeaderjob(args []string) error {
 		return err
 	}
 	err = app.Schedule(Job, leaderjob.Cron(Spec).InZone("UTC"), func(ctx context.Context) error {
-		return work(ctx, *d)
+		info, _ := leaderjob.RunInfoFrom(ctx)
+		return work(ctx, *d, info.ScheduledAt)
 	})
 	if err != nil {
 		return err

@@ -85,12 +85,14 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// work is the job's body: it takes d, or less if ctx ends first (shutdown,
-// lost leadership). It first writes a "job started" line, by which the
-// comparison knows which replica is in a run when it injects a fault (the
-// run record comes only at the end).
-func work(ctx context.Context, d time.Duration) error {
-	fmt.Fprintf(os.Stdout, "{\"time\":%q,\"msg\":%q,\"job\":%q}\n", time.Now().Format(time.RFC3339Nano), StartedMsg, Job)
+// work is the job's body for the fire of slot: it takes d, or less if ctx
+// ends first (shutdown, lost leadership). It first writes a "job started"
+// line naming the fire, by which the comparison knows which replica is in
+// a run when it injects a fault, and when the run began (the run record
+// comes only at the end, after a ledger's completion is written).
+func work(ctx context.Context, d time.Duration, slot time.Time) error {
+	fmt.Fprintf(os.Stdout, "{\"time\":%q,\"msg\":%q,\"job\":%q,\"scheduled_at\":%q}\n",
+		time.Now().Format(time.RFC3339Nano), StartedMsg, Job, slot.UTC().Format(time.RFC3339Nano))
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -55,7 +55,7 @@ func tickScheduler(opt gocron.SchedulerOption, id string, d time.Duration) (gocr
 	}
 	_, err = s.NewJob(gocron.CronJob(Spec, true), gocron.NewTask(func(ctx context.Context) {
 		start := time.Now()
-		log.ran(ctx, slotOf(start), start, work(ctx, d))
+		log.ran(ctx, slotOf(start), start, work(ctx, d, slotOf(start)))
 	}), gocron.WithName(Job))
 	if err != nil {
 		return nil, err

@@ -53,12 +53,13 @@ type Fleet struct {
 	seq      int
 	runs     []runs.Run
 	started  map[string]time.Time // each replica's latest "job started" line
+	began    map[runKey]time.Time // each run's "job started" line, until its record comes
 	warning  string               // the latest WARN or ERROR record of any replica
 	files    []*os.File
 }
 
 func newFleet(c *Contender, env Env) *Fleet {
-	f := &Fleet{c: c, started: map[string]time.Time{}}
+	f := &Fleet{c: c, started: map[string]time.Time{}, began: map[runKey]time.Time{}}
 	env.fleet = f
 	f.env = env
 	return f
@@ -82,14 +83,30 @@ func (f *Fleet) line(replica string, b []byte) {
 	if rec.Msg == runs.StartedMsg {
 		f.mu.Lock()
 		f.started[replica] = rec.Time
+		f.began[runKey{replica, rec.ScheduledAt.UnixNano()}] = rec.Time
 		f.mu.Unlock()
 		return
 	}
 	if r, ok := runs.RunOf(replica, rec); ok {
 		f.mu.Lock()
+		k := runKey{replica, r.Slot.UnixNano()}
+		if t, ok := f.began[k]; ok && !t.After(r.End) {
+			// The run's own start: the record comes after the run ends,
+			// and after its completion is written where there is a
+			// ledger, so the record's time less the run's duration is
+			// later than the start by that write.
+			r.Start = t
+		}
+		delete(f.began, k)
 		f.runs = append(f.runs, r)
 		f.mu.Unlock()
 	}
+}
+
+// runKey names one run: its replica and its fire.
+type runKey struct {
+	replica string
+	slot    int64 // the fire's scheduled time, Unix nanoseconds
 }
 
 func (f *Fleet) logFile(name string) io.Writer {
