@@ -52,7 +52,7 @@ func method(w *bufio.Writer, r *Result) {
 		"a call cut short included (it may have had its effect);")
 	p("- *runs cut short*: runs whose context was cancelled before the job finished (shutdown, lost leadership); the job returns at once, as a well-behaved job does;")
 	p("- *overlapping runs*: pairs of runs on different replicas going at the same time (a run frozen by SIGSTOP is going while it is frozen);")
-	p("- *lag*: from the fire's scheduled time to the start of its run (the run's own "job started" line, written as the job's function begins, so a ledger's completion written after the run does not count); catch-up runs count with their full lag;")
+	p("- *lag*: from the fire's scheduled time to the start of its run (the run's own \"job started\" line, written as the job's function begins, so a ledger's completion written after the run does not count); catch-up runs count with their full lag;")
 	p("- *next run after the fault*: from the fault's instant to the first run started by a replica other than the one hit (for the rolling update, the longest over its three stops);")
 	p("- *requests / replica / min*: requests each replica sent through its proxy to the apiserver (a watch counts once, when opened) or commands to Redis, per minute it was up; in brackets the busiest replica (usually the leader).")
 	p("")
