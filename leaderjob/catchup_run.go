@@ -322,6 +322,10 @@ func (a *App) catchUpJob(ctx context.Context, j *job, s ledger.State, until time
 		if !ok {
 			return ran, false
 		}
+		if j.schedule.kind == kindOnce && !a.onceStillMissed(ctx, j, until, term) {
+			done()
+			return ran, true
+		}
 		ended := make(chan Result, 1)
 		settled := make(chan struct{})
 		var once sync.Once
@@ -346,6 +350,19 @@ func (a *App) catchUpJob(ctx context.Context, j *job, s ledger.State, until time
 		ran++
 	}
 	return ran, true
+}
+
+// onceStillMissed reports whether one-shot job j is still missed by a
+// fresh read of the ledger: its scheduled fire may have come, and run,
+// between the read the catch-up planned from and the job's turn (it is
+// planned as missed once it has fired, and the older read has no claim).
+func (a *App) onceStillMissed(ctx context.Context, j *job, until time.Time, term string) bool {
+	s, err := a.fires.ledger.Snapshot(ctx)
+	if err != nil {
+		return true // the claim decides
+	}
+	fires, _ := a.plan(j, s, until, term)
+	return len(fires) > 0
 }
 
 func (a *App) jobsSnapshot() []*job {

@@ -76,8 +76,8 @@ func TestAdvanceRunsEachFireOnce(t *testing.T) {
 						t.Errorf("run %d scheduled at %v, want %v", i, at, want)
 					}
 				}
-				if n := len(h.Results()); n != len(tc.want) {
-					t.Errorf("%d results, want %d", n, len(tc.want))
+				if rs := h.Results(); len(rs) != len(tc.want) {
+					t.Errorf("%d results, want %d: %+v", len(rs), len(tc.want), rs)
 				}
 				// Nothing keeps firing once Advance has returned.
 				synctest.Wait()
