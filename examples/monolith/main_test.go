@@ -174,6 +174,7 @@ func TestBinaryStopsCleanlyOnSIGTERM(t *testing.T) {
 		"EXCHANGE_RATES_WORK": "1h", // the refresh runs until it is cancelled
 	})
 	p.await("refreshing exchange rates")
+	p.await("job run") // a heartbeat's: the refresh runs until it is cancelled
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
