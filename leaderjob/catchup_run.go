@@ -300,8 +300,9 @@ func (a *App) catchUpJobAs(ctx context.Context, j *job, s ledger.State, until ti
 //
 // A fire's turn ends when its run does: the next fire is claimed while the
 // previous one's completion is written (at most one completion pending),
-// so that the two share a ledger write. It returns once every completion
-// it began is written.
+// so that the two share a ledger write. Completions and run records keep
+// the order of the runs. It returns once every completion it began is
+// written.
 func (a *App) catchUpJob(ctx context.Context, j *job, s ledger.State, until time.Time, term string, d guard.Decision) (int, bool) {
 	fires, gaveUp := a.plan(j, s, until, term)
 	if !gaveUp.IsZero() && !a.giveUp(ctx, j, gaveUp, d) {
@@ -328,8 +329,17 @@ func (a *App) catchUpJob(ctx context.Context, j *job, s ledger.State, until time
 		}
 		ended := make(chan Result, 1)
 		settled := make(chan struct{})
+		prev := settling
 		var once sync.Once
-		endTurn := func(r Result) { once.Do(func() { done(); ended <- r }) }
+		endTurn := func(r Result) {
+			once.Do(func() {
+				done()
+				ended <- r
+				if prev != nil {
+					<-prev // the completions and records keep the runs' order
+				}
+			})
+		}
 		go func() {
 			defer close(settled)
 			defer endTurn(Result{}) // a job that ended its goroutine (runtime.Goexit) ends its turn too
