@@ -107,6 +107,33 @@ func TestAdopt(t *testing.T) {
 			t.Errorf("adopting once the completion is written: %v", err)
 		}
 	})
+	t.Run("a fire skipped while the holder's next run went stays handled after the older run's completion", func(t *testing.T) {
+		var s State
+		a, _ := s.Adopt("x", "pod-n", time.Time{}, now, nil)
+		for _, at := range []time.Time{fire(1), fire(2)} {
+			c := claimOf("x", at, "", 0, "a")
+			c.Token, c.Claimed = a, at
+			if r := s.Claim(c, now); r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		between, during := fire(1).Add(40*time.Second), fire(2).Add(10*time.Second) // run 1 ends at +30s, run 2 begins at fire(2)
+		for _, at := range []time.Time{between, during} {
+			if _, err := s.Adopt("x", "pod-n", at, now, live("pod-a")); !errors.Is(err, ErrBusy) {
+				t.Fatalf("adopting while claims are open: %v, want ErrBusy", err)
+			}
+		}
+		err := s.Complete(Completion{Job: "x", At: fire(1), ClaimID: "a", Holder: "pod-a", Outcome: "ran", Token: a, Ended: fire(1).Add(30 * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Jobs["x"].Handled(between) {
+			t.Error("the fire due between the two runs is still handled")
+		}
+		if !s.Jobs["x"].Handled(during) {
+			t.Error("the fire due while the next run may have been going is no longer handled: it would run late instead of being skipped")
+		}
+	})
 	t.Run("a process that may have died holds the job, but its fires stay open", func(t *testing.T) {
 		var s State
 		a, _ := s.Adopt("x", "pod-n", time.Time{}, now, nil)

@@ -283,9 +283,10 @@ func (s *State) init() {
 // entries); Error is cut to MaxErrorLen bytes on a UTF-8 boundary. The same
 // completion recorded twice (a retry whose first reply was lost) is
 // recorded once and returns nil. The fires in the job's Busy due at or
-// after the run's Ended are dropped from it: they were skipped while no
-// run of the job went (only a completion was still to be written), and are
-// missed fires again. Complete only changes s.
+// after the run's Ended, and before every other open claim of the job was
+// made, are dropped from it: they were skipped while no run of the job
+// went (only a completion was still to be written), and are missed fires
+// again. Complete only changes s.
 func (s *State) Complete(c Completion) error {
 	_, err := s.complete(c)
 	return err
@@ -324,13 +325,20 @@ func (s *State) complete(c Completion) (bool, error) {
 // freeBusy drops from js.Busy the fires due at or after ended, the end of
 // a run of the job: a replica skipped them because a claim was still open
 // (a completion not yet written), while no run of the job was going. They
-// are missed fires again, which the job's owner catches up; a fire skipped
-// while the run went stays handled.
+// are missed fires again, which the job's owner catches up. A fire skipped
+// while the run went stays handled, and so does one due after another
+// claim of the job still open was made: that run may have been going.
 func freeBusy(js *JobState, ended time.Time) {
 	if js == nil || len(js.Busy) == 0 {
 		return
 	}
-	if js.Busy = slices.DeleteFunc(js.Busy, func(at time.Time) bool { return !at.Before(ended) }); len(js.Busy) == 0 {
+	held := func(at time.Time) bool { // another open claim made by at
+		if c := js.Claimed; c != nil && !completedBy(js, *c) && !c.Claimed.After(at) {
+			return true
+		}
+		return slices.ContainsFunc(js.Open, func(o Claim) bool { return !o.Claimed.After(at) })
+	}
+	if js.Busy = slices.DeleteFunc(js.Busy, func(at time.Time) bool { return !at.Before(ended) && !held(at) }); len(js.Busy) == 0 {
 		js.Busy = nil
 	}
 }
