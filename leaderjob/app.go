@@ -109,12 +109,14 @@ type lifecycle struct {
 
 // fireLedger is what claims are made with: the fleet's ledger, the default
 // catch-up policy (LEADERJOB_CATCH_UP), this release (for one-shot jobs)
-// and the names of this process's terms.
+// the names of this process's terms, and the fires whose claim may have
+// been written though this process could not tell.
 type fireLedger struct {
 	ledger  ledger.Ledger
 	catchUp CatchUp
 	version string
 	terms   terms
+	unsure  unsureClaims
 }
 
 // catchUpRuns serialises catch-ups and re-phases.

@@ -397,7 +397,8 @@ func (a *App) plan(j *job, s ledger.State, now time.Time, term string) (fires []
 	if !j.claims() || j.schedule.IsDisabled() {
 		return nil, time.Time{}
 	}
-	fires, dropped, gaveUp := plan.Missed(a.planOf(j), s.Jobs[a.ledgerJob(j)], now, term)
+	name := a.ledgerJob(j)
+	fires, dropped, gaveUp := plan.Missed(a.planOf(j), a.fires.unsure.view(name, s.Jobs[name]), now, term)
 	if dropped > 0 {
 		a.logger.Warn("catch-up: too many missed fires; running the newest, giving up the older ones", slog.String("job", j.name),
 			slog.Int("missed", len(fires)+dropped), slog.Int("running", len(fires)), slog.Time("gave_up_through", gaveUp))

@@ -179,6 +179,7 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 				at.ledgerBack = true // caught up once this attempt has let go of the job
 			}
 			at.claimID = c.ClaimID
+			a.fires.unsure.done(c.Job, c.At)
 			if results[0].Rerun {
 				at.info.CatchUp, at.rerun = true, true
 			}
@@ -201,6 +202,7 @@ func (a *App) claim(ctx context.Context, at *attempt, d guard.Decision) *skip {
 	default:
 		a.metrics.LedgerError("claim")
 		a.catchUps.outage.Store(true)
+		a.fires.unsure.add(c.Job, c.At, c.ClaimID) // it may be written all the same
 		return skipBecause(ReasonLedgerUnavailable, fmt.Errorf("claim of %s: %w", c.Key, err))
 	}
 }
