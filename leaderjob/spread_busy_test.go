@@ -67,20 +67,7 @@ func TestSpreadFireSkippedBehindACompletionIsCaughtUp(t *testing.T) {
 	a.Advance(time.Second) // a's completion is written: its run ended at +10s
 	awaitCompleted(t, l, "x", t0.Add(10*time.Second))
 	b.Advance(10 * time.Second) // +30s: b adopts the job, and catches +20s up
-	key20 := "TestSpreadFireSkippedBehindACompletionIsCaughtUp/x/" + t0.Add(20*time.Second).UTC().Format(time.RFC3339Nano)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c.mu.Lock()
-		n := c.runs[key20]
-		c.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the fire at +20s, skipped while only a's completion was pending, ran %d times, want 1 (caught up)", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	c.awaitOnce(t, "x", 20*time.Second, "the fire at +20s, skipped while only a's completion was pending,")
 	noErr(t, b.Stop())
 	noErr(t, a.Stop())
 	c.once(t)

@@ -50,6 +50,26 @@ func (f *firstBlocks) job(ctx context.Context) error {
 	return nil
 }
 
+// awaitOnce waits until the fire at offset from t0 of job x has run once,
+// and fails the test (describing the fire as what) if it has not within 5s.
+func (c *counted) awaitOnce(t *testing.T, job string, offset time.Duration, what string) {
+	t.Helper()
+	key := t.Name() + "/" + job + "/" + t0.Add(offset).UTC().Format(time.RFC3339Nano)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		n := c.runs[key]
+		c.mu.Unlock()
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s ran %d times, want 1 (caught up)", what, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (c *counted) once(t *testing.T) {
 	t.Helper()
 	c.mu.Lock()
@@ -344,19 +364,7 @@ func TestSpreadDeadHolderLosesNoFire(t *testing.T) {
 	f.set(other) // a is dropped
 	awaitOwned(t, b, 1)
 	b.Advance(10 * time.Second) // +30s, and the catch-up of +20s (and +10s, run again: at least once)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c.mu.Lock()
-		n20 := c.runs["TestSpreadDeadHolderLosesNoFire/x/"+t0.Add(20*time.Second).UTC().Format(time.RFC3339Nano)]
-		c.mu.Unlock()
-		if n20 == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the fire at +20s, skipped while the dead holder's claim was open, ran %d times, want 1 (caught up)", n20)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	c.awaitOnce(t, "x", 20*time.Second, "the fire at +20s, skipped while the dead holder's claim was open,")
 	noErr(t, b.Stop())
 	close(fb.release)
 	a.Advance(0)

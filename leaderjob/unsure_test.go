@@ -50,20 +50,7 @@ func TestUnansweredClaimIsCaughtUp(t *testing.T) {
 		t.Fatalf("the fire whose claim was not answered: %s/%s (%v), want skipped/ledger_unavailable", r.Outcome, r.Reason, r.Err)
 	}
 	a.Advance(10 * time.Second) // +20s: the ledger answers again, and the catch-up follows
-	key := "TestUnansweredClaimIsCaughtUp/tick/" + t0.Add(10*time.Second).UTC().Format(time.RFC3339Nano)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c.mu.Lock()
-		n := c.runs[key]
-		c.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the fire at +10s, claimed but unanswered, ran %d times, want 1 (caught up)", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	c.awaitOnce(t, "tick", 10*time.Second, "the fire at +10s, claimed but unanswered,")
 	noErr(t, a.Stop())
 	c.once(t)
 }
